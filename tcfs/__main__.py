@@ -1,0 +1,5 @@
+import sys
+
+from tcfs.cli import main
+
+sys.exit(main())

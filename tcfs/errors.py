@@ -1,0 +1,145 @@
+"""One error type for every layer.
+
+A ``TcfsError`` carries the errno the filesystem answers with, the cause, and
+the level it is logged at, so the FUSE adapter translates errors in exactly one
+place and the CLI prints one clear line.  Store errors also inherit the generic
+ones (``NotFound`` is a ``LookupError``, ``InvalidName`` a ``ValueError``) so
+callers that know nothing of tcfs can still catch them.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import logging
+
+
+class TcfsError(Exception):
+    """Base error: ``errno`` for the filesystem, ``level`` for the log."""
+
+    errno: int = _errno.EIO
+    level: int = logging.WARNING
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errno: int | None = None,
+        cause: BaseException | None = None,
+        level: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if errno is not None:
+            self.errno = errno
+        if level is not None:
+            self.level = level
+        if cause is not None:
+            self.__cause__ = cause
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---------- store errors ----------
+
+
+class StoreError(TcfsError):
+    """A backend call failed (permanent unless a subclass says otherwise)."""
+
+
+class NotFound(StoreError, LookupError):
+    errno = _errno.ENOENT
+    level = logging.DEBUG
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write or delete lost (HTTP 412)."""
+
+    errno = _errno.EEXIST
+    level = logging.INFO
+
+
+class AccessDenied(StoreError, PermissionError):
+    errno = _errno.EACCES
+    level = logging.ERROR
+
+
+class TemporaryFailure(StoreError):
+    """Throttling, 5xx, 409 conflicts, dropped connections: worth retrying."""
+
+    errno = _errno.EAGAIN
+
+
+class BackendUnavailable(TemporaryFailure):
+    """The endpoint cannot be reached at all."""
+
+    errno = _errno.EIO
+    level = logging.ERROR
+
+
+class StoreTimeout(TemporaryFailure, TimeoutError):
+    errno = _errno.ETIMEDOUT
+
+
+class Unsupported(StoreError):
+    """The backend cannot do what was asked (e.g. conditional writes on hf)."""
+
+    errno = _errno.ENOTSUP
+
+
+# ---------- protocol errors ----------
+
+
+class InvalidName(TcfsError, ValueError):
+    """A step id, agent id, memory key or artifact name breaks a naming rule."""
+
+    errno = _errno.EINVAL
+    level = logging.INFO
+
+
+class CorruptObject(TcfsError, ValueError):
+    """An object in the bucket is not what the layout says (untrusted input)."""
+
+    errno = _errno.EIO
+
+
+class ClaimTaken(TcfsError):
+    """Another agent holds the step."""
+
+    errno = _errno.EEXIST
+    level = logging.INFO
+
+    def __init__(self, message: str, *, holder: str | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.holder = holder
+
+
+class NotHolder(TcfsError):
+    """Only the holder of a step's lease may do this."""
+
+    errno = _errno.EPERM
+    level = logging.INFO
+
+
+class TooLarge(TcfsError):
+    errno = _errno.EFBIG
+    level = logging.INFO
+
+
+class WaitTimeout(TcfsError, TimeoutError):
+    errno = _errno.ETIMEDOUT
+    level = logging.INFO
+
+
+class StepBlocked(TcfsError):
+    """A waited-for step was marked blocked: it will not complete by itself."""
+
+    errno = _errno.ECANCELED
+    level = logging.INFO
+
+
+class ConfigError(TcfsError):
+    """Bad options or configuration: reported by the CLI, never a traceback."""
+
+    errno = _errno.EINVAL
+    level = logging.ERROR

@@ -1,0 +1,205 @@
+"""Shared fixtures: a real S3 endpoint on loopback, per-test buckets, stores.
+
+The S3 endpoint is moto's server run as a separate process and spoken to over
+HTTP on 127.0.0.1; each test gets a fresh bucket, so tests never see each
+other's keys.  ``store`` runs a test once per backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+# Fake credentials for the loopback endpoint; never real ones.
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class MotoServer:
+    """moto's S3 server in its own process, on a loopback port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_dir / f"moto-{self.port}.log", "wb")  # noqa: SIM115
+        env = {**os.environ, **S3_ENV}
+        self.proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_port(self.port, self.proc)
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+            region_name=S3_ENV["AWS_DEFAULT_REGION"],
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    def new_bucket(self) -> str:
+        name = f"tcfs-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests only ever hold the fake loopback credentials."""
+    for k, v in S3_ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def tcfs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated TCFS_HOME and config file for the test."""
+    home = tmp_path / "tcfs-home"
+    home.mkdir()
+    monkeypatch.setenv("TCFS_HOME", str(home))
+    monkeypatch.setenv("TCFS_CONFIG", str(home / "config.json"))
+    return home
+
+
+@pytest.fixture
+def s3_bucket(moto_server: MotoServer) -> str:
+    return moto_server.new_bucket()
+
+
+StoreFactory = Callable[[str], "object"]
+
+
+def make_store(backend: str, request: pytest.FixtureRequest, project: str = "proj"):  # type: ignore[no-untyped-def]
+    """A store of the given backend on a fresh bucket."""
+    if backend == "local":
+        from tcfs.store.local import LocalStore
+
+        root = request.getfixturevalue("tmp_path") / "bucket"
+        return LocalStore(root, project)
+    if backend == "s3":
+        from tcfs.store.s3 import S3Store
+
+        server: MotoServer = request.getfixturevalue("moto_server")
+        bucket = request.getfixturevalue("s3_bucket")
+        return S3Store(bucket, project, endpoint=server.endpoint, region="us-east-1", path_style=True)
+    if backend == "hf":
+        from tests.hf_standin import HfStandIn  # noqa: F401 - fixture module
+
+        standin = request.getfixturevalue("hf_standin")
+        return standin.store(project)
+    raise ValueError(backend)
+
+
+@pytest.fixture(params=["local", "s3", "hf"])
+def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The same test once per backend, each on a fresh bucket."""
+    s = make_store(request.param, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def atomic_store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Backends whose conditional writes are enforced (claims are exact)."""
+    s = make_store(request.param, request)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tracecraft(tmp_path: Path, moto_server: MotoServer, s3_bucket: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real ``tracecraft`` CLI against the test bucket.
+
+    ``tracecraft(agent, *args)`` runs one command in a directory whose
+    ``.tracecraft.json`` points at the loopback endpoint, project ``proj``.
+    """
+    exe = shutil.which("tracecraft", path=str(BIN)) or shutil.which("tracecraft")
+    if exe is None:
+        pytest.fail("the tracecraft CLI (tracecraft-ai) is not installed in the test environment")
+    workdir = tmp_path / "tracecraft-cwd"
+    workdir.mkdir()
+    cfg = {
+        "backend": "s3",
+        "endpoint": moto_server.endpoint,
+        "bucket": s3_bucket,
+        "project": "proj",
+        "agent_id": "cli-agent",
+        "access_key": S3_ENV["AWS_ACCESS_KEY_ID"],
+        "secret_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    }
+    (workdir / ".tracecraft.json").write_text(json.dumps(cfg))
+    os.chmod(workdir / ".tracecraft.json", 0o600)
+
+    def run(agent: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **S3_ENV, "TRACECRAFT_AGENT": agent, "HOME": str(tmp_path)}
+        return subprocess.run(
+            [exe, *args],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run
