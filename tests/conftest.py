@@ -141,7 +141,9 @@ def make_store(backend: str, request: pytest.FixtureRequest, project: str = "pro
 
         server: MotoServer = request.getfixturevalue("moto_server")
         bucket = request.getfixturevalue("s3_bucket")
-        return S3Store(bucket, project, endpoint=server.endpoint, region="us-east-1", path_style=True)
+        return S3Store(
+            bucket, project, endpoint=server.endpoint, region="us-east-1", path_style=True
+        )
     if backend == "hf":
         from tests.hf_standin import HfStandIn  # noqa: F401 - fixture module
 
@@ -167,7 +169,9 @@ def atomic_store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture
-def tracecraft(tmp_path: Path, moto_server: MotoServer, s3_bucket: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+def tracecraft(
+    tmp_path: Path, moto_server: MotoServer, s3_bucket: str
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real ``tracecraft`` CLI against the test bucket.
 
     ``tracecraft(agent, *args)`` runs one command in a directory whose

@@ -18,19 +18,31 @@ BACKEND_OPTIONS = ("backend", "bucket", "project", "agent", "endpoint", "region"
 def backend_options(f: F) -> F:
     """--backend --bucket --project --agent --endpoint --region --path-style."""
     opts = [
-        click.option("--backend", type=click.Choice(config.BACKENDS), default=None,
-                     help="local (default), s3 or hf  [env TCFS_BACKEND]"),
-        click.option("--bucket", default=None,
-                     help="bucket name; for local, a directory  [env TCFS_BUCKET]"),
-        click.option("--project", default=None,
-                     help="project inside the bucket  [env TCFS_PROJECT]"),
-        click.option("--agent", default=None,
-                     help="this agent's id  [env TCFS_AGENT or TRACECRAFT_AGENT]"),
-        click.option("--endpoint", default=None,
-                     help="S3 endpoint URL (R2, MinIO, ...)  [env TCFS_ENDPOINT]"),
+        click.option(
+            "--backend",
+            type=click.Choice(config.BACKENDS),
+            default=None,
+            help="local (default), s3 or hf  [env TCFS_BACKEND]",
+        ),
+        click.option(
+            "--bucket", default=None, help="bucket name; for local, a directory  [env TCFS_BUCKET]"
+        ),
+        click.option(
+            "--project", default=None, help="project inside the bucket  [env TCFS_PROJECT]"
+        ),
+        click.option(
+            "--agent", default=None, help="this agent's id  [env TCFS_AGENT or TRACECRAFT_AGENT]"
+        ),
+        click.option(
+            "--endpoint", default=None, help="S3 endpoint URL (R2, MinIO, ...)  [env TCFS_ENDPOINT]"
+        ),
         click.option("--region", default=None, help="S3 region  [env TCFS_REGION]"),
-        click.option("--path-style/--virtual-host-style", "path_style", default=None,
-                     help="S3 addressing (default: path-style with --endpoint)"),
+        click.option(
+            "--path-style/--virtual-host-style",
+            "path_style",
+            default=None,
+            help="S3 addressing (default: path-style with --endpoint)",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)

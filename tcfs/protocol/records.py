@@ -48,16 +48,23 @@ def decode(body: bytes, key: str) -> dict[str, Any]:
     return doc
 
 
-def field(doc: dict[str, Any], name: str, kind: type | tuple[type, ...], key: str, *, default: Any = None, required: bool = False) -> Any:
+def field(
+    doc: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    key: str,
+    *,
+    default: Any = None,
+    required: bool = False,
+) -> Any:
     """A typed field of an untrusted record."""
     if name not in doc or doc[name] is None:
         if required:
             raise CorruptObject(f"{key}: missing field {name!r}")
         return default
     value = doc[name]
-    if kind in (int, float) or kind == (int, float):
-        if isinstance(value, bool):
-            raise CorruptObject(f"{key}: field {name!r} is not a number")
+    if isinstance(value, bool) and kind is not bool:  # bool is an int in Python
+        raise CorruptObject(f"{key}: field {name!r} is a boolean")
     if not isinstance(value, kind):
         raise CorruptObject(f"{key}: field {name!r} has type {type(value).__name__}")
     return value

@@ -114,7 +114,9 @@ class LocalStore(Store):
             return
         raise StoreError(f"could not write {path.name}: its directory keeps vanishing")
 
-    def _check(self, key: str, current: str | None, if_none_match: bool, if_match: str | None) -> None:
+    def _check(
+        self, key: str, current: str | None, if_none_match: bool, if_match: str | None
+    ) -> None:
         if if_none_match and current is not None:
             raise PreconditionFailed(f"{key} already exists")
         if if_match is not None:
@@ -260,12 +262,14 @@ class LocalStore(Store):
                 sub = key + "/"
                 if not (sub.startswith(prefix) or prefix.startswith(sub)):
                     continue
-                if start_after is not None and not (sub > start_after or start_after.startswith(sub)):
+                if start_after is not None and not (
+                    sub > start_after or start_after.startswith(sub)
+                ):
                     continue
                 if delimiter and sub.startswith(prefix):
-                    if start_after is None or sub > start_after:
-                        if self._has_files(directory / name):
-                            yield CommonPrefix(sub)
+                    fresh = start_after is None or sub > start_after
+                    if fresh and self._has_files(directory / name):
+                        yield CommonPrefix(sub)
                     continue
                 yield from self._walk(directory / name, sub, prefix, start_after, delimiter)
             else:
@@ -287,4 +291,3 @@ class LocalStore(Store):
 
     def describe(self) -> str:
         return f"local:{self.root}/{self.project}"
-

@@ -1,0 +1,56 @@
+"""The coordination model as a plain Python API, with no FUSE in it.
+
+``Project(store, agent)`` bundles agents, steps (leased claims with fencing),
+messages (with the CLI-compatible durable cursor), memory and artifacts.  The
+keys and JSON fields are those of the ``tracecraft`` CLI (tracecraft-ai 0.2.5);
+see ``keys.py``.  Every call blocks; the filesystem runs them in threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tcfs import names
+from tcfs.protocol.agents import AgentRecord, Agents
+from tcfs.protocol.artifacts import Artifacts
+from tcfs.protocol.memory import Memory, MemoryValue
+from tcfs.protocol.messages import Message, Messages
+from tcfs.protocol.steps import STATUSES, Claim, Steps, StepStatus
+from tcfs.store.base import Store
+
+__all__ = [
+    "STATUSES",
+    "AgentRecord",
+    "Agents",
+    "Artifacts",
+    "Claim",
+    "Memory",
+    "MemoryValue",
+    "Message",
+    "Messages",
+    "Project",
+    "StepStatus",
+    "Steps",
+]
+
+
+class Project:
+    """One agent's view of one project in one bucket."""
+
+    def __init__(
+        self,
+        store: Store,
+        agent: str,
+        *,
+        lease_ttl: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.agent = names.agent_id(agent)
+        self.lease_ttl = lease_ttl
+        self.agents = Agents(store, agent, clock=clock)
+        self.steps = Steps(store, agent, lease_ttl=lease_ttl, clock=clock)
+        self.messages = Messages(store, agent)
+        self.memory = Memory(store, agent)
+        self.artifacts = Artifacts(store)

@@ -1,0 +1,68 @@
+"""Artifacts: ``artifacts/<step or shared>/<name>``, raw bytes of any size."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from tcfs import names
+from tcfs.errors import InvalidName
+from tcfs.protocol import keys
+from tcfs.store.base import CommonPrefix, ObjectInfo, Store
+
+SHARED = "shared"
+
+
+def _scope(scope: str) -> str:
+    return SHARED if scope == SHARED else names.step_id(scope)
+
+
+class Artifacts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def scopes(self) -> list[str]:
+        out = []
+        for e in self.store.list("artifacts/", delimiter="/"):
+            if isinstance(e, CommonPrefix):
+                name = e.prefix[len("artifacts/") :].rstrip("/")
+                try:
+                    out.append(_scope(name))
+                except InvalidName:
+                    continue
+        return out
+
+    def list(self, scope: str) -> list[ObjectInfo]:
+        prefix = f"artifacts/{_scope(scope)}/"
+        out = []
+        for e in self.store.list(prefix, delimiter="/"):
+            if isinstance(e, ObjectInfo):
+                name = e.key[len(prefix) :]
+                try:
+                    names.artifact_name(name)
+                except InvalidName:
+                    continue
+                out.append(ObjectInfo(key=name, size=e.size, etag=e.etag, mtime=e.mtime))
+        return out
+
+    def _key(self, scope: str, name: str) -> str:
+        return keys.artifact_key(_scope(scope), names.artifact_name(name))
+
+    def head(self, scope: str, name: str) -> ObjectInfo:
+        info = self.store.head(self._key(scope, name))
+        return ObjectInfo(key=name, size=info.size, etag=info.etag, mtime=info.mtime)
+
+    def upload(self, scope: str, name: str, fileobj: BinaryIO, size: int) -> str:
+        return self.store.put_file(self._key(scope, name), fileobj, size)
+
+    def download(self, scope: str, name: str, fileobj: BinaryIO) -> int:
+        return self.store.get_file(self._key(scope, name), fileobj)
+
+    def read(self, scope: str, name: str, offset: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        return self.store.get(self._key(scope, name), byte_range=(offset, size)).body
+
+    def delete(self, scope: str, name: str) -> None:
+        key = self._key(scope, name)
+        self.store.head(key)  # NotFound for an absent artifact, like rm
+        self.store.delete(key)

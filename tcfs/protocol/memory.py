@@ -1,0 +1,127 @@
+"""Shared memory: ``memory/<a>/<b>.json`` is the CLI's key ``a.b``.
+
+Every set writes an immutable history entry first, then the live key (the
+CLI's order: a crash in between leaves an extra history entry, never a value
+nobody can account for).  Listing is per directory with a delimiter, so
+``a`` never bleeds into ``a0`` (the peer's prefix bug).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tcfs import names
+from tcfs.errors import InvalidName, NotFound, TooLarge
+from tcfs.protocol import keys, records
+from tcfs.store.base import CommonPrefix, ObjectInfo, Store
+
+log = logging.getLogger(__name__)
+
+MAX_VALUE = 1 << 20
+
+Key = Sequence[str] | str
+
+
+@dataclass
+class MemoryValue:
+    key: tuple[str, ...]
+    value: str
+    set_by: str | None
+    set_at: str | None
+    etag: str
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.key)
+
+    def render(self) -> bytes:
+        text = self.value
+        return (text if text.endswith("\n") else text + "\n").encode()
+
+
+class Memory:
+    def __init__(self, store: Store, agent: str) -> None:
+        self.store = store
+        self.agent = names.agent_id(agent)
+
+    def set(self, key: Key, value: str) -> MemoryValue:
+        parts = names.memory_key(key)
+        if not isinstance(value, str):
+            raise InvalidName("memory values are text")
+        if len(value.encode()) > MAX_VALUE:
+            raise TooLarge(f"memory value is larger than {MAX_VALUE} bytes")
+        doc = {"value": value, "set_by": self.agent, "set_at": records.now_iso()}
+        self.store.put(
+            keys.append_key(keys.memory_history_prefix(parts), self.agent),
+            records.encode({"key": ".".join(parts), **doc}),
+        )
+        etag = self.store.put(keys.memory_key(parts), records.encode(doc))
+        return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
+
+    def get(self, key: Key) -> MemoryValue:
+        parts = names.memory_key(key)
+        k = keys.memory_key(parts)
+        blob = self.store.get(k)
+        doc = records.decode(blob.body, k)
+        if "value" not in doc:
+            from tcfs.errors import CorruptObject
+
+            raise CorruptObject(f"{k}: missing field 'value'")
+        value = doc["value"]
+        if not isinstance(value, str):  # another tool stored JSON: show it as JSON
+            value = json.dumps(value, ensure_ascii=False)
+        return MemoryValue(
+            parts,
+            value,
+            records.field(doc, "set_by", str, k),
+            records.field(doc, "set_at", str, k),
+            blob.etag,
+        )
+
+    def delete(self, key: Key) -> None:
+        parts = names.memory_key(key)
+        k = keys.memory_key(parts)
+        self.store.head(k)  # NotFound for an absent key, like rm
+        self.store.delete(k)
+
+    def list(self, prefix: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+        """(value names, subdirectory names) directly under ``prefix``."""
+        parts = tuple(names.memory_part(p) for p in prefix)
+        base = "memory/" + "".join(p + "/" for p in parts)
+        values: list[str] = []
+        dirs: list[str] = []
+        for entry in self.store.list(base, delimiter="/"):
+            if isinstance(entry, CommonPrefix):
+                name = entry.prefix[len(base) :].rstrip("/")
+                bucket = dirs
+            elif isinstance(entry, ObjectInfo) and entry.key.endswith(".json"):
+                name = entry.key[len(base) : -len(".json")]
+                bucket = values
+            else:
+                continue
+            try:
+                bucket.append(names.memory_part(name))
+            except InvalidName:
+                continue  # _history, and names written by others tcfs cannot show
+        return values, dirs
+
+    def history(self, key: Key, limit: int = 20) -> list[dict[str, object]]:
+        parts = names.memory_key(key)
+        prefix = keys.memory_history_prefix(parts)
+        hist = [
+            e.key
+            for e in self.store.list(prefix, delimiter="/")
+            if isinstance(e, ObjectInfo) and keys.is_data_leaf(e.key[len(prefix) :])
+        ]
+        if limit > 0:
+            hist = hist[-limit:]
+        out = []
+        for k in hist:
+            try:
+                out.append(records.decode(self.store.get(k).body, k))
+            except NotFound:
+                continue
+        return out

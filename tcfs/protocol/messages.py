@@ -1,0 +1,296 @@
+"""Messages: ``messages/<to>/<ns>_<from>_<uuid8>.json`` and ``messages/_broadcast/``.
+
+The read cursor is the CLI's ``messages/<agent>/_cursor.json``
+(``{direct|broadcast: {watermark, seen}}`` with a five-minute grace window), so
+``inbox/next`` on a mount and ``tracecraft inbox --new`` share one read
+position.  tcfs advances it with a compare-and-swap, so two readers of one
+agent never both receive the same message.
+
+Removing a broadcast hides it for this agent only (the peer's bug was deleting
+it for everyone); the hidden set lives in ``messages/<agent>/_tcfs_hidden.json``,
+a ``_`` leaf the CLI ignores.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tcfs import names
+from tcfs.errors import InvalidName, NotFound, PreconditionFailed, TemporaryFailure, TooLarge
+from tcfs.protocol import keys, records
+from tcfs.store.base import ObjectInfo, Store
+
+MAX_MESSAGE = 1 << 20
+CURSOR_GRACE_NS = 300 * 1_000_000_000  # the CLI's grace window
+SEEN_CAP = 1000  # the CLI's cap on remembered keys
+HIDDEN_CAP = 5000
+_NAME_RE = re.compile(r"[0-9]{1,20}_[A-Za-z0-9_.-]{1,128}_[0-9a-f]{8}")
+BROADCAST_PREFIX = keys.mailbox_prefix(keys.BROADCAST)
+
+
+@dataclass
+class Message:
+    name: str
+    key: str
+    sender: str
+    to: str
+    text: str
+    sent_at: str | None
+    step: str | None
+    broadcast: bool
+
+    def render(self) -> bytes:
+        return (self.text if self.text.endswith("\n") else self.text + "\n").encode()
+
+
+# ---------- the CLI's cursor arithmetic (tracecraft.protocol, 0.2.5) ----------
+
+
+def load_stream(doc: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    v = (doc or {}).get(name)
+    if isinstance(v, str):
+        return {"watermark": v, "seen": []}
+    if isinstance(v, dict):
+        seen = v.get("seen")
+        wm = v.get("watermark")
+        return {
+            "watermark": wm if isinstance(wm, str) else None,
+            "seen": [k for k in seen if isinstance(k, str)] if isinstance(seen, list) else [],
+        }
+    return {"watermark": None, "seen": []}
+
+
+def unseen(listed: list[str], stream: dict[str, Any]) -> list[str]:
+    seen = set(stream["seen"])
+    wm = stream["watermark"]
+    return [k for k in listed if (wm is None or k > wm) and k not in seen]
+
+
+def advance(stream: dict[str, Any], consumed: list[str], prefix: str) -> dict[str, Any]:
+    if not consumed:
+        return stream
+    known = sorted(set(stream["seen"]) | set(consumed))
+    stamps = [t for k in consumed if (t := keys.key_ts_ns(k, prefix)) is not None]
+    if not stamps:
+        return {"watermark": stream["watermark"], "seen": known[-SEEN_CAP:]}
+    horizon = max(stamps) - CURSOR_GRACE_NS
+    watermark = f"{prefix}{horizon}" if horizon > 0 else None
+    if stream["watermark"] and (watermark is None or watermark < stream["watermark"]):
+        watermark = stream["watermark"]
+    seen = [k for k in known if watermark is None or k > watermark]
+    return {"watermark": watermark, "seen": seen[-SEEN_CAP:]}
+
+
+def _order(key: str, prefix: str) -> tuple[int, str]:
+    return (keys.key_ts_ns(key, prefix) or 0, key[len(prefix) :])
+
+
+class Messages:
+    def __init__(self, store: Store, agent: str) -> None:
+        self.store = store
+        self.agent = names.agent_id(agent)
+        self.direct_prefix = keys.mailbox_prefix(self.agent)
+        self._newest: dict[str, str | None] = {}
+
+    # ----- sending -----
+
+    def send(self, to: str, text: str, *, step: str | None = None) -> Message:
+        to = names.recipient(to)
+        if step is not None:
+            step = names.step_id(step)
+        if len(text.encode()) > MAX_MESSAGE:
+            raise TooLarge(f"a message is at most {MAX_MESSAGE} bytes")
+        key = keys.append_key(keys.mailbox_prefix(to), self.agent)
+        doc: dict[str, Any] = {
+            "from": self.agent,
+            "to": to,
+            "message": text,
+            "sent_at": records.now_iso(),
+        }
+        if step:
+            doc["step"] = step
+        self.store.put(key, records.encode(doc))
+        return self._message(key, doc)
+
+    def rewrite(self, msg: Message, text: str) -> Message:
+        """Replace the body of a message this agent is still writing."""
+        if len(text.encode()) > MAX_MESSAGE:
+            raise TooLarge(f"a message is at most {MAX_MESSAGE} bytes")
+        doc: dict[str, Any] = {
+            "from": self.agent,
+            "to": msg.to,
+            "message": text,
+            "sent_at": msg.sent_at or records.now_iso(),
+        }
+        if msg.step:
+            doc["step"] = msg.step
+        self.store.put(msg.key, records.encode(doc))
+        return self._message(msg.key, doc)
+
+    # ----- reading -----
+
+    def _leaves(self, prefix: str, start_after: str | None = None) -> list[str]:
+        return [
+            e.key
+            for e in self.store.list(prefix, start_after=start_after, delimiter="/")
+            if isinstance(e, ObjectInfo) and keys.is_data_leaf(e.key[len(prefix) :])
+        ]
+
+    def _hidden(self) -> tuple[set[str], str | None]:
+        k = keys.hidden_key(self.agent)
+        try:
+            blob = self.store.get(k)
+        except NotFound:
+            return set(), None
+        doc = records.decode(blob.body, k)
+        hidden = doc.get("broadcast")
+        return {h for h in hidden if isinstance(h, str)} if isinstance(
+            hidden, list
+        ) else set(), blob.etag
+
+    def _mine(self, key: str) -> bool:
+        return keys.key_sender(key, BROADCAST_PREFIX) == self.agent
+
+    def inbox(self) -> list[str]:
+        hidden, _ = self._hidden()
+        direct = self._leaves(self.direct_prefix)
+        bcast = [k for k in self._leaves(BROADCAST_PREFIX) if k not in hidden and not self._mine(k)]
+        merged = [(_order(k, self.direct_prefix), k) for k in direct]
+        merged += [(_order(k, BROADCAST_PREFIX), k) for k in bcast]
+        merged.sort()
+        return [k.rsplit("/", 1)[1][: -len(".json")] for _, k in merged]
+
+    def _check_name(self, name: str) -> str:
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise InvalidName(f"{name!r} is not a message name (<ns>_<from>_<id8>)")
+        return name
+
+    def _locate(self, name: str) -> tuple[str, dict[str, Any]]:
+        name = self._check_name(name)
+        for prefix in (self.direct_prefix, BROADCAST_PREFIX):
+            key = f"{prefix}{name}.json"
+            try:
+                blob = self.store.get(key)
+            except NotFound:
+                continue
+            if prefix == BROADCAST_PREFIX and self._mine(key):
+                break
+            return key, records.decode(blob.body, key)
+        raise NotFound(f"no message {name} in {self.agent}'s inbox")
+
+    def read(self, name: str) -> Message:
+        key, doc = self._locate(name)
+        return self._message(key, doc)
+
+    def _message(self, key: str, doc: dict[str, Any]) -> Message:
+        broadcast = key.startswith(BROADCAST_PREFIX)
+        prefix = BROADCAST_PREFIX if broadcast else key.rsplit("/", 1)[0] + "/"
+        text = doc.get("message", "")
+        if not isinstance(text, str):
+            text = str(text)
+        sender = records.field(doc, "from", str, key, default=keys.key_sender(key, prefix) or "?")
+        step = doc.get("step")
+        return Message(
+            name=key.rsplit("/", 1)[1][: -len(".json")],
+            key=key,
+            sender=sender,
+            to=records.field(doc, "to", str, key, default=""),
+            text=text,
+            sent_at=records.field(doc, "sent_at", str, key),
+            step=step if isinstance(step, str) else None,
+            broadcast=broadcast,
+        )
+
+    def remove(self, name: str) -> None:
+        key, _ = self._locate(name)
+        if not key.startswith(BROADCAST_PREFIX):
+            self.store.delete(key)
+            return
+        # A broadcast belongs to everyone: hide it for this agent only.
+        for _ in range(8):
+            hidden, etag = self._hidden()
+            hidden.add(key)
+            doc = {"broadcast": sorted(hidden)[-HIDDEN_CAP:], "updated_at": records.now_iso()}
+            try:
+                if etag is None:
+                    self.store.put(
+                        keys.hidden_key(self.agent), records.encode(doc), if_none_match=True
+                    )
+                else:
+                    self.store.put(keys.hidden_key(self.agent), records.encode(doc), if_match=etag)
+                return
+            except (PreconditionFailed, NotFound):
+                continue
+        raise TemporaryFailure("the hidden-broadcast list keeps changing; try again")
+
+    # ----- the durable cursor -----
+
+    def next_unread(self) -> Message | None:
+        """Consume the oldest message the cursor has not seen, or return None."""
+        ckey = keys.cursor_key(self.agent)
+        for _ in range(16):
+            try:
+                blob = self.store.get(ckey)
+                doc: dict[str, Any] | None = records.decode(blob.body, ckey)
+                etag: str | None = blob.etag
+            except NotFound:
+                doc, etag = None, None
+            direct = load_stream(doc, "direct")
+            bcast = load_stream(doc, "broadcast")
+            d_new = unseen(self._leaves(self.direct_prefix, direct["watermark"]), direct)
+            b_new = unseen(self._leaves(BROADCAST_PREFIX, bcast["watermark"]), bcast)
+            hidden, _ = self._hidden() if b_new else (set(), None)
+            skip = [k for k in b_new if self._mine(k) or k in hidden]
+            b_new = [k for k in b_new if k not in skip]
+            cands = [(_order(k, self.direct_prefix), k) for k in d_new]
+            cands += [(_order(k, BROADCAST_PREFIX), k) for k in b_new]
+            if not cands:
+                if skip:  # remember skipped broadcasts so they are not re-listed
+                    new = dict(doc or {})
+                    new["broadcast"] = advance(bcast, skip, BROADCAST_PREFIX)
+                    new["updated_at"] = records.now_iso()
+                    self._put_cursor(ckey, new, etag)
+                return None
+            _, key = min(cands)
+            try:
+                body = self.store.get(key).body
+            except NotFound:
+                body = None  # deleted since listing: consume it and look again
+            new = dict(doc or {})
+            if key.startswith(BROADCAST_PREFIX):
+                new["direct"] = direct
+                new["broadcast"] = advance(bcast, [key, *skip], BROADCAST_PREFIX)
+            else:
+                new["direct"] = advance(direct, [key], self.direct_prefix)
+                new["broadcast"] = advance(bcast, skip, BROADCAST_PREFIX) if skip else bcast
+            new["updated_at"] = records.now_iso()
+            if not self._put_cursor(ckey, new, etag):
+                continue  # another reader moved the cursor: look again
+            if body is None:
+                continue
+            return self._message(key, records.decode(body, key))
+        raise TemporaryFailure("the read cursor keeps changing under contention; try again")
+
+    def _put_cursor(self, ckey: str, doc: dict[str, Any], etag: str | None) -> bool:
+        try:
+            if etag is None:
+                self.store.put(ckey, records.encode(doc), if_none_match=True)
+            else:
+                self.store.put(ckey, records.encode(doc), if_match=etag)
+        except (PreconditionFailed, NotFound):
+            return False
+        return True
+
+    def poll_marker(self) -> tuple[str | None, str | None]:
+        """Changes when new mail may have arrived: two short LISTs that start
+        after the newest key seen by the previous call."""
+        out = []
+        for prefix in (self.direct_prefix, BROADCAST_PREFIX):
+            last = self._newest.get(prefix)
+            for k in self._leaves(prefix, last):
+                last = k
+            self._newest[prefix] = last
+            out.append(last)
+        return out[0], out[1]

@@ -1,0 +1,462 @@
+"""Steps: claims as leases, status, handoff, fencing.
+
+A claim is ``steps/<id>/claim.json``, created with ``If-None-Match: *`` so one
+agent wins.  tcfs adds lease fields to the CLI's ``{agent, claimed_at}``:
+``lease_ttl_s``, ``expires_at`` (epoch seconds), ``epoch`` and ``lease_id``.
+
+* The holder renews with ``If-Match`` on the ETag it holds.
+* An expired lease is taken over with ``If-Match`` on the ETag read and
+  ``epoch + 1``.  A claim without ``expires_at`` (the CLI's) never expires.
+* Release is a conditional delete, never a blind one.
+* ``status.json`` and ``handoff.json`` carry the epoch they were written under;
+  a record from an older epoch than the current claim is stale and is not the
+  step's status (the fencing token).
+* A claim with no (current) status is ``in_progress``: the CLI's crash-window
+  rule, since claim and status are two separate writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tcfs import names
+from tcfs.errors import (
+    ClaimTaken,
+    CorruptObject,
+    InvalidName,
+    NotFound,
+    NotHolder,
+    PreconditionFailed,
+)
+from tcfs.protocol import keys, records
+from tcfs.store.base import CommonPrefix, Store
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "in_progress", "complete", "blocked", "needs_review")
+WRITABLE_STATUSES = ("in_progress", "complete", "blocked", "needs_review")
+#: an expired lease is only taken over once it is this much past its expiry,
+#: so a little clock skew between machines never splits a lease
+CLOCK_SKEW_S = 2.0
+#: renew when less than this fraction of the lease is left
+RENEW_AT = 0.5
+
+
+@dataclass
+class Claim:
+    step: str
+    agent: str
+    claimed_at: str | None
+    epoch: int
+    lease_ttl_s: float | None
+    expires_at: float | None
+    etag: str
+    lease_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now > self.expires_at + CLOCK_SKEW_S
+
+    def render(self) -> bytes:
+        lines = [f"agent: {self.agent}", f"epoch: {self.epoch}"]
+        if self.claimed_at:
+            lines.append(f"claimed_at: {self.claimed_at}")
+        if self.expires_at is None:
+            lines.append("lease: none (never expires)")
+        else:
+            left = self.expires_at - time.time()
+            when = datetime.fromtimestamp(self.expires_at, timezone.utc).isoformat()
+            state = f"{left:.0f}s left" if left > 0 else "expired"
+            lines.append(f"lease: {self.lease_ttl_s:g}s, expires_at {when} ({state})")
+        return ("\n".join(lines) + "\n").encode()
+
+
+@dataclass
+class StepStatus:
+    step: str
+    status: str
+    agent: str | None
+    epoch: int | None
+    claim: Claim | None
+    stale: bool = False  # a status record existed but was fenced off
+
+
+def _parse_claim(step: str, body: bytes, etag: str) -> Claim:
+    key = keys.claim_key(step)
+    doc = records.decode(body, key)
+    agent = records.field(doc, "agent", str, key, required=True)
+    epoch = records.field(doc, "epoch", int, key, default=0)
+    ttl = records.field(doc, "lease_ttl_s", (int, float), key)
+    expires = records.field(doc, "expires_at", (int, float, str), key)
+    if isinstance(expires, str):  # tolerate an ISO timestamp written by another tool
+        dt = records.parse_iso(expires)
+        if dt is None:
+            raise CorruptObject(f"{key}: expires_at {expires!r} is not a time")
+        expires = dt.timestamp()
+    return Claim(
+        step=step,
+        agent=agent,
+        claimed_at=records.field(doc, "claimed_at", str, key),
+        epoch=epoch,
+        lease_ttl_s=float(ttl) if ttl is not None else None,
+        expires_at=float(expires) if expires is not None else None,
+        etag=etag,
+        lease_id=records.field(doc, "lease_id", str, key),
+        raw=doc,
+    )
+
+
+class Steps:
+    def __init__(
+        self,
+        store: Store,
+        agent: str,
+        *,
+        lease_ttl: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.agent = names.agent_id(agent)
+        self.lease_ttl = float(lease_ttl)
+        self.clock = clock
+        self._held: dict[str, Claim] = {}
+        self._lock = threading.Lock()
+
+    # ----- reading -----
+
+    def list(self) -> list[str]:
+        out = []
+        for entry in self.store.list("steps/", delimiter="/"):
+            if isinstance(entry, CommonPrefix):
+                sid = entry.prefix[len("steps/") :].rstrip("/")
+                try:
+                    out.append(names.step_id(sid))
+                except InvalidName:
+                    log.debug("skipping step with a name tcfs does not accept: %r", sid)
+        return out
+
+    def read_claim(self, step: str) -> Claim:
+        step = names.step_id(step)
+        blob = self.store.get(keys.claim_key(step))
+        return _parse_claim(step, blob.body, blob.etag)
+
+    def _read_claim_or_none(self, step: str) -> Claim | None:
+        try:
+            return self.read_claim(step)
+        except NotFound:
+            return None
+
+    def _read_record(self, key: str) -> tuple[dict[str, Any], str] | None:
+        try:
+            blob = self.store.get(key)
+        except NotFound:
+            return None
+        return records.decode(blob.body, key), blob.etag
+
+    def status(self, step: str) -> StepStatus:
+        step = names.step_id(step)
+        claim = self._read_claim_or_none(step)
+        rec = self._read_record(keys.status_key(step))
+        stale = False
+        if rec is not None:
+            doc = rec[0]
+            key = keys.status_key(step)
+            status = records.field(doc, "status", str, key, default="unknown")
+            epoch = records.field(doc, "epoch", int, key)
+            # Fencing: a record from an older epoch than the live claim is stale.
+            # Records without an epoch come from the CLI, which has no fencing.
+            if claim is not None and epoch is not None and epoch < claim.epoch:
+                stale = True
+            elif status not in STATUSES:
+                raise CorruptObject(f"{key}: unknown status {status!r}")
+            else:
+                return StepStatus(step, status, records.field(doc, "agent", str, key), epoch, claim)
+        if claim is not None:
+            return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale)
+        return StepStatus(step, "pending", None, None, None, stale)
+
+    def read_handoff(self, step: str) -> dict[str, Any]:
+        step = names.step_id(step)
+        rec = self._read_record(keys.handoff_key(step))
+        if rec is None:
+            raise NotFound(f"step {step} has no handoff")
+        return rec[0]
+
+    def render_handoff(self, doc: dict[str, Any]) -> bytes:
+        return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+    # ----- claiming -----
+
+    def _fresh_epoch(self) -> int:
+        """Epoch of a fresh claim: milliseconds of the clock.
+
+        Epochs must grow across claim generations (claim, release, claim again)
+        or a holder from an earlier generation could not be fenced.  Reading the
+        old records would cost a request per claim; the clock gives the same
+        order as long as machines' clocks disagree by less than the time between
+        two generations, which always includes a whole lease for a takeover.
+        """
+        return max(1, int(self.clock() * 1000))
+
+    def _lease_doc(self, epoch: int, claimed_at: str | None = None) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "agent": self.agent,
+            "claimed_at": claimed_at or records.now_iso(),
+            "lease_ttl_s": self.lease_ttl,
+            "expires_at": round(now + self.lease_ttl, 3),
+            "epoch": epoch,
+            "lease_id": uuid.uuid4().hex,
+        }
+
+    def _remember(self, doc: dict[str, Any], etag: str, step: str) -> Claim:
+        claim = _parse_claim(step, records.encode(doc), etag)
+        with self._lock:
+            self._held[step] = claim
+        return claim
+
+    def claim(self, step: str) -> Claim:
+        """Claim ``step`` for this agent, or raise ``ClaimTaken``."""
+        step = names.step_id(step)
+        # One conditional PUT decides; no status write is needed, since a claim
+        # without a current status reads as in_progress (crash-window rule) and
+        # any older status record is fenced off by its lower epoch.
+        doc = self._lease_doc(epoch=self._fresh_epoch())
+        try:
+            etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
+        except PreconditionFailed:
+            return self._claim_existing(step)
+        return self._remember(doc, etag, step)
+
+    def _claim_existing(self, step: str) -> Claim:
+        current = self._read_claim_or_none(step)
+        if current is None:  # released between our PUT and GET: try once more
+            doc = self._lease_doc(epoch=self._fresh_epoch())
+            try:
+                etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
+            except PreconditionFailed:
+                current = self._read_claim_or_none(step)
+                holder = current.agent if current else None
+                raise ClaimTaken(
+                    f"step {step} is already claimed by {holder or 'another agent'}", holder=holder
+                ) from None
+            return self._remember(doc, etag, step)
+        if current.agent == self.agent:
+            # Our own claim (a restarted mount, or a second shell of the same agent).
+            return self._renew_claim(current)
+        if not current.expired(self.clock()):
+            raise ClaimTaken(
+                f"step {step} is already claimed by {current.agent}", holder=current.agent
+            )
+        st = self.status(step)
+        if st.status == "complete":
+            raise ClaimTaken(
+                f"step {step} is complete (by {st.agent}); release it to redo it",
+                holder=current.agent,
+            )
+        # Take over the expired lease: If-Match on what we read, epoch + 1.
+        doc = self._lease_doc(epoch=current.epoch + 1)
+        try:
+            etag = self.store.put(keys.claim_key(step), records.encode(doc), if_match=current.etag)
+        except (PreconditionFailed, NotFound):
+            latest = self._read_claim_or_none(step)
+            raise ClaimTaken(
+                f"step {step} was taken over by {latest.agent if latest else 'another agent'}",
+                holder=latest.agent if latest else None,
+            ) from None
+        log.info(
+            "took over expired lease on %s from %s (epoch %d)", step, current.agent, doc["epoch"]
+        )
+        claim = self._remember(doc, etag, step)
+        self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
+        return claim
+
+    def _renew_claim(self, current: Claim) -> Claim:
+        doc = dict(current.raw)
+        fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
+        doc.update({k: fresh[k] for k in ("lease_ttl_s", "expires_at")})
+        doc.setdefault("epoch", current.epoch)
+        doc.setdefault("lease_id", fresh["lease_id"])
+        try:
+            etag = self.store.put(
+                keys.claim_key(current.step), records.encode(doc), if_match=current.etag
+            )
+        except (PreconditionFailed, NotFound):
+            with self._lock:
+                self._held.pop(current.step, None)
+            raise NotHolder(f"lost the lease on step {current.step}") from None
+        return self._remember(doc, etag, current.step)
+
+    def renew(self, step: str) -> Claim:
+        step = names.step_id(step)
+        with self._lock:
+            held = self._held.get(step)
+        if held is None:
+            held = self._read_claim_or_none(step)
+            if held is None or held.agent != self.agent:
+                raise NotHolder(f"{self.agent} does not hold step {step}")
+        return self._renew_claim(held)
+
+    def held(self) -> list[str]:
+        with self._lock:
+            return sorted(self._held)
+
+    def renew_all(self) -> list[str]:
+        """Renew held leases that are past half their life; return lost steps."""
+        lost = []
+        now = self.clock()
+        with self._lock:
+            claims = list(self._held.values())
+        for claim in claims:
+            if claim.expires_at is None or claim.lease_ttl_s is None:
+                continue
+            if claim.expires_at - now > claim.lease_ttl_s * RENEW_AT:
+                continue
+            try:
+                self._renew_claim(claim)
+            except NotHolder:
+                log.warning("lease on step %s was lost (taken over or released)", claim.step)
+                lost.append(claim.step)
+        return lost
+
+    def release(self, step: str) -> None:
+        step = names.step_id(step)
+        current = self.read_claim(step)  # NotFound if unclaimed
+        if current.agent != self.agent:
+            raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
+        try:
+            self.store.delete(keys.claim_key(step), if_match=current.etag)
+        except PreconditionFailed:
+            raise NotHolder(f"step {step} changed hands while releasing") from None
+        except NotFound:
+            pass
+        with self._lock:
+            self._held.pop(step, None)
+        # A released step is pending again: a status left behind would outlive
+        # the claim (the CLI trusts status.json).  handoff.json stays as history.
+        rec = self._read_record(keys.status_key(step))
+        if rec is not None:
+            try:
+                self.store.delete(keys.status_key(step), if_match=rec[1])
+            except (PreconditionFailed, NotFound):
+                pass
+
+    # ----- status and handoff (holder only, fenced by epoch) -----
+
+    def _require_holder(self, step: str) -> Claim:
+        current = self._read_claim_or_none(step)
+        if current is None:
+            raise NotHolder(f"step {step} is not claimed; claim it first")
+        if current.agent != self.agent:
+            raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
+        if current.expired(self.clock()):
+            raise NotHolder(f"the lease on step {step} has expired; claim it again")
+        with self._lock:
+            held = self._held.get(step)
+        if held is not None and held.epoch != current.epoch:
+            raise NotHolder(f"step {step} was taken over (epoch {current.epoch})")
+        return current
+
+    def _fenced_put(self, key: str, doc: dict[str, Any], epoch: int) -> None:
+        """Write a step record unless a newer epoch already wrote it.
+
+        A compare-and-swap on the record's ETag, so a holder whose lease was taken
+        over can never overwrite what the new holder wrote, even if its late
+        write races the takeover.
+        """
+        body = records.encode(doc)
+        for _ in range(8):
+            rec = self._read_record(key)
+            try:
+                if rec is None:
+                    self.store.put(key, body, if_none_match=True)
+                    return
+                theirs = rec[0].get("epoch")
+                if isinstance(theirs, int) and not isinstance(theirs, bool) and theirs > epoch:
+                    raise NotHolder(f"{key} was written under a newer lease (epoch {theirs})")
+                self.store.put(key, body, if_match=rec[1])
+                return
+            except (PreconditionFailed, NotFound):
+                continue  # someone wrote in between: look again
+        raise NotHolder(f"{key} keeps changing under contention; try again")
+
+    def _write_status(
+        self, step: str, claim: Claim, status: str, *, started_at: str | None = None
+    ) -> dict[str, Any]:
+        now = records.now_iso()
+        if started_at is None:
+            prev = self._read_record(keys.status_key(step))
+            started_at = prev[0].get("started_at") if prev else None
+            if not isinstance(started_at, str):
+                started_at = claim.claimed_at or now
+        doc: dict[str, Any] = {
+            "status": status,
+            "agent": self.agent,
+            "started_at": started_at,
+        }
+        if status == "complete":
+            doc["completed_at"] = now
+        doc["epoch"] = claim.epoch
+        self._fenced_put(keys.status_key(step), doc, claim.epoch)
+        return doc
+
+    def set_status(self, step: str, status: str) -> StepStatus:
+        step = names.step_id(step)
+        status = status.strip()
+        if status not in WRITABLE_STATUSES:
+            raise InvalidName(
+                f"unknown status {status!r}: write one of {', '.join(WRITABLE_STATUSES)}"
+            )
+        claim = self._require_holder(step)
+        self._write_status(step, claim, status)
+        if status != "in_progress":
+            self._forget(step)
+        return StepStatus(step, status, self.agent, claim.epoch, claim)
+
+    def _forget(self, step: str) -> None:
+        """Stop renewing a finished step: its lease may lapse, and an expired
+        lease on a complete step is never taken over."""
+        with self._lock:
+            self._held.pop(step, None)
+
+    def handoff(
+        self,
+        step: str,
+        *,
+        note: str = "",
+        next_agent: str | None = None,
+        next_action: str | None = None,
+        state: str = "complete",
+        changed_files: list[str] | None = None,
+    ) -> dict[str, Any]:
+        step = names.step_id(step)
+        if state not in ("complete", "blocked", "needs_review"):
+            raise InvalidName(f"handoff state {state!r} must be complete, blocked or needs_review")
+        if next_agent is not None:
+            names.agent_id(next_agent)
+        claim = self._require_holder(step)
+        self._write_status(step, claim, state)
+        doc: dict[str, Any] = {
+            "schema": 2,
+            "from_agent": self.agent,
+            "from_step": step,
+            "next_agent": next_agent,
+            "state": state,
+            "next_action": next_action,
+            "note": note,
+            "created_at": records.now_iso(),
+            "epoch": claim.epoch,
+        }
+        if changed_files is not None:
+            doc["changed_files"] = [str(f) for f in changed_files]
+        self._fenced_put(keys.handoff_key(step), doc, claim.epoch)
+        self._forget(step)
+        return doc
