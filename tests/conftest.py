@@ -1,8 +1,8 @@
 """Shared fixtures: a real S3 endpoint on loopback, per-test buckets, stores.
 
-The S3 endpoint is moto's server run as a separate process and spoken to over
-HTTP on 127.0.0.1; each test gets a fresh bucket, so tests never see each
-other's keys.  ``store`` runs a test once per backend.
+The S3 endpoint is moto's server run as a separate process (``tests/s3server.py``)
+and spoken to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
+never see each other's keys.  ``store`` runs a test once per backend.
 """
 
 from __future__ import annotations
@@ -10,88 +10,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.s3server import S3_ENV, MotoServer
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-# Fake credentials for the loopback endpoint; never real ones.
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-class MotoServer:
-    """moto's S3 server in its own process, on a loopback port."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_dir / f"moto-{self.port}.log", "wb")  # noqa: SIM115
-        env = {**os.environ, **S3_ENV}
-        self.proc = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        wait_port(self.port, self.proc)
-
-    def client(self):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-            region_name=S3_ENV["AWS_DEFAULT_REGION"],
-            config=Config(s3={"addressing_style": "path"}),
-        )
-
-    def new_bucket(self) -> str:
-        name = f"tcfs-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
-        return name
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.log.close()
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +30,42 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         yield server
     finally:
         server.stop()
+
+
+# The hf stand-in: the real huggingface_hub client, pointed at a loopback server,
+# with its caches in a private directory so no state leaks between runs.
+HF_ENV_KEYS = (
+    "HF_HOME",
+    "HF_XET_CACHE",
+    "HF_HUB_DISABLE_TELEMETRY",
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+)
+
+
+@pytest.fixture(scope="session")
+def hf_standin(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.hf_standin import HfStandIn
+
+    cache = tmp_path_factory.mktemp("hf-home")
+    saved = {k: os.environ.get(k) for k in HF_ENV_KEYS}
+    os.environ.update(
+        {
+            "HF_HOME": str(cache),
+            "HF_XET_CACHE": str(cache / "xet"),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }
+    )
+    standin = HfStandIn()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,81 @@
+"""``tcfs doctor``: check a backend before trusting it with claims."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from tcfs.commands.common import backend_options, settings_from
+from tcfs.config import Settings
+from tcfs.errors import TcfsError
+from tcfs.store.base import RetryPolicy, Store
+
+# The doctor reports a dead endpoint in seconds rather than waiting out the
+# daemon's full retry budget.
+DOCTOR_RETRY = RetryPolicy(attempts=4, base_delay=0.1, max_delay=1.0, deadline=8.0)
+
+
+def _open(settings: Settings) -> Store:
+    if settings.backend == "s3":
+        from tcfs.store.s3 import S3Store
+
+        return S3Store.from_settings(settings, retry=DOCTOR_RETRY)
+    if settings.backend == "hf":
+        from tcfs.store.hf import HfStore
+
+        return HfStore.from_settings(settings, retry=DOCTOR_RETRY)
+    from tcfs.store import open_store
+
+    return open_store(settings)
+
+
+@click.command("doctor")
+@backend_options
+@click.option(
+    "--contenders",
+    type=click.IntRange(2, 256),
+    default=16,
+    show_default=True,
+    help="concurrent If-None-Match writers in the live race",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON report instead of lines")
+def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
+    """Prove a backend is safe to coordinate on: reachability, credentials, and a
+    live race of conditional writes.  Exit 0 when SAFE, 1 when not."""
+    from tcfs import doctor as logic
+
+    try:
+        settings = settings_from(kwargs)
+    except click.ClickException as exc:
+        raise click.UsageError(exc.message) from exc
+
+    def emit(check: logic.Check) -> None:
+        if not as_json:
+            mark = "✓" if check.ok else "✗"
+            click.echo(f"{mark} {check.name}: {check.detail}")
+
+    try:
+        store = _open(settings)
+    except TcfsError as exc:
+        report = logic.Report(target=f"{settings.backend}:{settings.bucket}/{settings.project}")
+        report.checks.append(logic.Check("setup", False, str(exc)))
+        emit(report.checks[-1])
+        report.reason = str(exc)
+    else:
+        if not as_json:
+            click.echo(f"tcfs doctor: {store.describe()}")
+        try:
+            report = logic.run(store, contenders=contenders, emit=emit)
+        finally:
+            store.close()
+
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    elif report.safe:
+        click.echo(f"SAFE: {report.reason}")
+    else:
+        click.echo(f"UNSAFE: {report.reason}")
+    sys.exit(0 if report.safe else 1)

@@ -1,0 +1,249 @@
+"""``tcfs doctor``: prove a backend is safe to coordinate on, with a live race.
+
+Each check is one line.  The probe keys live under
+``<project>/.tcfs-doctor/<uuid>/`` and are removed at the end.  The verdict is
+SAFE only when the backend reached, accepted the credentials, and *enforced*
+every condition: exactly one of N concurrent ``If-None-Match`` creators won, a
+stale ``If-Match`` write was refused, and a stale conditional delete was
+refused.  A backend that ignores conditions (several winners) is UNSAFE.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from tcfs.errors import (
+    AccessDenied,
+    BackendUnavailable,
+    NotFound,
+    PreconditionFailed,
+    StoreTimeout,
+    TcfsError,
+    Unsupported,
+)
+from tcfs.store.base import Store
+
+PROBE_DIR = ".tcfs-doctor"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    target: str
+    checks: list[Check] = field(default_factory=list)
+    verdict: str = "UNSAFE"
+    reason: str = ""
+
+    @property
+    def safe(self) -> bool:
+        return self.verdict == "SAFE"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "safe": self.safe}
+
+
+class _Stop(Exception):
+    """A check failed in a way that makes the rest meaningless."""
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, (BackendUnavailable, StoreTimeout)):
+        return f"cannot reach the backend: {exc}"
+    if isinstance(exc, AccessDenied):
+        return str(exc)
+    if isinstance(exc, NotFound):
+        return f"not found: {exc}"
+    return str(exc)
+
+
+def run(
+    store: Store,
+    *,
+    contenders: int = 16,
+    emit: Callable[[Check], None] | None = None,
+) -> Report:
+    """Run every check against ``store``; ``emit`` sees each check as it ends."""
+    report = Report(target=store.describe())
+    base = f"{PROBE_DIR}/{uuid.uuid4().hex}"
+
+    def record(name: str, ok: bool, detail: str) -> None:
+        check = Check(name, ok, detail)
+        report.checks.append(check)
+        if emit is not None:
+            emit(check)
+        if not ok:
+            raise _Stop(detail)
+
+    try:
+        _basic(store, base, record)
+        if not store.conditional_writes:
+            record(
+                "conditional writes",
+                False,
+                f"the {store.kind} backend has no conditional write: claims are best effort "
+                "(check, then write), so two agents can both win a claim",
+            )
+        _race(store, base, contenders, record)
+        _stale_if_match(store, base, record)
+        report.verdict = "SAFE"
+        report.reason = "conditional writes are enforced: claims and leases are exact"
+    except _Stop as stop:
+        report.reason = str(stop)
+    except TcfsError as exc:  # an unexpected store failure mid-check
+        report.checks.append(Check("backend", False, _explain(exc)))
+        if emit is not None:
+            emit(report.checks[-1])
+        report.reason = _explain(exc)
+    finally:
+        if any(c.name == "reach" and c.ok for c in report.checks):
+            _cleanup(store, base, report, emit)
+    return report
+
+
+def _basic(store: Store, base: str, record: Callable[[str, bool, str], None]) -> None:
+    try:
+        next(iter(store.list(f"{PROBE_DIR}/")), None)
+    except TcfsError as exc:
+        record("reach", False, _explain(exc))
+    record("reach", True, f"listed {store.describe()}")
+
+    key = f"{base}/probe"
+    body = b"tcfs doctor probe " + uuid.uuid4().hex.encode()
+    try:
+        etag = store.put(key, body)
+        blob = store.get(key)
+        if blob.body != body:
+            record("read/write", False, "read back different bytes than were written")
+        store.delete(key)
+        gone = not store.exists(key)
+    except TcfsError as exc:
+        record("read/write", False, _explain(exc))
+    if not gone:
+        record("read/write", False, "a deleted probe is still there")
+    record("read/write", True, f"put, get and delete of a probe work (ETag {etag})")
+
+
+def _race(
+    store: Store, base: str, contenders: int, record: Callable[[str, bool, str], None]
+) -> None:
+    key = f"{base}/race"
+    barrier = threading.Barrier(contenders)
+    lock = threading.Lock()
+    winners: list[int] = []
+    losers: list[int] = []
+    errors: list[TcfsError] = []
+
+    def contender(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            pass
+        try:
+            store.put(key, f"contender {i}".encode(), if_none_match=True)
+            with lock:
+                winners.append(i)
+        except PreconditionFailed:
+            with lock:
+                losers.append(i)
+        except TcfsError as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [
+        threading.Thread(target=contender, args=(i,), daemon=True) for i in range(contenders)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    name = f"If-None-Match race ({contenders} contenders)"
+    if any(t.is_alive() for t in threads):
+        record(name, False, "contenders did not finish within 120 s")
+    if errors:
+        unsupported = next((e for e in errors if isinstance(e, Unsupported)), None)
+        detail = str(unsupported) if unsupported else _explain(errors[0])
+        record(name, False, f"{len(errors)} of {contenders} contenders failed: {detail}")
+    if len(winners) != 1:
+        record(
+            name,
+            False,
+            f"{len(winners)} of {contenders} contenders won an If-None-Match create: "
+            "the backend ignores the condition",
+        )
+    try:
+        stored = store.get(key).body
+    except TcfsError as exc:
+        record(name, False, _explain(exc))
+    if stored != f"contender {winners[0]}".encode():
+        record(name, False, "the stored object is not the winner's")
+    record(name, True, f"exactly one winner, {len(losers)} refused")
+
+
+def _stale_if_match(store: Store, base: str, record: Callable[[str, bool, str], None]) -> None:
+    key = f"{base}/cas"
+    try:
+        first = store.put(key, b"version 1")
+        second = store.put(key, b"version 2", if_match=first)
+    except Unsupported as exc:
+        record("If-Match write", False, str(exc))
+    except PreconditionFailed:
+        record("If-Match write", False, "a write with the current ETag was refused")
+    except TcfsError as exc:
+        record("If-Match write", False, _explain(exc))
+    try:
+        store.put(key, b"stale writer", if_match=first)
+        record(
+            "If-Match write",
+            False,
+            "a write with a stale ETag was accepted: the backend ignores If-Match",
+        )
+    except PreconditionFailed:
+        pass
+    except TcfsError as exc:
+        record("If-Match write", False, _explain(exc))
+    record("If-Match write", True, "current ETag accepted, stale ETag refused")
+
+    try:
+        store.delete(key, if_match=first)
+        record(
+            "conditional delete",
+            False,
+            "a delete with a stale ETag removed the object: "
+            "the backend ignores If-Match on DELETE, so releases are not safe",
+        )
+    except PreconditionFailed:
+        pass
+    except Unsupported as exc:
+        record("conditional delete", False, str(exc))
+    except TcfsError as exc:
+        record("conditional delete", False, _explain(exc))
+    try:
+        store.delete(key, if_match=second)
+        still = store.exists(key)
+    except TcfsError as exc:
+        record("conditional delete", False, _explain(exc))
+    if still:
+        record("conditional delete", False, "a delete with the current ETag left the object")
+    record("conditional delete", True, "stale ETag refused, current ETag deleted")
+
+
+def _cleanup(store: Store, base: str, report: Report, emit: Callable[[Check], None] | None) -> None:
+    try:
+        keys = list(store.keys(f"{base}/"))
+        for key in keys:
+            store.delete(key)
+        check = Check("cleanup", True, f"removed {len(keys)} probe object(s)")
+    except TcfsError as exc:
+        check = Check("cleanup", False, f"could not remove probes under {base}/: {exc}")
+    report.checks.append(check)
+    if emit is not None:
+        emit(check)

@@ -1,0 +1,382 @@
+"""The S3 backend: boto3 against any S3-compatible endpoint.
+
+Every request goes through one choke point, ``S3Store._call``: it logs the
+operation and key (never a body, never credentials), runs the request under the
+one retry policy (``call_with_retry``; botocore's own retries are off so that a
+retry is always visible to us), and translates errors from the table in
+``s3_errors``.  Conditional writes use ``If-None-Match: *`` and ``If-Match``
+(boto3 >= 1.35.69); a conditional write whose answer was lost is resolved by
+reading the object back (see ``put``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit, urlunsplit
+
+from tcfs.errors import ConfigError, NotFound, PreconditionFailed, TcfsError
+from tcfs.store.base import (
+    DEFAULT_RETRY,
+    Blob,
+    CommonPrefix,
+    ListEntry,
+    ObjectInfo,
+    RetryPolicy,
+    Store,
+    call_with_retry,
+)
+from tcfs.store.s3_errors import NoSuchBucket, RangeNotSatisfiable, translate
+from tcfs.store.validate import check_key, check_prefix
+
+if TYPE_CHECKING:
+    from tcfs.config import Settings
+
+log = logging.getLogger(__name__)
+
+PART_SIZE = 8 << 20  # multipart part size
+MULTIPART_THRESHOLD = 16 << 20  # objects above this are uploaded in parts
+LIST_PAGE = 1000
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+
+
+def _public_endpoint(endpoint: str | None) -> str | None:
+    """The endpoint without any user:password part, for logs and ``describe``."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _attempt_of(exc: BaseException) -> int:
+    return int(getattr(exc, "attempt", 0))
+
+
+class S3Store(Store):
+    kind = "s3"
+    conditional_writes = True
+
+    def __init__(
+        self,
+        bucket: str,
+        project: str,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        path_style: bool | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        super().__init__(bucket, project)
+        import boto3
+        from botocore.config import Config
+
+        self.endpoint = endpoint or None
+        self.region = region or ("us-east-1" if endpoint else None)
+        self.path_style = bool(endpoint) if path_style is None else path_style
+        self.retry = retry
+        config = Config(
+            # We own retries: botocore retrying inside one of our attempts would
+            # hide a lost conditional-PUT answer from the ambiguity check below.
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            max_pool_connections=32,
+            # Gateways (HF's S3 gateway, R2, MinIO) reject the newer default checksums.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path" if self.path_style else "auto"},
+        )
+        creds: dict[str, str] = {}
+        if access_key and secret_key:
+            creds = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+        try:
+            session = boto3.session.Session(region_name=self.region, **creds)
+            # One client for the store: botocore clients are thread-safe.
+            self._client = session.client("s3", endpoint_url=self.endpoint, config=config)
+        except ValueError as exc:  # e.g. a malformed endpoint URL
+            raise ConfigError(f"cannot set up the S3 client: {exc}") from exc
+        except Exception as exc:
+            raise translate(exc, op="connect", bucket=bucket) from exc
+        self._prefix = f"{project}/"
+        self._closed = threading.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, retry: RetryPolicy = DEFAULT_RETRY) -> S3Store:
+        return cls(
+            settings.bucket,
+            settings.project,
+            endpoint=settings.endpoint,
+            region=settings.region,
+            path_style=settings.path_style,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            retry=retry,
+        )
+
+    # ----- the choke point -----
+
+    def _call(
+        self,
+        op: str,
+        *,
+        read_body: bool = False,
+        conditional: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Run one S3 operation with retries and error translation.
+
+        ``read_body`` reads a streaming ``Body`` inside the attempt, so a
+        connection dropped mid-body is retried like any other.  A translated
+        error carries ``attempt``: the attempt number that raised it.
+        """
+        fn: Callable[..., dict[str, Any]] = getattr(self._client, op)
+        key = str(kwargs.get("Key") or kwargs.get("Prefix") or "")
+
+        def once(attempt: int) -> dict[str, Any]:
+            log.debug("s3 %s %s/%s (attempt %d)", op, self.bucket, key, attempt)
+            try:
+                resp = fn(**kwargs)
+                if read_body and "Body" in resp:
+                    body = resp["Body"]
+                    try:
+                        resp["Body"] = body.read()
+                    finally:
+                        body.close()
+                return resp
+            except TcfsError:
+                raise
+            except Exception as exc:
+                err = translate(exc, op=op, bucket=self.bucket, key=key, conditional=conditional)
+                err.attempt = attempt  # type: ignore[attr-defined]
+                raise err from exc
+
+        return call_with_retry(once, self.retry, what=f"s3 {op} {key}")
+
+    # ----- reads -----
+
+    def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> Blob:
+        full = check_key(key, self.project)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
+        if byte_range is not None:
+            offset, length = byte_range
+            if offset < 0 or length < 0:
+                raise ValueError(f"invalid byte range {byte_range}")
+            if length == 0:
+                info = self.head(key)
+                return Blob(body=b"", etag=info.etag or "", size=info.size, mtime=info.mtime)
+            kwargs["Range"] = f"bytes={offset}-{offset + length - 1}"
+        try:
+            resp = self._call("get_object", read_body=True, **kwargs)
+        except RangeNotSatisfiable:
+            # Reading at or past the end answers empty, as a file does.
+            info = self.head(key)
+            return Blob(body=b"", etag=info.etag or "", size=info.size, mtime=info.mtime)
+        body: bytes = resp["Body"]
+        size = len(body)
+        content_range = resp.get("ContentRange")  # "bytes 0-9/1234"
+        if content_range and "/" in content_range:
+            total = content_range.rsplit("/", 1)[1]
+            if total.isdigit():
+                size = int(total)
+        elif resp.get("ContentLength") is not None and byte_range is None:
+            size = int(resp["ContentLength"])
+        return Blob(
+            body=body,
+            etag=resp.get("ETag", ""),
+            size=size,
+            mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
+        )
+
+    def head(self, key: str) -> ObjectInfo:
+        full = check_key(key, self.project)
+        resp = self._call("head_object", Bucket=self.bucket, Key=full)
+        return ObjectInfo(
+            key=key,
+            size=int(resp.get("ContentLength", 0)),
+            etag=resp.get("ETag"),
+            mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
+        )
+
+    def list(
+        self,
+        prefix: str,
+        *,
+        start_after: str | None = None,
+        delimiter: str | None = None,
+    ) -> Iterator[ListEntry]:
+        full = check_prefix(prefix, self.project)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": LIST_PAGE}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        if start_after:
+            kwargs["StartAfter"] = self._prefix + start_after
+        return self._pages(kwargs, start_after)
+
+    def _pages(self, kwargs: dict[str, Any], start_after: str | None) -> Iterator[ListEntry]:
+        """One ListObjectsV2 page per step of the caller's iteration, no more."""
+        strip = len(self._prefix)
+        while True:
+            resp = self._call("list_objects_v2", **kwargs)
+            entries: list[tuple[str, ListEntry]] = []
+            for obj in resp.get("Contents", ()):
+                key = obj["Key"][strip:]
+                mtime = obj["LastModified"].timestamp() if obj.get("LastModified") else 0.0
+                entries.append(
+                    (key, ObjectInfo(key, int(obj.get("Size", 0)), obj.get("ETag"), mtime))
+                )
+            for cp in resp.get("CommonPrefixes", ()):
+                sub = cp["Prefix"][strip:]
+                # Same answer as the local store: a folded prefix is "after" only if it sorts after.
+                if start_after is None or sub > start_after:
+                    entries.append((sub, CommonPrefix(sub)))
+            # S3 returns objects and prefixes in two sorted lists; interleave them.
+            entries.sort(key=lambda e: e[0].encode("utf-8"))
+            for _, entry in entries:
+                yield entry
+            token = resp.get("NextContinuationToken")
+            if not resp.get("IsTruncated") or not token:
+                return
+            kwargs = {**kwargs, "ContinuationToken": token}
+
+    # ----- writes -----
+
+    def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+    ) -> str:
+        full = check_key(key, self.project)
+        if if_none_match and if_match is not None:
+            raise ValueError("if_none_match and if_match are exclusive")
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full, "Body": bytes(body)}
+        if if_none_match:
+            kwargs["IfNoneMatch"] = "*"
+        if if_match is not None:
+            kwargs["IfMatch"] = if_match
+        conditional = if_none_match or if_match is not None
+        try:
+            resp = self._call("put_object", conditional=conditional, **kwargs)
+        except (PreconditionFailed, NotFound) as exc:
+            # The ambiguous retry: an earlier attempt may have reached the server
+            # and won, with only its answer lost (dropped connection, timeout).
+            # The retry then sees our own object and answers 412 (or, for
+            # If-Match, the ETag we replaced is gone).  Read the object back: if
+            # it holds exactly the bytes we sent, the winning write was ours.
+            # Bodies carry the writer's id and a timestamp, so equal bytes from
+            # another writer would be an identical record anyway.
+            retried = conditional and _attempt_of(exc) > 0
+            if retried and not isinstance(exc, NoSuchBucket):
+                etag = self._etag_if_body_is(key, bytes(body))
+                if etag is not None:
+                    log.info("s3 put %s: lost answer resolved by read-back: our write won", key)
+                    return etag
+            raise
+        return str(resp.get("ETag", ""))
+
+    def _etag_if_body_is(self, key: str, body: bytes) -> str | None:
+        try:
+            blob = self.get(key)
+        except NotFound:
+            return None
+        return blob.etag if blob.body == body else None
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        full = check_key(key, self.project)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": full}
+        if if_match is not None:
+            kwargs["IfMatch"] = if_match
+        try:
+            self._call("delete_object", conditional=if_match is not None, **kwargs)
+        except NoSuchBucket:
+            raise
+        except NotFound as exc:
+            if if_match is None:
+                return  # deleting an absent key is not an error
+            if _attempt_of(exc) > 0:
+                # The ambiguous retry of a conditional delete: an earlier attempt
+                # whose answer was lost already removed the object.  It is gone,
+                # which is what was asked.
+                log.info("s3 delete %s: gone on retry, treating as done", key)
+                return
+            raise
+
+    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+        full = check_key(key, self.project)
+        if size <= MULTIPART_THRESHOLD:
+            data = fileobj.read(size)
+            return self.put(key, data)
+        upload = self._call("create_multipart_upload", Bucket=self.bucket, Key=full)
+        upload_id = upload["UploadId"]
+        try:
+            parts = []
+            number = 1
+            left = size
+            while left > 0:
+                chunk = fileobj.read(min(PART_SIZE, left))
+                if not chunk:
+                    raise TcfsError(f"{key}: the source ended {left} bytes early")
+                resp = self._call(
+                    "upload_part",
+                    Bucket=self.bucket,
+                    Key=full,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=chunk,
+                )
+                parts.append({"ETag": resp["ETag"], "PartNumber": number})
+                left -= len(chunk)
+                number += 1
+            done = self._call(
+                "complete_multipart_upload",
+                Bucket=self.bucket,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            try:
+                self._call(
+                    "abort_multipart_upload", Bucket=self.bucket, Key=full, UploadId=upload_id
+                )
+            except TcfsError as exc:
+                log.warning("s3 put_file %s: could not abort upload: %s", key, exc)
+            raise
+        return str(done.get("ETag", ""))
+
+    def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = PART_SIZE) -> int:
+        """Stream an object with ranged GETs; ``PreconditionFailed`` if it
+        changes while being read (the pieces would not belong together)."""
+        first = self.get(key, byte_range=(0, chunk))
+        fileobj.write(first.body)
+        done = len(first.body)
+        while done < first.size:
+            blob = self.get(key, byte_range=(done, min(chunk, first.size - done)))
+            if blob.etag != first.etag:
+                raise PreconditionFailed(f"{key} changed while it was being downloaded")
+            if not blob.body:
+                break
+            fileobj.write(blob.body)
+            done += len(blob.body)
+        return done
+
+    # ----- misc -----
+
+    def describe(self) -> str:
+        where = _public_endpoint(self.endpoint)
+        return f"s3:{self.bucket}/{self.project}" + (f" at {where}" if where else "")
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._client.close()

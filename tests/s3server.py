@@ -1,0 +1,133 @@
+"""moto's S3 server as a subprocess on loopback, with linearizable writes.
+
+moto checks ``If-None-Match`` / ``If-Match`` and then writes, without a lock,
+on its threaded server: two concurrent conditional PUTs can both pass the check
+(a real S3, R2 or MinIO decides them atomically).  This launcher serves the
+same moto application with every mutating request serialized, so race tests
+measure the client and the protocol, not moto's check-then-write gap.
+
+``python -m tests.s3server PORT`` serves on 127.0.0.1:PORT.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+MUTATING = {"PUT", "POST", "DELETE"}
+
+# Fake credentials for the loopback endpoint; never real ones.
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    lock = threading.Lock()
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in MUTATING:
+            return app(environ, start_response)
+        with lock:
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+    return wrapper
+
+
+def main(port: int) -> None:
+    from moto.moto_server.threaded_moto_server import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from moto.server import MotoRequestHandler
+    from werkzeug.serving import run_simple
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        "127.0.0.1", port, serialized(app), threaded=True, request_handler=MotoRequestHandler
+    )
+
+
+class MotoServer:
+    """The launcher as a subprocess on a free loopback port."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_dir / f"moto-{self.port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.s3server", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, **S3_ENV, **(env or {})},
+        )
+        wait_port(self.port, self.proc)
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+            region_name=S3_ENV["AWS_DEFAULT_REGION"],
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    def new_bucket(self) -> str:
+        name = f"tcfs-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

@@ -1,0 +1,29 @@
+"""Fixtures for the store tests: a linearizable moto and exact-CAS stores."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.s3server import MotoServer as StrictMoto
+
+
+@pytest.fixture(scope="session")
+def strict_moto(moto_server: StrictMoto) -> StrictMoto:
+    """The shared moto server already decides conditional writes atomically."""
+    return moto_server
+
+
+@pytest.fixture(params=["local", "s3"])
+def exact_store(request: pytest.FixtureRequest, tmp_path):  # type: ignore[no-untyped-def]
+    """local, or s3 on a server that decides conditional writes atomically."""
+    if request.param == "local":
+        from tcfs.store.local import LocalStore
+
+        s = LocalStore(tmp_path / "bucket", "proj")
+    else:
+        from tcfs.store.s3 import S3Store
+
+        server: StrictMoto = request.getfixturevalue("strict_moto")
+        s = S3Store(server.new_bucket(), "proj", endpoint=server.endpoint, path_style=True)
+    yield s
+    s.close()

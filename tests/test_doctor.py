@@ -1,0 +1,183 @@
+"""``tcfs doctor`` run for real, as a subprocess, against real endpoints.
+
+SAFE needs a backend that decides conditional writes atomically: local, and
+moto with serialized writes (plain threaded moto checks and then writes, so
+its race can legitimately come out UNSAFE).  A proxy that strips the
+condition headers stands in for a backend that ignores them (moto does not
+verify signatures, so the edited requests are still accepted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import S3_ENV
+from tests.s3server import MotoServer as StrictMoto
+from tests.store.loopback_proxy import LoopbackProxy, Request
+
+PYTHON = sys.executable  # the test environment's interpreter, where tcfs is installed
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def strict_moto(moto_server: StrictMoto) -> StrictMoto:
+    return moto_server
+
+
+def doctor(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    full_env = {
+        **os.environ,
+        **S3_ENV,
+        "TCFS_HOME": str(home),
+        "TCFS_CONFIG": str(home / "config.json"),
+        "PYTHONPATH": str(REPO),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [PYTHON, "-m", "tcfs", "doctor", *args],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_safe_on_local(tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    proc = doctor(tmp_path, "--backend", "local", "--bucket", str(bucket), "--project", "proj")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "✓ If-None-Match race (16 contenders): exactly one winner" in proc.stdout
+    assert "✓ If-Match write" in proc.stdout
+    assert "✓ conditional delete" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("SAFE")
+    leftovers = [p for p in (bucket / "proj").rglob("*") if p.is_file()]
+    assert leftovers == []  # probes cleaned up
+
+
+def _s3_args(bucket: str, endpoint: str) -> list[str]:
+    return ["--backend", "s3", "--bucket", bucket, "--endpoint", endpoint, "--project", "proj"]
+
+
+def test_safe_on_moto(tmp_path: Path, strict_moto: StrictMoto) -> None:
+    bucket = strict_moto.new_bucket()
+    proc = doctor(tmp_path, *_s3_args(bucket, strict_moto.endpoint), "--contenders", "16")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "exactly one winner, 15 refused" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("SAFE")
+    left = strict_moto.client().list_objects_v2(Bucket=bucket).get("KeyCount")
+    assert left == 0
+
+
+def test_json_report(tmp_path: Path, strict_moto: StrictMoto) -> None:
+    bucket = strict_moto.new_bucket()
+    proc = doctor(tmp_path, *_s3_args(bucket, strict_moto.endpoint), "--contenders", "4", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "SAFE" and report["safe"] is True
+    assert {c["name"] for c in report["checks"]} >= {"reach", "read/write", "If-Match write"}
+    assert all(c["ok"] for c in report["checks"])
+
+
+def _strip_conditions(req: Request) -> str:
+    req.drop_header("If-None-Match")
+    req.drop_header("If-Match")
+    return "forward"
+
+
+def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: StrictMoto) -> None:
+    bucket = strict_moto.new_bucket()
+    proxy = LoopbackProxy(strict_moto.port, _strip_conditions)
+    try:
+        proc = doctor(tmp_path, *_s3_args(bucket, proxy.endpoint))
+    finally:
+        proxy.close()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "✗ If-None-Match race" in proc.stdout
+    assert "16 of 16 contenders won" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("UNSAFE") and "ignores the condition" in last
+    _no_traceback(proc)
+    # the proxy really did remove the conditions
+    assert proxy.count(lambda r: r.method == "PUT") >= 16
+
+
+def test_unreachable_endpoint(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = doctor(tmp_path, *_s3_args("bucket", f"http://127.0.0.1:{port}"))
+    assert proc.returncode == 1
+    assert "✗ reach: cannot reach the backend" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("UNSAFE")
+    _no_traceback(proc)
+
+
+def test_bad_credentials(tmp_path: Path) -> None:
+    server = StrictMoto(tmp_path, env={"INITIAL_NO_AUTH_ACTION_COUNT": "1"})
+    try:
+        bucket = server.new_bucket()
+        proc = doctor(tmp_path, *_s3_args(bucket, server.endpoint))
+    finally:
+        server.stop()
+    assert proc.returncode == 1
+    assert "✗ reach: access denied" in proc.stdout
+    _no_traceback(proc)
+
+
+def test_missing_bucket(tmp_path: Path, strict_moto: StrictMoto) -> None:
+    proc = doctor(tmp_path, *_s3_args("no-such-bucket", strict_moto.endpoint))
+    assert proc.returncode == 1
+    assert "bucket no-such-bucket does not exist" in proc.stdout
+    _no_traceback(proc)
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    proc = doctor(tmp_path, "--backend", "s3", "--project", "proj")  # no bucket
+    assert proc.returncode == 2
+    assert "--bucket" in proc.stderr
+    proc = doctor(tmp_path, "--contenders", "1")
+    assert proc.returncode == 2
+    _no_traceback(proc)
+
+
+def test_hf_is_best_effort(tmp_path: Path, hf_standin) -> None:  # type: ignore[no-untyped-def]
+    bucket = hf_standin.new_bucket()
+    proc = doctor(
+        tmp_path,
+        "--backend",
+        "hf",
+        "--bucket",
+        bucket,
+        "--endpoint",
+        hf_standin.endpoint,
+        "--project",
+        "proj",
+        env={
+            "HF_TOKEN": hf_standin.token,
+            "HF_HOME": str(tmp_path / "hf-home"),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        },
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "✓ read/write" in proc.stdout
+    assert "✗ conditional writes" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("UNSAFE") and "best effort" in last
+    _no_traceback(proc)
