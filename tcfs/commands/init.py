@@ -1,0 +1,39 @@
+"""``tcfs init``: write the config file the other commands read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tcfs import config
+from tcfs.commands.common import BACKEND_OPTIONS, backend_options, settings_from
+
+
+@click.command()
+@backend_options
+@click.option("--lease-ttl", type=float, default=None, help="lease length in seconds")
+@click.option("--wait-timeout", type=float, default=None, help="blocking-read timeout in seconds")
+@click.option(
+    "--save-secrets",
+    is_flag=True,
+    help="also store the credentials found in the environment (file is 0600)",
+)
+def init(save_secrets: bool, **kwargs: Any) -> None:
+    """Write the config file (mode 0600) from the given options."""
+    given = {k: kwargs.get(k) for k in (*BACKEND_OPTIONS, "lease_ttl", "wait_timeout")}
+    # validate the whole resolution once, with the same rules as mount
+    s = settings_from(
+        dict(kwargs), lease_ttl=kwargs.get("lease_ttl"), wait_timeout=kwargs.get("wait_timeout")
+    )
+    values = {k: v for k, v in given.items() if v is not None}
+    values.setdefault("backend", s.backend)
+    values.setdefault("bucket", s.bucket)
+    if save_secrets:
+        for k in config.SECRET_FIELDS:
+            v = getattr(s, k)
+            if v:
+                values[k] = v
+    path = config.write_config(values)
+    shown = ", ".join(f"{k}={'***' if k in config.SECRET_FIELDS else v}" for k, v in values.items())
+    click.echo(f"wrote {path} ({shown})")

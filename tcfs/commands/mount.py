@@ -1,0 +1,255 @@
+"""``tcfs mount``, ``tcfs umount`` and ``tcfs status``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tcfs import config
+from tcfs.commands.common import backend_options, settings_from
+from tcfs.config import Settings
+from tcfs.errors import TcfsError
+from tcfs.fs import registry
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+KILL_TIMEOUT_S = 5.0
+
+
+def _settings_flags(s: Settings) -> list[str]:
+    """The resolved settings as flags for the daemon (secrets stay in the env)."""
+    out = ["--backend", s.backend, "--bucket", s.bucket, "--project", s.project, "--agent", s.agent]
+    if s.endpoint:
+        out += ["--endpoint", s.endpoint]
+    if s.region:
+        out += ["--region", s.region]
+    if s.path_style is not None:
+        out.append("--path-style" if s.path_style else "--virtual-host-style")
+    out += ["--lease-ttl", repr(s.lease_ttl), "--wait-timeout", repr(s.wait_timeout)]
+    return out
+
+
+def _error_lines(log_path: Path, start: int) -> str:
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(start)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    picked = [ln for ln in lines if ln.startswith("tcfs:") or " ERROR " in ln]
+    return "\n".join(picked or lines[-10:])
+
+
+def _warn_best_effort(s: Settings) -> None:
+    if s.backend == "hf":
+        click.secho(
+            "WARNING: the hf backend has no conditional writes: claims are BEST EFFORT "
+            "(two agents can both win a step). Use s3 or local for exact claims.",
+            fg="yellow",
+            bold=True,
+            err=True,
+        )
+
+
+@click.command()
+@click.argument("mountpoint", type=click.Path(file_okay=False))
+@backend_options
+@click.option(
+    "--lease-ttl",
+    type=float,
+    default=None,
+    help="lease length in seconds (renewed while mounted)  [env TCFS_LEASE_TTL]",
+)
+@click.option(
+    "--wait-timeout",
+    type=float,
+    default=None,
+    help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
+)
+@click.option("--foreground", is_flag=True, help="run the daemon in this process")
+@click.option(
+    "--mirror",
+    "mirror",
+    metavar="HARNESS",
+    default=None,
+    help="also run `tcfs mirror --follow --harness HARNESS` while mounted",
+)
+@click.option("--log-path", hidden=True, default=None)
+def mount(
+    mountpoint: str, foreground: bool, mirror: str | None, log_path: str | None, **kwargs: Any
+) -> None:
+    """Mount a project of the bucket at MOUNTPOINT as an agent."""
+    from tcfs.fs import daemon
+
+    s = settings_from(
+        kwargs, lease_ttl=kwargs.pop("lease_ttl"), wait_timeout=kwargs.pop("wait_timeout")
+    )
+    try:
+        mnt = daemon.preflight(mountpoint)
+    except TcfsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _warn_best_effort(s)
+    if foreground:
+        daemon.setup_logging()
+        try:
+            daemon.serve(s, mnt, mirror=mirror, log_path=log_path)
+        except TcfsError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+
+    logs = config.runtime_dir() / "logs"
+    logs.mkdir(mode=0o700, exist_ok=True)
+    log_file = logs / f"mount-{s.project}-{s.agent}.log"
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    start = os.lseek(fd, 0, os.SEEK_END)
+    args = [
+        sys.executable,
+        "-m",
+        "tcfs",
+        "mount",
+        mnt,
+        "--foreground",
+        *_settings_flags(s),
+        "--log-path",
+        str(log_file),
+    ]
+    if mirror:
+        args += ["--mirror", mirror]
+    proc = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
+    )
+    os.close(fd)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            detail = _error_lines(log_file, start) or f"the daemon exited with {proc.returncode}"
+            raise click.ClickException(f"mount failed:\n{detail}")
+        if registry.is_mounted(mnt) and registry.read_record(mnt) is not None:
+            click.echo(
+                f"mounted {mnt}: project {s.project} as agent {s.agent} "
+                f"({s.backend}); log {log_file}"
+            )
+            return
+        time.sleep(0.05)
+    proc.terminate()
+    raise click.ClickException(
+        f"the mount did not become ready in {READY_TIMEOUT_S:g}s; see {log_file}"
+    )
+
+
+def _stop_daemon(pid: int) -> str:
+    if registry.wait_gone(pid, STOP_TIMEOUT_S / 2):
+        return "stopped"
+    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, KILL_TIMEOUT_S)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return "stopped"
+        if registry.wait_gone(pid, wait):
+            return "stopped" if sig == signal.SIGTERM else "killed"
+    return "still running"
+
+
+@click.command()
+@click.argument("mountpoint", type=click.Path())
+@click.option("--lazy", is_flag=True, help="detach now even if files are open (umount -l)")
+def umount(mountpoint: str, lazy: bool) -> None:
+    """Unmount MOUNTPOINT and stop its daemon (also after the daemon died)."""
+    mnt = registry.canonical(mountpoint)
+    rec = registry.read_record(mnt)
+    mounted = registry.is_mounted(mnt)
+    if not mounted and rec is None:
+        raise click.ClickException(f"{mnt} is not a tcfs mount")
+    alive = rec is not None and registry.pid_alive(rec.pid)
+    if mounted:
+        ok, err = registry.unmount(mnt, lazy=lazy or not alive)
+        if not ok and alive and not lazy:
+            if "busy" in err.lower():
+                raise click.ClickException(
+                    f"{mnt} is busy (a file or a shell's directory is open there); "
+                    f"close it or use --lazy"
+                )
+            ok, err = registry.unmount(mnt, lazy=True)
+        if not ok and registry.is_mounted(mnt):
+            raise click.ClickException(f"cannot unmount {mnt}: {err}")
+    outcome = "not running"
+    if rec is not None:
+        if alive:
+            outcome = _stop_daemon(rec.pid)
+        if rec.mirror_pid and registry.pid_alive(rec.mirror_pid):
+            _stop_daemon(rec.mirror_pid)
+        registry.remove_record(mnt)
+    click.echo(f"unmounted {mnt} (daemon {outcome})")
+
+
+def _health(rec: registry.MountRecord, table: dict[str, str]) -> str:
+    alive = registry.pid_alive(rec.pid)
+    mounted = rec.mountpoint in table
+    if alive and mounted:
+        return "alive"
+    if mounted:
+        return "stale mount"
+    if alive:
+        return "not mounted"
+    return "dead"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(as_json: bool) -> None:
+    """List this machine's tcfs mounts and their health."""
+    table = registry.mount_table()
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    for rec in registry.all_records():
+        seen.add(rec.mountpoint)
+        rows.append(
+            {
+                "mountpoint": rec.mountpoint,
+                "project": rec.project,
+                "agent": rec.agent,
+                "backend": rec.backend,
+                "bucket": rec.bucket,
+                "endpoint": rec.endpoint,
+                "pid": rec.pid,
+                "started_at": rec.started_at,
+                "log": rec.log,
+                "health": _health(rec, table),
+            }
+        )
+    for mp in registry.tcfs_mounts():
+        if mp not in seen:
+            rows.append(
+                {
+                    "mountpoint": mp,
+                    "project": None,
+                    "agent": None,
+                    "backend": None,
+                    "bucket": None,
+                    "endpoint": None,
+                    "pid": None,
+                    "started_at": None,
+                    "log": None,
+                    "health": "stale mount (no record)",
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no tcfs mounts")
+        return
+    for r in rows:
+        click.echo(
+            f"{r['mountpoint']}  project={r['project']} agent={r['agent']} "
+            f"backend={r['backend']} pid={r['pid']}  {r['health']}"
+        )

@@ -1,0 +1,308 @@
+"""The mount daemon: checks, mount, main loop, heartbeat, lease renewal, exit.
+
+``serve`` runs in the foreground process: it checks everything that can be
+checked before mounting (``/dev/fuse``, the mountpoint, the store with one
+cheap request), registers the agent, mounts, and runs pyfuse3's loop next to
+the poller, the tailer and the heartbeat.  SIGTERM, SIGINT and an external
+``fusermount3 -u`` all end it cleanly: the mount is released, the record
+removed, the companion mirror stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import trio
+
+from tcfs import config
+from tcfs.config import Settings
+from tcfs.errors import (
+    AccessDenied,
+    BackendUnavailable,
+    NotFound,
+    StoreError,
+    TcfsError,
+)
+from tcfs.fs import registry
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 30.0
+MAX_TASKS = 64
+MIRROR_STOP_S = 5.0
+
+
+class MountError(TcfsError):
+    """The mount cannot start; the message says why and what to do."""
+
+    level = logging.ERROR
+
+
+# ----- checks before mounting -----
+
+
+def preflight(mountpoint: str) -> str:
+    """Check what can be checked without the store; returns the absolute path."""
+    if not os.path.exists("/dev/fuse"):
+        raise MountError(
+            "FUSE is not available: /dev/fuse is missing "
+            "(install fuse3; in a container, pass --device /dev/fuse)"
+        )
+    mnt = registry.canonical(mountpoint)
+    if registry.is_mounted(mnt):
+        raise MountError(f"{mnt} is already mounted (tcfs umount {mnt} first)")
+    if not os.path.exists(mnt):
+        raise MountError(f"mountpoint {mnt} does not exist (mkdir it first)")
+    if not os.path.isdir(mnt):
+        raise MountError(f"mountpoint {mnt} is not a directory")
+    try:
+        if os.listdir(mnt):
+            raise MountError(f"mountpoint {mnt} is not empty")
+    except PermissionError as exc:
+        raise MountError(f"cannot read mountpoint {mnt}: {exc.strerror}") from exc
+    return mnt
+
+
+def check_store(store: Any, settings: Settings) -> None:
+    """One cheap request, so bad credentials fail the mount, not the first ls."""
+    where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
+    try:
+        next(iter(store.list("agents/", delimiter="/")), None)
+    except AccessDenied as exc:
+        raise MountError(f"access denied to {where}: check the credentials ({exc})") from exc
+    except BackendUnavailable as exc:
+        raise MountError(f"cannot reach {where}: {exc}") from exc
+    except NotFound as exc:
+        raise MountError(f"bucket not found: {where} ({exc})") from exc
+    except StoreError as exc:
+        raise MountError(f"the store {where} failed: {exc}") from exc
+
+
+def open_project(store: Any, settings: Settings) -> Any:
+    from tcfs.protocol import Project
+
+    return Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+
+
+def open_sessions(store: Any) -> Any:
+    try:
+        from tcfs.protocol.sessions import SessionReader
+    except ImportError as exc:
+        log.error("sessions/ is empty: the session reader is not available (%s)", exc)
+        return None
+    return SessionReader(store)
+
+
+# ----- the companion mirror -----
+
+
+def mirror_args(settings: Settings, harness: str, cwd: str) -> list[str]:
+    args = [sys.executable, "-m", "tcfs", "mirror", "--follow", "--harness", harness]
+    args += ["--cwd", cwd]  # the project whose sessions to mirror: where mount was run
+    for flag, value in (
+        ("--backend", settings.backend),
+        ("--bucket", settings.bucket),
+        ("--project", settings.project),
+        ("--agent", settings.agent),
+        ("--endpoint", settings.endpoint),
+        ("--region", settings.region),
+    ):
+        if value:
+            args += [flag, str(value)]
+    if settings.path_style is not None:
+        args.append("--path-style" if settings.path_style else "--virtual-host-style")
+    return args
+
+
+def start_mirror(settings: Settings, harness: str, cwd: str) -> subprocess.Popen[bytes] | None:
+    if importlib.util.find_spec("tcfs.commands.mirror") is None:
+        log.error("--mirror %s: the mirror command is not available; mounting without it", harness)
+        return None
+    log_path = config.runtime_dir() / f"mirror-{settings.project}-{settings.agent}.log"
+    try:
+        out = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+        os.chmod(log_path, 0o600)
+        proc = subprocess.Popen(
+            mirror_args(settings, harness, cwd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+        )
+        out.close()
+    except OSError as exc:
+        log.error("--mirror %s: cannot start the mirror: %s", harness, exc)
+        return None
+    log.info("mirror for %s started (pid %d, log %s)", harness, proc.pid, log_path)
+    return proc
+
+
+def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=MIRROR_STOP_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=MIRROR_STOP_S)
+
+
+# ----- the main loop -----
+
+
+async def _keep_alive(project: Any, calls: Any, lease_ttl: float) -> None:
+    """Heartbeat every ~30 s; renew held leases well before they expire."""
+    tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
+    last_beat = trio.current_time()
+    while True:
+        await trio.sleep(tick)
+        try:
+            lost = await calls.run(project.steps.renew_all)
+            for step in lost:
+                log.warning("lost the lease on step %s", step)
+            if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
+                held = project.steps.held()
+                await calls.run(project.agents.heartbeat, held[0] if held else None)
+                last_beat = trio.current_time()
+        except TcfsError as exc:
+            log.log(exc.level, "heartbeat: %s", exc)
+
+
+async def _watch_signals() -> None:
+    import pyfuse3
+
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("received %s: unmounting", signal.Signals(signum).name)
+            pyfuse3.terminate()
+            return
+
+
+async def _run(core: Any, project: Any, lease_ttl: float) -> None:
+    import pyfuse3
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(core.poller.run)
+        nursery.start_soon(core.tailer.run)
+        nursery.start_soon(_keep_alive, project, core.calls, lease_ttl)
+        nursery.start_soon(_watch_signals)
+        await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
+        nursery.cancel_scope.cancel()
+
+
+def _invalidate(ino: int) -> None:
+    import pyfuse3
+
+    try:
+        pyfuse3.invalidate_inode(ino, attr_only=True)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:  # the kernel forgot it already: nothing cached
+            raise
+
+
+def serve(
+    settings: Settings,
+    mountpoint: str,
+    *,
+    mirror: str | None = None,
+    log_path: str | None = None,
+) -> None:
+    """Mount and serve until unmounted or signalled (blocks)."""
+    import pyfuse3
+
+    from tcfs.fs.adapter import TcfsOperations
+    from tcfs.fs.core import FsCore
+    from tcfs.fs.readme import render
+    from tcfs.store import open_store
+
+    mnt = preflight(mountpoint)
+    workdir = os.getcwd()
+    os.chdir("/")  # never keep a directory busy (or our own mountpoint)
+    store = open_store(settings)
+    check_store(store, settings)
+    if not store.conditional_writes:
+        log.warning(
+            "the %s backend has no conditional writes: claims are BEST EFFORT, "
+            "two agents can both win a step",
+            settings.backend,
+        )
+    project = open_project(store, settings)
+    project.agents.register(summary=f"mounted at {mnt}")
+    spool = config.runtime_dir() / "spool"
+    spool.mkdir(mode=0o700, exist_ok=True)
+    core = FsCore(
+        project,
+        sessions=open_sessions(store),
+        wait_timeout=settings.wait_timeout,
+        spool_dir=str(spool),
+        readme=render(
+            project=settings.project,
+            agent=settings.agent,
+            backend=settings.backend,
+            wait_timeout=settings.wait_timeout,
+            lease_ttl=settings.lease_ttl,
+        ),
+        invalidate=_invalidate,
+    )
+    options = set(pyfuse3.default_options)
+    options |= {"fsname=tcfs", "subtype=tcfs"}
+    try:
+        pyfuse3.init(TcfsOperations(core), mnt, options)
+    except RuntimeError as exc:
+        raise MountError(f"cannot mount {mnt}: {exc}") from exc
+    mirror_proc = start_mirror(settings, mirror, workdir) if mirror else None
+    registry.write_record(
+        registry.MountRecord(
+            pid=os.getpid(),
+            mountpoint=mnt,
+            project=settings.project,
+            agent=settings.agent,
+            backend=settings.backend,
+            bucket=settings.bucket,
+            endpoint=settings.endpoint,
+            started_at=time.time(),
+            log=log_path,
+            mirror_pid=mirror_proc.pid if mirror_proc else None,
+        )
+    )
+    log.info(
+        "mounted %s: project %s as agent %s (%s)",
+        mnt,
+        settings.project,
+        settings.agent,
+        store.describe(),
+    )
+    clean = False
+    try:
+        trio.run(_run, core, project, settings.lease_ttl)
+        clean = True
+    finally:
+        with contextlib.suppress(Exception):
+            pyfuse3.close(unmount=True)
+        stop_mirror(mirror_proc)
+        registry.remove_record(mnt, os.getpid())
+        with contextlib.suppress(Exception):
+            store.close()
+        log.info("unmounted %s%s", mnt, "" if clean else " after an error")
+
+
+def setup_logging(level: str | None = None) -> None:
+    name = (level or os.environ.get("TCFS_LOG_LEVEL") or "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, name, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # boto's debug output would carry request headers
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

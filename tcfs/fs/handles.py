@@ -1,0 +1,306 @@
+"""Open files: one small class per way a path behaves once opened.
+
+* ``SnapshotHandle``  — read-only text rendered at ``open`` (claims, status,
+  agent records, messages, memory values, README): one request per open, and a
+  consistent view for the whole read.
+* ``BlockingHandle``  — ``steps/<id>/wait`` and ``inbox/next``: the first read
+  waits on the mount's poller, later reads return the same answer.
+* ``ClaimHandle``     — the claim was decided in ``open``/``create``; what is
+  written is ignored but bounded.
+* ``TextWriter``      — status, handoff, memory values, outbox messages: every
+  ``write()`` sends the whole text so far, so a failure is the ``write``'s error,
+  which bash's builtin ``echo`` reports (it ignores ``close``).
+* ``ArtifactWriter``  — spooled to a private temporary file, uploaded at
+  ``flush``/``release`` (any size); ``ArtifactReader`` reads ranges in blocks.
+* ``SessionHandle``   — the live transcript, through the tailer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, BinaryIO
+
+import trio
+
+from tcfs.errors import InvalidName, TcfsError, TooLarge
+
+if TYPE_CHECKING:
+    from tcfs.fs.calls import Calls
+    from tcfs.fs.tailer import Tailer
+
+log = logging.getLogger(__name__)
+
+#: a claim's body is ignored, but nobody streams gigabytes into it
+MAX_CLAIM_WRITE = 64 << 10
+#: artifacts are read from the store in blocks this big (sequential readers)
+READ_BLOCK = 4 << 20
+
+Commit = Callable[[str], Awaitable[None]]
+Loader = Callable[[], Awaitable[bytes]]
+
+
+class Handle:
+    """Base: read-only and empty."""
+
+    #: the size ``getattr`` reports while this handle is open for writing
+    pending_size: int | None = None
+
+    def __init__(self, ino: int) -> None:
+        self.ino = ino
+
+    async def read(self, off: int, size: int) -> bytes:
+        return b""
+
+    async def write(self, off: int, buf: bytes) -> int:
+        from tcfs.errors import AccessDenied
+
+        raise AccessDenied("this file is read-only")
+
+    async def truncate(self, size: int) -> None:
+        """``O_TRUNC`` or ``ftruncate`` on an open handle."""
+
+    async def flush(self) -> None:
+        """``close()`` of one descriptor: only confirms (writes went through)."""
+
+    async def release(self) -> None:
+        """The last descriptor closed; errors here reach nobody, so log them."""
+
+
+class SnapshotHandle(Handle):
+    def __init__(self, ino: int, data: bytes) -> None:
+        super().__init__(ino)
+        self.data = data
+
+    async def read(self, off: int, size: int) -> bytes:
+        return self.data[off : off + size]
+
+
+class BlockingHandle(Handle):
+    """The first read blocks in ``produce`` (bounded by the poller's timeout)."""
+
+    def __init__(self, ino: int, produce: Loader) -> None:
+        super().__init__(ino)
+        self._produce = produce
+        self._data: bytes | None = None
+        self._lock = trio.Lock()
+
+    async def read(self, off: int, size: int) -> bytes:
+        async with self._lock:
+            if self._data is None:
+                self._data = await self._produce()
+        return self._data[off : off + size]
+
+
+class ClaimHandle(Handle):
+    def __init__(self, ino: int, rendered: bytes) -> None:
+        super().__init__(ino)
+        self.rendered = rendered
+        self.written = 0
+
+    async def read(self, off: int, size: int) -> bytes:
+        return self.rendered[off : off + size]
+
+    async def write(self, off: int, buf: bytes) -> int:
+        end = max(self.written, off + len(buf))
+        if end > MAX_CLAIM_WRITE:
+            raise TooLarge(f"a claim's content is ignored and limited to {MAX_CLAIM_WRITE} bytes")
+        self.written = end
+        return len(buf)
+
+
+class TextWriter(Handle):
+    """Accumulates text and commits all of it on every write.
+
+    ``base`` loads the current content when a write does not start from an
+    empty file (``>>`` or a write past offset 0 without ``O_TRUNC``).
+    """
+
+    def __init__(
+        self,
+        ino: int,
+        commit: Commit,
+        *,
+        limit: int,
+        what: str,
+        base: Loader | None = None,
+        append: bool = False,
+        commit_empty: bool = False,
+        created: bool = False,
+    ) -> None:
+        super().__init__(ino)
+        self._commit = commit
+        self.limit = limit
+        self.what = what
+        self._base = base
+        self._append = append
+        self._commit_empty = commit_empty
+        self.buf = bytearray()
+        self.loaded = created  # a new file has no earlier content
+        self.committed = False
+        self.truncated = created
+        self.pending_size = 0
+
+    async def _load(self) -> None:
+        if not self.loaded and self._base is not None:
+            self.buf = bytearray(await self._base())
+        self.loaded = True
+
+    async def read(self, off: int, size: int) -> bytes:
+        return bytes(self.buf[off : off + size])
+
+    async def truncate(self, size: int) -> None:
+        if size == 0:
+            self.buf = bytearray()
+            self.loaded = True
+            self.truncated = True
+        else:
+            await self._load()
+            del self.buf[size:]
+        self.pending_size = len(self.buf)
+
+    async def write(self, off: int, buf: bytes) -> int:
+        if not self.loaded and (self._append or off > 0):
+            await self._load()
+        self.loaded = True
+        if self._append:
+            off = len(self.buf)
+        end = off + len(buf)
+        if end > self.limit:
+            raise TooLarge(f"{self.what} is limited to {self.limit} bytes")
+        if off > len(self.buf):
+            self.buf.extend(b"\0" * (off - len(self.buf)))
+        self.buf[off:end] = buf
+        self.pending_size = len(self.buf)
+        await self._commit(self.text())
+        self.committed = True
+        return len(buf)
+
+    def text(self) -> str:
+        try:
+            return bytes(self.buf).decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidName(f"{self.what} must be UTF-8 text", cause=exc) from exc
+
+    async def flush(self) -> None:
+        # ``: > memory/x`` writes nothing: an emptied value is still a set.
+        if not self.committed and self.truncated and self._commit_empty:
+            await self._commit("")
+            self.committed = True
+
+
+class ArtifactWriter(Handle):
+    """Spool locally, upload whole at ``flush``/``release``.
+
+    Writes may come at any offset (``cp`` with holes, ``dd seek=``); the spool
+    is a private unnamed temporary file, so nothing is left behind on a crash.
+    """
+
+    def __init__(
+        self,
+        ino: int,
+        spool_dir: str,
+        upload: Callable[[BinaryIO, int], Awaitable[None]],
+        *,
+        download: Callable[[BinaryIO], Awaitable[None]] | None = None,
+        created: bool = False,
+        append: bool = False,
+    ) -> None:
+        super().__init__(ino)
+        self._spool: BinaryIO = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
+        self._upload = upload
+        self._download = download
+        self._append = append
+        self.loaded = created
+        self.dirty = created
+        self.pending_size = 0
+
+    async def _load(self) -> None:
+        if not self.loaded and self._download is not None:
+            await self._download(self._spool)
+            self.pending_size = await trio.to_thread.run_sync(self._size)
+        self.loaded = True
+
+    def _size(self) -> int:
+        return os.fstat(self._spool.fileno()).st_size
+
+    async def truncate(self, size: int) -> None:
+        if size:
+            await self._load()
+        else:
+            self.loaded = True
+        await trio.to_thread.run_sync(self._spool.truncate, size)
+        self.pending_size = size
+        self.dirty = True
+
+    async def write(self, off: int, buf: bytes) -> int:
+        if not self.loaded:
+            await self._load()
+        if self._append:
+            off = self.pending_size or 0
+
+        def put() -> None:
+            os.pwrite(self._spool.fileno(), buf, off)
+
+        await trio.to_thread.run_sync(put)
+        self.pending_size = max(self.pending_size or 0, off + len(buf))
+        self.dirty = True
+        return len(buf)
+
+    async def read(self, off: int, size: int) -> bytes:
+        await self._load()
+        return await trio.to_thread.run_sync(os.pread, self._spool.fileno(), size, off)
+
+    async def flush(self) -> None:
+        if not self.dirty:
+            return
+        size = self.pending_size or 0
+        self._spool.seek(0)
+        await self._upload(self._spool, size)
+        self.dirty = False
+
+    async def release(self) -> None:
+        try:
+            await self.flush()
+        except TcfsError as exc:
+            log.log(exc.level, "artifact upload at close failed: %s", exc)
+        finally:
+            self._spool.close()
+
+
+class ArtifactReader(Handle):
+    def __init__(self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]]) -> None:
+        super().__init__(ino)
+        self._fetch = fetch
+        self._block_off = -1
+        self._block = b""
+
+    async def read(self, off: int, size: int) -> bytes:
+        out = bytearray()
+        while size > 0:
+            start = off - off % READ_BLOCK
+            if start != self._block_off:
+                self._block = await self._fetch(start, READ_BLOCK)
+                self._block_off = start
+            piece = self._block[off - start : off - start + size]
+            if not piece:
+                break
+            out += piece
+            off += len(piece)
+            size -= len(piece)
+        return bytes(out)
+
+
+class SessionHandle(Handle):
+    def __init__(self, ino: int, tailer: Tailer, calls: Calls) -> None:
+        super().__init__(ino)
+        self._tailer = tailer
+        self._calls = calls
+
+    async def read(self, off: int, size: int) -> bytes:
+        return await self._tailer.read(self.ino, off, size)
+
+    async def release(self) -> None:
+        self._tailer.untrack(self.ino)

@@ -1,0 +1,237 @@
+"""One bounded poller per mount for the blocking files.
+
+However many shells block in ``cat steps/<id>/wait`` or ``cat inbox/next``, the
+mount polls the bucket from this one task, at most once per ``interval``:
+
+* waited steps: one LIST per tick (of ``steps/<id>/`` for one waited step, of
+  ``steps/`` for several) whose ETags tell which steps changed; only those get
+  a ``Steps.status`` (two GETs);
+* the inbox: one ``Messages.poll_marker`` per tick (two short LISTs), and a
+  ``next_unread`` only when the marker moved.
+
+Passes are paced by what they cost: after a pass that sent ``n`` requests the
+next one waits ``n / REQUESTS_PER_S`` seconds (at least ``interval``), so the
+mount stays near one request a second however many readers block.
+
+A message consumed from the durable cursor is handed to exactly one reader;
+if that reader gave up meanwhile, the message is kept for the next one, so
+nothing consumed is ever dropped while the mount is up.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from tcfs.errors import CorruptObject, StepBlocked, TcfsError, WaitTimeout
+
+if TYPE_CHECKING:
+    from tcfs.fs.calls import Calls
+    from tcfs.protocol.messages import Message, Messages
+    from tcfs.protocol.steps import Steps
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 1.0
+REQUESTS_PER_S = 1.0
+#: a newly blocked reader is served this soon, not a whole interval later
+FIRST_CHECK_S = 0.1
+
+
+@dataclass
+class _Waiter:
+    event: trio.Event = field(default_factory=trio.Event)
+    result: Any = None
+    error: TcfsError | None = None
+    gone: bool = False
+
+    def resolve(self, result: Any = None, error: TcfsError | None = None) -> None:
+        self.result, self.error = result, error
+        self.event.set()
+
+
+class Poller:
+    def __init__(
+        self,
+        steps: Steps,
+        messages: Messages,
+        calls: Calls,
+        *,
+        timeout: float,
+        interval: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.steps = steps
+        self.messages = messages
+        self.calls = calls
+        self.timeout = timeout
+        self.interval = interval
+        self._step_waiters: dict[str, list[_Waiter]] = collections.defaultdict(list)
+        self._inbox_waiters: collections.deque[_Waiter] = collections.deque()
+        self._undelivered: collections.deque[Message] = collections.deque()
+        self._marker: Any = None
+        self._etags: dict[str, tuple[Any, ...]] = {}
+        self._wake = trio.Event()
+        self.ticks = 0  # passes that sent requests (for tests and status)
+        self.requests = 0  # requests sent by the poller
+        self._cost = 0
+
+    # ----- the readers' side -----
+
+    async def _block(self, waiter: _Waiter, what: str, timeout: float | None) -> Any:
+        limit = self.timeout if timeout is None else timeout
+        self._wake.set()
+        with trio.move_on_after(limit):
+            await waiter.event.wait()
+        waiter.gone = True
+        if not waiter.event.is_set():
+            raise WaitTimeout(f"{what}: nothing after {limit:g}s")
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    async def wait_step(self, step: str, timeout: float | None = None) -> str:
+        """Block until ``step`` is complete; ``StepBlocked`` if it is blocked."""
+        waiter = _Waiter()
+        self._step_waiters[step].append(waiter)
+        try:
+            return await self._block(waiter, f"waiting for step {step}", timeout)
+        finally:
+            waiters = self._step_waiters.get(step)
+            if waiters is not None:
+                waiters[:] = [w for w in waiters if w is not waiter]
+                if not waiters:
+                    del self._step_waiters[step]
+                    self._etags.pop(step, None)
+
+    async def next_message(self, timeout: float | None = None) -> Message:
+        """Block until a message this agent has not read arrives; consume it."""
+        if self._undelivered:
+            return self._undelivered.popleft()
+        waiter = _Waiter()
+        self._inbox_waiters.append(waiter)
+        self._marker = None  # a new reader always gets one fresh look
+        try:
+            return await self._block(waiter, "waiting for a message", timeout)
+        finally:
+            if waiter in self._inbox_waiters:
+                self._inbox_waiters.remove(waiter)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._step_waiters or self._inbox_waiters)
+
+    # ----- the poller's side -----
+
+    async def run(self) -> None:
+        last = -math.inf
+        pause = self.interval
+        while True:
+            if not self.busy:
+                self._wake = trio.Event()
+                await self._wake.wait()
+                await trio.sleep(FIRST_CHECK_S)  # readers arriving together share a pass
+            due = last + pause
+            if trio.current_time() < due:
+                # A new reader may bring the next pass forward, never closer to
+                # the previous one than ``interval``.
+                self._wake = trio.Event()
+                with trio.move_on_after(due - trio.current_time()):
+                    await self._wake.wait()
+                    await trio.sleep(max(FIRST_CHECK_S, last + self.interval - trio.current_time()))
+            if not self.busy:
+                continue
+            last = trio.current_time()
+            self.ticks += 1
+            cost = await self.poll_once()
+            pause = max(self.interval, cost / REQUESTS_PER_S)
+
+    async def _call(self, cost: int, fn: Any, *args: Any) -> Any:
+        self._cost += cost
+        self.requests += cost
+        return await self.calls.run(fn, *args)
+
+    async def poll_once(self) -> int:
+        """One pass; returns the number of requests it sent."""
+        self._cost = 0
+        await self._poll_steps()
+        await self._poll_inbox()
+        return self._cost
+
+    def _step_etags(self, steps: list[str]) -> dict[str, tuple[Any, ...]]:
+        """ETags of each waited step's records, from one LIST."""
+        from tcfs.store.base import ObjectInfo
+
+        wanted = set(steps)
+        prefix = f"steps/{steps[0]}/" if len(steps) == 1 else "steps/"
+        found: dict[str, list[tuple[str, Any]]] = {s: [] for s in steps}
+        for e in self.steps.store.list(prefix):
+            if not isinstance(e, ObjectInfo):
+                continue
+            parts = e.key.split("/")
+            if len(parts) == 3 and parts[1] in wanted:
+                found[parts[1]].append((parts[2], e.etag))
+        return {s: tuple(sorted(v)) for s, v in found.items()}
+
+    async def _poll_steps(self) -> None:
+        waited = sorted(self._step_waiters)
+        if not waited:
+            return
+        try:
+            etags = await self._call(1, self._step_etags, waited)
+        except TcfsError as exc:
+            log.log(exc.level, "polling steps: %s", exc)
+            return
+        for step in waited:
+            if step in self._etags and self._etags[step] == etags.get(step):
+                continue  # nothing about this step changed since the last look
+            try:
+                st = await self._call(2, self.steps.status, step)
+            except CorruptObject as exc:
+                log.warning("step %s: %s (still waiting)", step, exc)
+                continue
+            except TcfsError as exc:
+                log.log(exc.level, "polling step %s: %s", step, exc)
+                continue
+            self._etags[step] = etags.get(step, ())
+            if st.status == "complete":
+                self._resolve_step(step, "complete")
+            elif st.status == "blocked":
+                self._resolve_step(
+                    step, error=StepBlocked(f"step {step} is blocked: it will not complete")
+                )
+
+    def _resolve_step(
+        self, step: str, result: str | None = None, error: TcfsError | None = None
+    ) -> None:
+        for w in self._step_waiters.pop(step, []):
+            w.resolve(result, error)
+        self._etags.pop(step, None)
+
+    async def _poll_inbox(self) -> None:
+        if not self._inbox_waiters:
+            return
+        try:
+            marker = await self._call(2, self.messages.poll_marker)
+            if marker == self._marker:
+                return
+            while self._inbox_waiters:
+                msg = await self._call(3, self.messages.next_unread)
+                if msg is None:
+                    break
+                self._deliver(msg)
+            self._marker = marker
+        except TcfsError as exc:
+            log.log(exc.level, "polling the inbox: %s", exc)
+
+    def _deliver(self, msg: Message) -> None:
+        while self._inbox_waiters:
+            w = self._inbox_waiters.popleft()
+            if not w.gone:
+                w.resolve(msg)
+                return
+        self._undelivered.append(msg)

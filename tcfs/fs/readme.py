@@ -1,0 +1,49 @@
+"""The mount's own ``README``: how to use this mount, from inside it."""
+
+from __future__ import annotations
+
+TEMPLATE = """\
+tcfs mount of project {project!r} as agent {agent!r} ({backend})
+
+Coordinate with plain shell commands:
+
+  ls steps/                         steps that exist
+  echo me > steps/<id>/claim        claim a step (fails with "File exists" if taken;
+                                    no mkdir needed: any valid step id is a directory)
+  cat steps/<id>/claim              who holds it, lease and epoch
+  echo complete > steps/<id>/status set the status (holder only): in_progress,
+                                    complete, blocked, needs_review
+  echo "notes" > steps/<id>/handoff complete the step with a handoff note (holder only);
+                                    a JSON object sets note, next_agent, next_action,
+                                    state, changed_files
+  rm steps/<id>/claim               release (holder only)
+  echo value > memory/<a>/<b>       set shared memory (the CLI's key a.b); cat, ls, rm
+  echo hi > outbox/<agent>          send a message (outbox/_broadcast: everyone)
+  cat inbox/*                       read messages; rm removes one (a broadcast only
+                                    for you)
+  cp file artifacts/shared/         share a file (or artifacts/<step>/)
+  tail -f sessions/<harness>/<id>.jsonl   follow an agent's transcript live
+  cat agents/<id>.json              an agent's record and presence
+
+Blocking files (never listed, so ls, find and grep -r never block on them):
+
+  cat steps/<id>/wait               blocks until the step is complete, then prints
+                                    "complete"; fails with "Operation canceled" if the
+                                    step is blocked, "Connection timed out" after {wait:g}s
+  cat inbox/next                    blocks until a message you have not read arrives,
+                                    prints it once and advances your read cursor
+
+Your claims are leases of {lease:g}s, renewed while this mount is up.
+Names: step ids are lower case without dots; memory key parts have no dots
+(memory/a/b is the key a.b); names starting with "_" are reserved. A bad name
+fails with "Invalid argument". Read-only paths fail with "Permission denied";
+rename, links and chmod fail with "Operation not supported".
+"""
+
+
+def render(
+    *, project: str, agent: str, backend: str, wait_timeout: float, lease_ttl: float
+) -> bytes:
+    return TEMPLATE.format(
+        project=project, agent=agent, backend=backend, wait=wait_timeout, lease=lease_ttl
+    ).encode()

@@ -1,0 +1,190 @@
+"""This machine's mounts: records under ``runtime_dir()/mounts`` and the kernel's table.
+
+A record is written by the daemon once it is mounted and removed when it
+exits cleanly; it holds no secret and is private to the user (mode 0600).
+``tcfs status`` and ``tcfs umount`` combine it with ``/proc/self/mountinfo``
+(never a ``stat`` of the mountpoint, which hangs or fails on a dead daemon).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tcfs import config
+
+FSTYPE = "fuse.tcfs"
+
+
+@dataclass
+class MountRecord:
+    pid: int
+    mountpoint: str
+    project: str
+    agent: str
+    backend: str
+    bucket: str
+    endpoint: str | None
+    started_at: float
+    log: str | None = None
+    mirror_pid: int | None = None
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> MountRecord:
+        known = {k: doc.get(k) for k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def records_dir() -> Path:
+    d = config.runtime_dir() / "mounts"
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return d
+
+
+def canonical(mountpoint: str) -> str:
+    """The mountpoint's absolute path, resolving links in its parent only.
+
+    Never ``realpath`` the mountpoint itself: that ``stat``s it, which blocks on
+    a dead daemon and deadlocks the daemon that asks about its own mount.
+    """
+    path = os.path.abspath(mountpoint)
+    parent, name = os.path.split(path)
+    return os.path.join(os.path.realpath(parent), name) if name else path
+
+
+def record_path(mountpoint: str) -> Path:
+    digest = hashlib.sha1(canonical(mountpoint).encode()).hexdigest()[:16]
+    return records_dir() / f"{digest}.json"
+
+
+def write_record(rec: MountRecord) -> Path:
+    path = record_path(rec.mountpoint)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(rec), f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def read_record(mountpoint: str) -> MountRecord | None:
+    try:
+        return MountRecord.from_json(json.loads(record_path(mountpoint).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def remove_record(mountpoint: str, pid: int | None = None) -> None:
+    """Remove the record (only if it still belongs to ``pid``, when given)."""
+    rec = read_record(mountpoint)
+    if pid is not None and rec is not None and rec.pid != pid:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        record_path(mountpoint).unlink()
+
+
+def all_records() -> list[MountRecord]:
+    out = []
+    for p in sorted(records_dir().glob("*.json")):
+        try:
+            out.append(MountRecord.from_json(json.loads(p.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return out
+
+
+# ----- the kernel's mount table -----
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo
+    out, i = [], 0
+    while i < len(field):
+        code = field[i + 1 : i + 4]
+        if field[i] == "\\" and len(code) == 3 and code.isdigit():
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mount_table() -> dict[str, str]:
+    """mountpoint -> filesystem type, from /proc/self/mountinfo."""
+    table: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return table
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        table[_unescape(fields[4])] = right.split()[0]
+    return table
+
+
+def is_mounted(mountpoint: str) -> bool:
+    table = mount_table()
+    return canonical(mountpoint) in table or os.path.abspath(mountpoint) in table
+
+
+def tcfs_mounts() -> list[str]:
+    return [mp for mp, fs in mount_table().items() if fs == FSTYPE]
+
+
+# ----- processes -----
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if ``pid`` runs and looks like a tcfs daemon (not a reused pid)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    if ") Z" in stat:  # a zombie is dead
+        return False
+    return any(b"tcfs" in part for part in cmdline)
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def unmount_cmd(mountpoint: str, *, lazy: bool) -> list[str]:
+    fm = shutil.which("fusermount3") or shutil.which("fusermount")
+    if fm:
+        return [fm, "-u", *(["-z"] if lazy else []), mountpoint]
+    return ["umount", *(["-l"] if lazy else []), mountpoint]
+
+
+def unmount(mountpoint: str, *, lazy: bool, timeout: float = 20.0) -> tuple[bool, str]:
+    try:
+        r = subprocess.run(
+            unmount_cmd(mountpoint, lazy=lazy),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return r.returncode == 0, (r.stderr or r.stdout).strip()

@@ -1,0 +1,112 @@
+"""``tcfs mount`` (background), ``status``, ``umount`` and ``init`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fs.conftest import detach, sh
+from tests.s3server import free_port
+
+pytestmark = pytest.mark.mount
+
+TCFS = f"{sys.executable} -m tcfs"
+
+
+def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    bucket = tmp_path / "bucket"
+    try:
+        r = sh(f"{TCFS} mount {mnt} --bucket {bucket} --project proj --agent alice", timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert os.path.ismount(mnt)
+        assert sh(f"echo hi > {mnt / 'memory/greeting'}").returncode == 0
+        rows = json.loads(sh(f"{TCFS} status --json").stdout)
+        mine = [row for row in rows if row["mountpoint"] == str(mnt)]
+        assert len(mine) == 1 and mine[0]["health"] == "alive"
+        assert (mine[0]["agent"], mine[0]["project"], mine[0]["backend"]) == (
+            "alice",
+            "proj",
+            "local",
+        )
+        records = list((tcfs_home / "run" / "mounts").glob("*.json"))
+        assert len(records) == 1 and stat.S_IMODE(records[0].stat().st_mode) == 0o600
+        assert "secret" not in records[0].read_text().lower()
+        assert "alive" in sh(f"{TCFS} status").stdout
+
+        r = sh(f"{TCFS} mount {mnt} --bucket {bucket} --project proj --agent bob")
+        assert r.returncode != 0 and "already mounted" in r.stderr
+
+        r = sh(f"{TCFS} umount {mnt}")
+        assert r.returncode == 0, r.stderr
+        assert not os.path.ismount(mnt)
+        assert not list((tcfs_home / "run" / "mounts").glob("*.json"))
+        assert str(mnt) not in sh(f"{TCFS} status").stdout
+        # the value went through to the bucket
+        assert (bucket / "proj" / "memory" / "greeting.json").exists()
+    finally:
+        detach(mnt, None)
+
+
+def test_mount_refuses_with_clear_messages(tmp_path: Path, tcfs_home: Path) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("x")
+    r = sh(f"{TCFS} mount {busy} --bucket {tmp_path / 'b'} --agent a")
+    assert r.returncode != 0 and "not empty" in r.stderr and "Traceback" not in r.stderr
+    r = sh(f"{TCFS} mount {tmp_path / 'missing'} --bucket {tmp_path / 'b'} --agent a")
+    assert r.returncode != 0 and "does not exist" in r.stderr
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    dead = f"http://127.0.0.1:{free_port()}"
+    try:
+        r = sh(
+            f"{TCFS} mount {mnt} --backend s3 --endpoint {dead} --bucket b --agent a --project p",
+            timeout=90,
+        )
+        assert r.returncode != 0 and "cannot reach" in r.stderr, r.stderr
+        assert not os.path.ismount(mnt)
+    finally:
+        detach(mnt, None)
+    r = sh(f"{TCFS} umount {mnt}")
+    assert r.returncode != 0 and "not a tcfs mount" in r.stderr
+
+
+def test_missing_bucket_fails_the_mount(tmp_path: Path, tcfs_home: Path, moto_server) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        r = sh(
+            f"{TCFS} mount {mnt} --backend s3 --endpoint {moto_server.endpoint} "
+            f"--bucket no-such-bucket-x --agent a --project p",
+            timeout=90,
+        )
+        assert r.returncode != 0 and "mount failed" in r.stderr, r.stderr
+        assert "testing" not in r.stderr  # the (fake) secret never shows
+    finally:
+        detach(mnt, None)
+
+
+def test_init_writes_private_config(tmp_path: Path, tcfs_home: Path) -> None:
+    r = sh(
+        f"{TCFS} init --backend s3 --bucket team --endpoint http://127.0.0.1:9 "
+        f"--project proj --agent alice"
+    )
+    assert r.returncode == 0, r.stderr
+    cfg = tcfs_home / "config.json"
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    doc = json.loads(cfg.read_text())
+    assert doc["bucket"] == "team" and doc["agent"] == "alice"
+    assert "secret_key" not in doc and "access_key" not in doc
+    r = sh(f"{TCFS} init --backend s3 --bucket team --save-secrets")
+    assert r.returncode == 0
+    assert json.loads(cfg.read_text())["secret_key"] == "testing"
+    assert "testing" not in r.stdout
+    r = sh(f"{TCFS} init --agent 'bad name'")
+    assert r.returncode != 0 and "agent id" in r.stderr

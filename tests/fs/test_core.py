@@ -1,0 +1,229 @@
+"""The filesystem core without a mount: path resolution, lookup counts,
+readdir offsets, handles — against a real local store."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+import trio
+
+from tcfs.errors import InvalidName, NotFound, TcfsError
+from tcfs.fs import nodes
+from tcfs.fs.core import FsCore
+from tcfs.fs.inodes import ROOT_INODE, InodeTable
+from tcfs.fs.nodes import Kind, Node
+from tcfs.protocol import Project
+from tcfs.store.local import LocalStore
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ((), Kind.ROOT),
+        (("README",), Kind.README),
+        (("agents", "bob.json"), Kind.AGENT),
+        (("steps", "new-step"), Kind.STEP),
+        (("steps", "s1", "claim"), Kind.CLAIM),
+        (("steps", "s1", "wait"), Kind.WAIT),
+        (("memory", "a", "b"), Kind.MEMORY_ENTRY),
+        (("inbox", "next"), Kind.INBOX_NEXT),
+        (("outbox", "_broadcast"), Kind.OUTBOX_MSG),
+        (("artifacts", "shared", "x.tar.gz"), Kind.ARTIFACT),
+        (("artifacts", "s1"), Kind.SCOPE),
+        (("sessions", "claude", "abc-1.jsonl"), Kind.SESSION),
+    ],
+)
+def test_classify_kinds(path: tuple[str, ...], kind: Kind) -> None:
+    assert nodes.classify(path).kind is kind
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("steps", "BAD.ID"),
+        ("steps", "Upper"),
+        ("steps", "_x", "claim"),
+        ("memory", "a.b"),
+        ("memory", "_history"),
+        ("memory", ".."),
+        ("memory", "k" * 200),
+        ("outbox", "bad name"),
+        ("artifacts", "Not.A.Step"),
+        ("inbox", "_cursor"),
+    ],
+)
+def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
+    with pytest.raises(InvalidName) as exc:
+        nodes.classify(path)
+    assert exc.value.errno == errno.EINVAL
+
+
+@pytest.mark.parametrize(
+    "path", [("nope",), ("README", "x"), ("steps", "s1", "other"), ("agents", "bob")]
+)
+def test_classify_unknown_paths(path: tuple[str, ...]) -> None:
+    with pytest.raises(NotFound):
+        nodes.classify(path)
+
+
+def test_inode_lookup_counts() -> None:
+    table = InodeTable()
+    node = Node(Kind.README, ("README",))
+    a = table.ref(node)
+    assert table.ref(node).ino == a.ino and a.lookups == 2
+    table.opened(a.ino)
+    table.forget(a.ino, 2)
+    assert table.get(a.ino) is not None  # still open
+    table.closed(a.ino)
+    assert table.get(a.ino) is None  # forgotten and closed: dropped
+    b = table.ref(node)
+    assert b.ino != a.ino  # numbers are never reused
+    table.forget(ROOT_INODE, 100)
+    assert table.get(ROOT_INODE) is not None
+    # a path whose kind changed gets a new inode
+    v = table.ref(Node(Kind.MEMORY_VALUE, ("memory", "k")))
+    d = table.ref(Node(Kind.MEMORY_DIR, ("memory", "k")))
+    assert v.ino != d.ino and table.find(("memory", "k")) is d
+
+
+def _core(tmp_path: Path, agent: str = "alice") -> FsCore:
+    store = LocalStore(tmp_path / "bucket", "proj")
+    return FsCore(
+        Project(store, agent, lease_ttl=30),
+        wait_timeout=1,
+        spool_dir=str(tmp_path),
+        readme=b"hello\n",
+    )
+
+
+def test_lookup_create_and_read_through_core(tmp_path: Path) -> None:
+    async def main() -> None:
+        core = _core(tmp_path)
+        steps = await core.lookup(ROOT_INODE, "steps")
+        step = await core.lookup(steps.ino, "s1")
+        with pytest.raises(NotFound):
+            await core.lookup(step.ino, "claim")
+        opened, attr = await core.create(step.ino, "claim", os.O_WRONLY)
+        assert await core.write(opened.fh, 0, b"me\n") == 3
+        await core.flush(opened.fh)
+        await core.release(opened.fh)
+        assert core.inodes.get(attr.ino).lookups == 1
+        fh = (await core.open(attr.ino, os.O_RDONLY)).fh
+        assert b"agent: alice" in await core.read(fh, 0, 4096)
+        await core.release(fh)
+        with pytest.raises(InvalidName):
+            await core.lookup(steps.ino, "Bad.Id")
+        readme = await core.lookup(ROOT_INODE, "README")
+        with pytest.raises(TcfsError) as exc:
+            await core.open(readme.ino, os.O_WRONLY)
+        assert exc.value.errno == errno.EACCES
+
+    trio.run(main)
+
+
+def test_readdir_offsets_are_stable_while_entries_change(tmp_path: Path) -> None:
+    async def main() -> None:
+        core = _core(tmp_path)
+        for i in range(5):
+            core.p.memory.set(("k", f"v{i}"), "x")
+        mem = await core.lookup(ROOT_INODE, "memory")
+        k = await core.lookup(mem.ino, "k")
+        fh = await core.opendir(k.ino)
+        first = await core.listdir(fh, 0)
+        assert [s.node.name for s in first] == [f"v{i}" for i in range(5)]
+        core.p.memory.delete(("k", "v0"))  # an entry vanishes mid-listing
+        core.p.memory.set(("k", "a0"), "x")  # and one sorts before the rest
+        rest = await core.listdir(fh, 2)
+        assert [s.node.name for s in rest] == ["v2", "v3", "v4"]  # nothing skipped or repeated
+        await core.releasedir(fh)
+        fh = await core.opendir(k.ino)
+        again = [s.node.name for s in await core.listdir(fh, 0)]
+        assert again == ["a0", "v1", "v2", "v3", "v4"]
+        await core.releasedir(fh)
+
+    trio.run(main)
+
+
+def test_wait_times_out_through_the_poller(tmp_path: Path) -> None:
+    async def main() -> None:
+        core = _core(tmp_path)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(core.poller.run)
+            steps = await core.lookup(ROOT_INODE, "steps")
+            step = await core.lookup(steps.ino, "s9")
+            wait = await core.lookup(step.ino, "wait")
+            fh = (await core.open(wait.ino, os.O_RDONLY)).fh
+            with pytest.raises(TcfsError) as exc:
+                await core.read(fh, 0, 100)
+            assert exc.value.errno == errno.ETIMEDOUT
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+class CountingStore(LocalStore):
+    """The local store, counting the requests it serves."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def get(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().get(*a, **k)
+
+    def head(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().head(*a, **k)
+
+    def put(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().put(*a, **k)
+
+    def list(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().list(*a, **k)
+
+
+def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:
+    """Many blocked readers cost about one request a second in total."""
+    store = CountingStore(tmp_path / "bucket", "proj")
+    core = FsCore(Project(store, "alice"), wait_timeout=6, readme=b"")
+    outcomes: list[int] = []
+
+    async def reader(step: str | None) -> None:
+        steps = await core.lookup(ROOT_INODE, "steps" if step else "inbox")
+        if step:
+            parent = await core.lookup(steps.ino, step)
+            node = await core.lookup(parent.ino, "wait")
+        else:
+            node = await core.lookup(steps.ino, "next")
+        fh = (await core.open(node.ino, os.O_RDONLY)).fh
+        try:
+            await core.read(fh, 0, 100)
+        except TcfsError as exc:
+            outcomes.append(exc.errno)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(core.poller.run)
+            await trio.sleep(0.1)
+            before = store.calls
+            async with trio.open_nursery() as readers:
+                for i in range(8):
+                    readers.start_soon(reader, f"s{i % 4}")
+                for _ in range(4):
+                    readers.start_soon(reader, None)
+            polled = core.poller.requests
+            assert store.calls - before >= polled > 0
+            # 12 readers for ~6 s: a pass per second at most, paced by its cost
+            # one first look at everything (a LIST, 4 statuses, the inbox), then ~1/s
+            first_look = 1 + 2 * 4 + 2 + 3
+            assert polled <= first_look + 6 * 1.0, polled
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert outcomes == [errno.ETIMEDOUT] * 12
