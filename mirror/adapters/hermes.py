@@ -1,0 +1,122 @@
+"""Hermes Agent: one SQLite database, ``$HERMES_HOME/state.db`` (or ``~/.hermes``).
+
+Messages are rows of ``messages(id INTEGER PRIMARY KEY AUTOINCREMENT,
+session_id, role, content, ...)``; ``id`` never goes back, so the cursor is
+the highest id mirrored.  Each row becomes one JSON line of every column the
+table has (read with ``PRAGMA table_info``, since columns are added over
+time), with ``content`` decoded when Hermes stored it as ``\\x00json:<json>``.
+Rows Hermes later rewrites in place or deletes (compression, rewind) stay in
+the bucket as first written: the mirror is an append-only superset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+from mirror import sqlite as db
+from mirror.adapters import register
+from mirror.adapters.base import Adapter, SessionRef, safe_id, same_dir
+from mirror.cursor import Cursor, rows_cursor
+
+BATCH = 2000
+_CONTENT_JSON = "\x00json:"
+
+
+def db_path() -> Path:
+    env = os.environ.get("HERMES_HOME")
+    return (Path(env).expanduser() if env else Path.home() / ".hermes") / "state.db"
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_CONTENT_JSON):
+        try:
+            return json.loads(value[len(_CONTENT_JSON) :])
+        except ValueError:
+            return value
+    return value
+
+
+def row_line(row: dict[str, Any]) -> bytes:
+    """One message row as a JSON line (the same shape tracecraft writes)."""
+    if "content" in row:
+        row["content"] = _decode(row["content"])
+    text = json.dumps(row, default=str, ensure_ascii=False)
+    return text.encode("utf-8", "surrogateescape") + b"\n"
+
+
+@register
+class Hermes(Adapter):
+    name = "hermes"
+    scoped_by_cwd = False  # older schemas have no cwd column
+
+    def discover(self, cwd: Path | None) -> list[SessionRef]:
+        path = db_path()
+        if not path.exists():
+            return []
+
+        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cols = db.columns(conn, "sessions")
+            if "id" not in cols:
+                return []
+            want = [
+                c for c in ("id", "cwd", "started_at", "ended_at", "last_activity_at") if c in cols
+            ]
+            rows = conn.execute(f"SELECT {db.quoted(want)} FROM sessions").fetchall()
+            return [dict(r) for r in rows]
+
+        try:
+            rows = db.read(path, query)
+        except sqlite3.Error:
+            return []
+        refs = []
+        for r in rows:
+            if not isinstance(r["id"], str) or not r["id"]:
+                continue
+            where = r.get("cwd") if isinstance(r.get("cwd"), str) else None
+            if cwd is not None and not same_dir(where, cwd):
+                continue
+            times = [r.get(k) for k in ("last_activity_at", "ended_at", "started_at")]
+            refs.append(
+                SessionRef(
+                    harness=self.name,
+                    session_id=safe_id(r["id"]),
+                    source=str(path),
+                    cwd=where,
+                    updated_at=max(
+                        (float(t) for t in times if isinstance(t, (int, float))), default=0.0
+                    ),
+                    key=r["id"],
+                )
+            )
+        return refs
+
+    def probe(self, session: SessionRef) -> Hashable:
+        return db.probe(session.source)
+
+    def read_new(self, session: SessionRef, cursor: Cursor | None) -> tuple[bytes, Cursor]:
+        last = (cursor or {}).get("last", 0)
+        last = last if isinstance(last, int) else 0
+        if not os.path.exists(session.source):
+            return b"", rows_cursor(last=last)
+
+        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            cols = db.columns(conn, "messages")
+            if "id" not in cols or "session_id" not in cols:
+                return []
+            rows = conn.execute(
+                f"SELECT {db.quoted(cols)} FROM messages"
+                " WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (session.key or session.session_id, last, BATCH),
+            ).fetchall()
+            return [dict(r) for r in rows]
+
+        rows = db.read(session.source, query)
+        if not rows:
+            return b"", rows_cursor(last=last)
+        data = b"".join(row_line(r) for r in rows)
+        return data, rows_cursor(last=int(rows[-1]["id"]))

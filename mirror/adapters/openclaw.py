@@ -1,0 +1,177 @@
+"""OpenClaw: per-agent JSONL transcripts, and the newer per-agent SQLite store.
+
+State directory: ``$OPENCLAW_STATE_DIR``, ``$MOLTBOT_STATE_DIR``,
+``$CLAWDBOT_STATE_DIR``, then ``~/.openclaw`` (or a legacy ``~/.clawdbot`` /
+``~/.moltbot`` when that is all there is).
+
+* JSONL: ``<state>/agents/<agent>/sessions/<session>.jsonl``, tailed by line.
+* SQLite (2026.9.2 on): ``<state>/agents/<agent>/agent/openclaw-agent.sqlite``,
+  table ``transcript_events(session_id, seq, event_json, ...)``; each row's
+  ``event_json`` is exactly the line the JSONL file used to hold, and ``seq``
+  is the cursor.
+
+Streams are named ``<agent>__<session>`` (session ids are unique per agent
+only).  When a session is in the database it is read from there; if it was
+mirrored from its JSONL file before the migration, the database's events are
+replayed against what was mirrored, so nothing is uploaded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Hashable
+from pathlib import Path
+
+from mirror import sqlite as db
+from mirror.adapters import register
+from mirror.adapters.base import FileTailAdapter, SessionRef, first_line, mtime, safe_id, same_dir
+from mirror.cursor import REPLAY, Cursor, rows_cursor
+
+DB_NAME = "openclaw-agent.sqlite"
+BATCH = 2000
+LOWEST = -(1 << 63)
+
+
+def state_dir() -> Path:
+    for var in ("OPENCLAW_STATE_DIR", "MOLTBOT_STATE_DIR", "CLAWDBOT_STATE_DIR"):
+        if os.environ.get(var):
+            return Path(os.environ[var]).expanduser()
+    home = Path.home()
+    primary = home / ".openclaw"
+    if not primary.exists():
+        for legacy in (home / ".clawdbot", home / ".moltbot"):
+            if legacy.exists():
+                return legacy
+    return primary
+
+
+def _cwd_of(line: bytes | str | None) -> str | None:
+    try:
+        rec = json.loads(line or b"")
+    except (ValueError, TypeError):
+        return None
+    cwd = rec.get("cwd") if isinstance(rec, dict) else None
+    return cwd if isinstance(cwd, str) else None
+
+
+def _seconds(value: object) -> float:
+    if not isinstance(value, (int, float)):
+        return 0.0
+    return value / 1000.0 if value > 1e11 else float(value)  # milliseconds or seconds
+
+
+def _one_line(event: object) -> bytes:
+    text = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
+    if "\n" in text or "\r" in text:  # keep one record per line
+        try:
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+        except ValueError:
+            text = text.replace("\r", " ").replace("\n", " ")
+    return text.encode("utf-8", "surrogateescape") + b"\n"
+
+
+@register
+class OpenClaw(FileTailAdapter):
+    name = "openclaw"
+    scoped_by_cwd = False  # sessions run in the gateway's workspace, not a project
+
+    def _db_sessions(self, path: Path, agent: str) -> list[SessionRef]:
+        def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            if not db.columns(conn, "transcript_events"):
+                return []
+            return conn.execute(
+                "SELECT t.session_id AS sid, MAX(t.created_at) AS last,"
+                " (SELECT f.event_json FROM transcript_events f WHERE f.session_id = t.session_id"
+                "  ORDER BY f.seq LIMIT 1) AS first"
+                " FROM transcript_events t GROUP BY t.session_id"
+            ).fetchall()
+
+        refs = []
+        for row in db.read(path, query):
+            if not isinstance(row["sid"], str):
+                continue
+            refs.append(
+                SessionRef(
+                    harness=self.name,
+                    session_id=safe_id(f"{agent}__{row['sid']}"),
+                    source=str(path),
+                    cwd=_cwd_of(row["first"]),
+                    updated_at=_seconds(row["last"]) or mtime(path),
+                    key=row["sid"],
+                )
+            )
+        return refs
+
+    def discover(self, cwd: Path | None) -> list[SessionRef]:
+        agents = state_dir() / "agents"
+        found: dict[str, SessionRef] = {}
+        for path in sorted(agents.glob("*/sessions/*.jsonl")):
+            agent = path.parent.parent.name
+            ref = SessionRef(
+                harness=self.name,
+                session_id=safe_id(f"{agent}__{path.stem}"),
+                source=str(path),
+                cwd=_cwd_of(first_line(path)),
+                updated_at=mtime(path),
+                key=path.stem,
+            )
+            found[ref.session_id] = ref
+        for path in sorted(agents.glob(f"*/agent/{DB_NAME}")):
+            try:
+                for ref in self._db_sessions(path, path.parent.parent.name):
+                    found[ref.session_id] = ref  # the database is the authority
+            except sqlite3.Error:
+                continue
+        refs = list(found.values())
+        if cwd is not None:
+            refs = [r for r in refs if same_dir(r.cwd, cwd)]
+        return refs
+
+    def probe(self, session: SessionRef) -> Hashable:
+        if session.source.endswith(DB_NAME):
+            return db.probe(session.source)
+        return super().probe(session)
+
+    def read_new(self, session: SessionRef, cursor: Cursor | None) -> tuple[bytes, Cursor]:
+        if not session.source.endswith(DB_NAME):
+            return super().read_new(session, cursor)
+        if not os.path.exists(session.source):
+            return b"", dict(cursor or {})
+        c = dict(cursor or {})
+        if c.get("kind") != "rows":
+            c = rows_cursor(seq=LOWEST, replay_until=None)
+            if cursor and cursor.get("kind") == "file" and cursor.get("offset"):
+                c["replay_until"] = "pending"  # migrated from JSONL: replay it all once
+
+        def query(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], int | None]:
+            top = None
+            if c.get("replay_until") == "pending":
+                top = conn.execute(
+                    "SELECT MAX(seq) FROM transcript_events WHERE session_id = ?", (session.key,)
+                ).fetchone()[0]
+            rows = conn.execute(
+                "SELECT seq, event_json FROM transcript_events"
+                " WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session.key, c["seq"], BATCH),
+            ).fetchall()
+            return rows, top
+
+        rows, top = db.read(session.source, query)
+        if c.get("replay_until") == "pending":
+            c["replay_until"] = top
+        if not rows:
+            c["replay_until"] = None
+            return b"", c
+        replay_until = c.get("replay_until")
+        replaying = isinstance(replay_until, int) and rows[0]["seq"] <= replay_until
+        if replaying:
+            rows = [r for r in rows if r["seq"] <= replay_until]
+        data = b"".join(_one_line(r["event_json"]) for r in rows)
+        new = rows_cursor(seq=rows[-1]["seq"], replay_until=replay_until if replaying else None)
+        if replaying:
+            new[REPLAY] = True
+            if rows[-1]["seq"] >= replay_until:
+                new["replay_until"] = None
+        return data, new

@@ -1,0 +1,234 @@
+"""The redaction corpus: every kind is caught, look-alikes are left alone."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+
+import pytest
+
+from mirror.redact import Redactor, redact
+from tests.mirror.conftest import Homes, mirror_once, transcript
+from tests.mirror.harnesses import ClaudeSession, append
+
+RSA_BODY = "\n".join(
+    base64.b64encode(hashlib.sha512(str(i).encode()).digest()[:48]).decode() for i in range(8)
+)
+PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{RSA_BODY}\n-----END RSA PRIVATE KEY-----"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+# (kind, secret text that must disappear, the line it appears in)
+SECRETS: list[tuple[str, str, str]] = [
+    ("aws_access_key", "AKIAIOSFODNN7EXAMPLE", "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"),
+    ("aws_session_token", "ASIAIOSFODNN7EXAMPLE", "id ASIAIOSFODNN7EXAMPLE used"),
+    ("aws_secret_key", AWS_SECRET, f"aws_secret_access_key = {AWS_SECRET}"),
+    ("aws_secret_key", AWS_SECRET, f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}"),
+    (
+        "anthropic_key",
+        "sk-ant-api03-AbCdEf_GhIjKlMnOpQrStUvWxYz-0123456789",
+        "key sk-ant-api03-AbCdEf_GhIjKlMnOpQrStUvWxYz-0123456789 here",
+    ),
+    (
+        "openai_key",
+        "sk-proj-Ab_Cd-Ef0123456789abcdefghijKLMNOP_qrst-uv",
+        "OPENAI sk-proj-Ab_Cd-Ef0123456789abcdefghijKLMNOP_qrst-uv done",
+    ),
+    (
+        "openai_key",
+        "sk-abcdefghijklmnopqrstuvwxyz012345",
+        "use sk-abcdefghijklmnopqrstuvwxyz012345",
+    ),
+    (
+        "hf_token",
+        "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+        "HF hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+    ),
+    (
+        "github_pat",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        "gh ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    (
+        "github_fine_grained_pat",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTU",
+        "token github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789"
+        "ABCDEFGHIJKLMNOPQRSTU end",
+    ),
+    ("slack_token", "xoxb-123456789012-abcdefghijkl", "slack xoxb-123456789012-abcdefghijkl"),
+    (
+        "bearer_token",
+        "abcdefghijklmnopqrstuvwxyz0123",
+        "Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123",
+    ),
+    (
+        "bearer_token",
+        "abcdefghijklmnopqrstuvwxyz0123",
+        "authorization: bearer abcdefghijklmnopqrstuvwxyz0123",
+    ),
+    ("bearer_token", "abcdefghijklmnopqrstuvwxyz0123", "BEARER abcdefghijklmnopqrstuvwxyz0123"),
+    ("jwt", JWT, f"cookie session={JWT}; path=/"),
+    ("secret_assignment", "hunter22!x", "PASSWORD=hunter22!x ./run"),
+    ("secret_assignment", "s3cr3t-value", "db_password: s3cr3t-value"),
+    ("secret_assignment", "abc123def456", "curl https://x.test/?token=abc123def456"),
+    ("secret_assignment", "zz9plural", "--api-key=zz9plural"),
+]
+
+JSON_SECRETS: list[tuple[str, str, dict]] = [
+    ("secret_assignment", "correct-horse", {"password": "correct-horse", "user": "bob"}),
+    ("secret_assignment", "Zm9vYmFyYmF6", {"apiKey": "Zm9vYmFyYmF6"}),
+    ("secret_assignment", "tok_live_abcdef", {"client_secret": "tok_live_abcdef"}),
+    ("aws_secret_key", AWS_SECRET, {"Credentials": {"SecretAccessKey": AWS_SECRET}}),
+    ("pem_private_key", RSA_BODY.splitlines()[3], {"content": f"here:\n{PEM}\nthanks"}),
+    (
+        "secret_assignment",
+        "n3sted-pass",
+        {"content": json.dumps({"db_password": "n3sted-pass", "port": 5432})},
+    ),
+    (
+        "openai_key",
+        "sk-svcacct-ABCDEFGHIJKLMNOPQRSTUVWX_yz-1234",
+        {
+            "type": "tool_result",
+            "content": "OPENAI_API_KEY=sk-svcacct-ABCDEFGHIJKLMNOPQRSTUVWX_yz-1234",
+        },
+    ),
+    ("jwt", JWT, {"headers": {"Authorization": f"Bearer {JWT}"}}),
+]
+
+ORDINARY = [
+    str(uuid.UUID(int=0x9999AAAA_AAAA_4AAA_AAAA_AAAAAAAAAAAA)),
+    "commit 3f786850e387550fdab836ed7e6dc881de23001b (HEAD -> main)",
+    "task-ABCDEFGHIJKLMNOPQRSTUVWX is done; next: task-ZYXWVUTSRQPONMLKJIHGFEDCBA",
+    "ask-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123 risk-ABCDEFGHIJKLMNOPQRSTUVWXYZ disk-0123456789abcdefghijk",
+    "The token was rotated, so pass the new key to the service and keep the secret safe.",
+    "Use a password manager; the API key goes in the settings page, never in a token file.",
+    "my monkey=bananas and keyboard=qwerty and turkey=roast",
+    "set key=value pairs; the key: is a label",
+    "bearer of bad news",
+    "ARN arn:aws:iam::123456789012:role/Admin and hash sha256:" + hashlib.sha256(b"x").hexdigest(),
+    "TOKEN=$GITHUB_TOKEN PASSWORD=${DB_PASSWORD} api_key=<your-key> secret=*** key=changeme",
+    json.dumps(
+        {
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": "image/png",
+                "data": base64.b64encode(
+                    os.urandom(0) + hashlib.sha512(b"img").digest() * 40
+                ).decode(),
+            },
+        }
+    ),
+    json.dumps(
+        {
+            "usage": {"input_tokens": 12, "output_tokens": 40, "cache_read_input_tokens": 9000},
+            "max_tokens": 4096,
+            "key": "Enter",
+            "token_count": 5,
+            "keys": ["a", "b"],
+        }
+    ),
+    json.dumps(
+        {
+            "id": "toolu_01QxYzAbCdEfGhIjKlMnOpQr",
+            "name": "Bash",
+            "input": {"command": "git log -1 --format=%H"},
+        }
+    ),
+    json.dumps(
+        {
+            "message": {"id": "msg_01XyzAbCdEfGhIjKlMnOpQrSt", "model": "claude-sonnet-4-5"},
+            "requestId": "req_011CAbcdefghijklmnop",
+            "uuid": str(uuid.uuid4()),
+        }
+    ),
+    "sk-ant is a prefix; sk-short; hf_short; ghp_short; AKIA1234; eyJhbGciOiJIUzI1NiJ9 alone",
+    "line with unicode é ü 日本語 and emoji 🎉",
+]
+
+
+@pytest.mark.parametrize(("kind", "secret", "line"), SECRETS)
+def test_each_token_kind_is_caught(kind: str, secret: str, line: str) -> None:
+    out, counts = redact(line.encode() + b"\n")
+    assert secret.encode() not in out
+    assert counts.get(kind, 0) >= 1, (counts, out)
+    assert f"[REDACTED:{kind}]".encode() in out
+
+
+@pytest.mark.parametrize(("kind", "secret", "doc"), JSON_SECRETS)
+def test_json_lines_stay_json(kind: str, secret: str, doc: dict) -> None:
+    line = json.dumps(doc).encode() + b"\n"
+    out, counts = redact(line)
+    assert secret.encode() not in out
+    assert counts.get(kind, 0) >= 1, (counts, out)
+    json.loads(out)  # still one valid JSON document
+
+
+def test_ordinary_lines_are_untouched_byte_for_byte() -> None:
+    data = "\n".join(ORDINARY).encode() + b"\n"
+    out, counts = redact(data)
+    assert counts == {}
+    assert out == data
+
+
+def test_non_utf8_bytes_pass_through() -> None:
+    data = b"\xff\xfe raw \x80 AKIAIOSFODNN7EXAMPLE \xc3\n"
+    out, counts = redact(data)
+    assert out == b"\xff\xfe raw \x80 [REDACTED:aws_access_key] \xc3\n"
+    assert counts == {"aws_access_key": 1}
+
+
+def test_raw_pem_block_across_calls() -> None:
+    r = Redactor()
+    lines = ["start", *PEM.splitlines(), "after"]
+    first, c1 = r.redact(("\n".join(lines[:4]) + "\n").encode())
+    state = r.state
+    second, c2 = Redactor(state).redact(("\n".join(lines[4:]) + "\n").encode())
+    out = first + second
+    for body_line in RSA_BODY.splitlines():
+        assert body_line.encode() not in out
+    assert out.startswith(b"start\n[REDACTED:pem_private_key]\n")
+    assert out.endswith(b"\nafter\n")
+    assert c1 == {"pem_private_key": 1} and c2 == {}
+
+
+def test_secret_written_across_two_flushes_is_caught(homes: Homes, local_store) -> None:
+    """The writer appends half a line, the mirror runs, then the rest follows."""
+    s = ClaudeSession(homes.home / ".claude", homes.project)
+    s.add(2)
+    line = json.dumps(
+        {
+            "type": "user",
+            "sessionId": s.sid,
+            "cwd": s.cwd,
+            "message": {"content": "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE ok"},
+        }
+    )
+    cut = line.index("AKIA") + 8  # the key is split in the middle
+    append(s.path, line[:cut].encode())
+    assert mirror_once(local_store, "claude-code", homes.project) == 1
+    assert b"AKIA" not in transcript(local_store, "claude-code", s.sid)
+    append(s.path, line[cut:].encode() + b"\n")
+    assert mirror_once(local_store, "claude-code", homes.project) == 1
+    got = transcript(local_store, "claude-code", s.sid)
+    assert b"AKIAIOSFODNN" not in got and b"IOSFODNN7EXAMPLE" not in got
+    assert got.count(b"[REDACTED:aws_access_key]") == 1
+    meta = json.loads(local_store.get(f"sessions/claude-code/{s.sid}/meta.json").body)
+    assert meta["redaction_counts"] == {"aws_access_key": 1}
+    for line_out in got.splitlines():
+        json.loads(line_out)
+
+
+def test_no_redact_uploads_verbatim(homes: Homes, local_store) -> None:
+    s = ClaudeSession(homes.home / ".claude", homes.project)
+    raw = s.add(1, text="AKIAIOSFODNN7EXAMPLE")
+    mirror_once(local_store, "claude-code", homes.project, redact=False)
+    assert transcript(local_store, "claude-code", s.sid) == raw
