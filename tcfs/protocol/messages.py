@@ -13,12 +13,21 @@ a ``_`` leaf the CLI ignores.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from tcfs import names
-from tcfs.errors import InvalidName, NotFound, PreconditionFailed, TemporaryFailure, TooLarge
+from tcfs.errors import (
+    CorruptObject,
+    InvalidName,
+    NotFound,
+    PreconditionFailed,
+    TemporaryFailure,
+    TooLarge,
+)
 from tcfs.protocol import keys, records
 from tcfs.store.base import ObjectInfo, Store
 
@@ -28,6 +37,9 @@ SEEN_CAP = 1000  # the CLI's cap on remembered keys
 HIDDEN_CAP = 5000
 _NAME_RE = re.compile(r"[0-9]{1,20}_[A-Za-z0-9_.-]{1,128}_[0-9a-f]{8}")
 BROADCAST_PREFIX = keys.mailbox_prefix(keys.BROADCAST)
+TS_WIDTH = 19  # digits of time.time_ns() until 2286: watermarks are padded to it
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,18 +60,31 @@ class Message:
 # ---------- the CLI's cursor arithmetic (tracecraft.protocol, 0.2.5) ----------
 
 
-def load_stream(doc: dict[str, Any] | None, name: str) -> dict[str, Any]:
+def load_stream(doc: dict[str, Any] | None, name: str, prefix: str | None = None) -> dict[str, Any]:
     v = (doc or {}).get(name)
     if isinstance(v, str):
-        return {"watermark": v, "seen": []}
-    if isinstance(v, dict):
+        out: dict[str, Any] = {"watermark": v, "seen": []}
+    elif isinstance(v, dict):
         seen = v.get("seen")
         wm = v.get("watermark")
-        return {
+        out = {
             "watermark": wm if isinstance(wm, str) else None,
             "seen": [k for k in seen if isinstance(k, str)] if isinstance(seen, list) else [],
         }
-    return {"watermark": None, "seen": []}
+    else:
+        return {"watermark": None, "seen": []}
+    if prefix is not None and not _sane_watermark(out["watermark"], prefix):
+        # A watermark outside the stream or in the future would hide every
+        # message after it: drop it and re-read (at-least-once, like the CLI).
+        out["watermark"] = None
+    return out
+
+
+def _sane_watermark(wm: str | None, prefix: str) -> bool:
+    if wm is None:
+        return True
+    ts = keys.key_ts_ns(wm, prefix) if wm.startswith(prefix) else None
+    return ts is not None and ts <= time.time_ns() + CURSOR_GRACE_NS
 
 
 def unseen(listed: list[str], stream: dict[str, Any]) -> list[str]:
@@ -72,15 +97,27 @@ def advance(stream: dict[str, Any], consumed: list[str], prefix: str) -> dict[st
     if not consumed:
         return stream
     known = sorted(set(stream["seen"]) | set(consumed))
-    stamps = [t for k in consumed if (t := keys.key_ts_ns(k, prefix)) is not None]
+    # A stamp from the future (a skewed or hostile sender) must not carry the
+    # watermark past the messages still to come; such keys are kept in `seen`.
+    latest = time.time_ns() + CURSOR_GRACE_NS
+    stamps = [t for k in consumed if (t := keys.key_ts_ns(k, prefix)) is not None and t <= latest]
     if not stamps:
         return {"watermark": stream["watermark"], "seen": known[-SEEN_CAP:]}
     horizon = max(stamps) - CURSOR_GRACE_NS
-    watermark = f"{prefix}{horizon}" if horizon > 0 else None
+    # Padded to the key width: an unpadded shorter number sorts above real keys.
+    watermark = f"{prefix}{horizon:0{TS_WIDTH}d}" if horizon > 0 else None
     if stream["watermark"] and (watermark is None or watermark < stream["watermark"]):
         watermark = stream["watermark"]
     seen = [k for k in known if watermark is None or k > watermark]
     return {"watermark": watermark, "seen": seen[-SEEN_CAP:]}
+
+
+def _is_message_leaf(leaf: str) -> bool:
+    return (
+        keys.is_data_leaf(leaf)
+        and leaf.endswith(".json")
+        and _NAME_RE.fullmatch(leaf[: -len(".json")]) is not None
+    )
 
 
 def _order(key: str, prefix: str) -> tuple[int, str]:
@@ -132,10 +169,12 @@ class Messages:
     # ----- reading -----
 
     def _leaves(self, prefix: str, start_after: str | None = None) -> list[str]:
+        # Only message-shaped leaves: bookkeeping (``_*``) and foreign objects
+        # are neither shown nor consumed.
         return [
             e.key
             for e in self.store.list(prefix, start_after=start_after, delimiter="/")
-            if isinstance(e, ObjectInfo) and keys.is_data_leaf(e.key[len(prefix) :])
+            if isinstance(e, ObjectInfo) and _is_message_leaf(e.key[len(prefix) :])
         ]
 
     def _hidden(self) -> tuple[set[str], str | None]:
@@ -144,7 +183,11 @@ class Messages:
             blob = self.store.get(k)
         except NotFound:
             return set(), None
-        doc = records.decode(blob.body, k)
+        try:
+            doc = records.decode(blob.body, k)
+        except CorruptObject as exc:  # show everything again; remove() rewrites it
+            log.warning("%s: showing every broadcast", exc)
+            return set(), blob.etag
         hidden = doc.get("broadcast")
         return {h for h in hidden if isinstance(h, str)} if isinstance(
             hidden, list
@@ -231,14 +274,20 @@ class Messages:
         """Consume the oldest message the cursor has not seen, or return None."""
         ckey = keys.cursor_key(self.agent)
         for _ in range(16):
+            doc: dict[str, Any] | None = None
+            etag: str | None = None
             try:
                 blob = self.store.get(ckey)
-                doc: dict[str, Any] | None = records.decode(blob.body, ckey)
-                etag: str | None = blob.etag
             except NotFound:
-                doc, etag = None, None
-            direct = load_stream(doc, "direct")
-            bcast = load_stream(doc, "broadcast")
+                pass
+            else:
+                etag = blob.etag  # a cursor we cannot read is still replaced by CAS
+                try:
+                    doc = records.decode(blob.body, ckey)
+                except CorruptObject as exc:
+                    log.warning("%s: reading %s's mail from the start", exc, self.agent)
+            direct = load_stream(doc, "direct", self.direct_prefix)
+            bcast = load_stream(doc, "broadcast", BROADCAST_PREFIX)
             d_new = unseen(self._leaves(self.direct_prefix, direct["watermark"]), direct)
             b_new = unseen(self._leaves(BROADCAST_PREFIX, bcast["watermark"]), bcast)
             hidden, _ = self._hidden() if b_new else (set(), None)

@@ -226,15 +226,24 @@ class Steps:
     def claim(self, step: str) -> Claim:
         """Claim ``step`` for this agent, or raise ``ClaimTaken``."""
         step = names.step_id(step)
-        # One conditional PUT decides; no status write is needed, since a claim
-        # without a current status reads as in_progress (crash-window rule) and
-        # any older status record is fenced off by its lower epoch.
+        # One conditional PUT decides.  The status write after it is what the
+        # CLI does too: a record left without an epoch (the CLI's `complete` on
+        # an unclaimed step) is not fenced, so it must be replaced.  A crash in
+        # between is the crash-window rule's case (a claim without status).
         doc = self._lease_doc(epoch=self._fresh_epoch())
         try:
             etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
         except PreconditionFailed:
             return self._claim_existing(step)
-        return self._remember(doc, etag, step)
+        return self._new_claim(step, doc, etag)
+
+    def _new_claim(self, step: str, doc: dict[str, Any], etag: str) -> Claim:
+        claim = self._remember(doc, etag, step)
+        try:
+            self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
+        except NotHolder as exc:  # a record from a newer epoch (clock skew): keep the claim
+            log.warning("claimed %s but did not write its status: %s", step, exc)
+        return claim
 
     def _claim_existing(self, step: str) -> Claim:
         current = self._read_claim_or_none(step)
@@ -248,7 +257,7 @@ class Steps:
                 raise ClaimTaken(
                     f"step {step} is already claimed by {holder or 'another agent'}", holder=holder
                 ) from None
-            return self._remember(doc, etag, step)
+            return self._new_claim(step, doc, etag)
         if current.agent == self.agent:
             # Our own claim (a restarted mount, or a second shell of the same agent).
             return self._renew_claim(current)
@@ -342,12 +351,23 @@ class Steps:
             self._held.pop(step, None)
         # A released step is pending again: a status left behind would outlive
         # the claim (the CLI trusts status.json).  handoff.json stays as history.
-        rec = self._read_record(keys.status_key(step))
-        if rec is not None:
-            try:
-                self.store.delete(keys.status_key(step), if_match=rec[1])
-            except (PreconditionFailed, NotFound):
-                pass
+        # A record from a newer epoch belongs to whoever claimed the step right
+        # after our delete, and stays; an unreadable one goes with the claim.
+        skey = keys.status_key(step)
+        try:
+            blob = self.store.get(skey)
+        except NotFound:
+            return
+        try:
+            theirs = records.decode(blob.body, skey).get("epoch")
+        except CorruptObject:
+            theirs = None
+        if isinstance(theirs, int) and not isinstance(theirs, bool) and theirs > current.epoch:
+            return
+        try:
+            self.store.delete(skey, if_match=blob.etag)
+        except (PreconditionFailed, NotFound):
+            pass
 
     # ----- status and handoff (holder only, fenced by epoch) -----
 

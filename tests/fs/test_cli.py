@@ -26,7 +26,7 @@ def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None
         r = sh(f"{TCFS} mount {mnt} --bucket {bucket} --project proj --agent alice", timeout=60)
         assert r.returncode == 0, r.stderr
         assert os.path.ismount(mnt)
-        assert sh(f"echo hi > {mnt / 'memory/greeting'}").returncode == 0
+        assert sh(f"echo hi > {mnt / 'memory/notes/greeting'}").returncode == 0
         rows = json.loads(sh(f"{TCFS} status --json").stdout)
         mine = [row for row in rows if row["mountpoint"] == str(mnt)]
         assert len(mine) == 1 and mine[0]["health"] == "alive"
@@ -49,7 +49,7 @@ def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None
         assert not list((tcfs_home / "run" / "mounts").glob("*.json"))
         assert str(mnt) not in sh(f"{TCFS} status").stdout
         # the value went through to the bucket
-        assert (bucket / "proj" / "memory" / "greeting.json").exists()
+        assert (bucket / "proj" / "memory" / "notes" / "greeting.json").exists()
     finally:
         detach(mnt, None)
 

@@ -1,0 +1,290 @@
+"""Leases and fencing (DESIGN §4), driven by an injected clock.
+
+Two agents share one fake clock; leases are 10 s and a lease is taken over
+only once it is more than ``CLOCK_SKEW_S`` past its expiry.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tcfs.errors import ClaimTaken, NotFound, NotHolder, PreconditionFailed
+from tcfs.protocol import records
+from tcfs.protocol.steps import CLOCK_SKEW_S
+
+PAST_EXPIRY = 10.0 + CLOCK_SKEW_S + 1.0
+
+
+def test_lease_expiry(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    claim = alice.steps.claim("s1")
+    assert claim.expires_at == pytest.approx(clock.now + 10.0, abs=0.01)
+    assert not claim.expired(clock.now)
+
+    clock.advance(9.0)
+    with pytest.raises(ClaimTaken) as taken:
+        bob.steps.claim("s1")
+    assert taken.value.holder == "alice" and taken.value.errno == 17  # EEXIST
+
+    clock.advance(10.0 + CLOCK_SKEW_S - 9.0 - 0.1)  # expired, but within the skew allowance
+    with pytest.raises(ClaimTaken):
+        bob.steps.claim("s1")
+    assert alice.steps.read_claim("s1").agent == "alice"
+    clock.advance(0.2)  # past expiry + skew: now bob may take it over
+    assert bob.steps.claim("s1").agent == "bob"
+
+
+def test_takeover_bumps_epoch(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    first = alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    second = bob.steps.claim("s1")
+    assert second.agent == "bob"
+    assert second.epoch == first.epoch + 1
+    assert second.etag != first.etag
+    on_disk = json.loads(store.get("steps/s1/claim.json").body)
+    assert on_disk["agent"] == "bob" and on_disk["epoch"] == first.epoch + 1
+    st = alice.steps.status("s1")
+    assert (st.status, st.agent, st.epoch) == ("in_progress", "bob", second.epoch)
+    # the new holder's status record carries its epoch (the fencing token)
+    assert json.loads(store.get("steps/s1/status.json").body)["epoch"] == second.epoch
+
+
+def test_renew_moves_expiry_and_is_conditional(store, project, clock) -> None:
+    alice = project(store, "alice")
+    first = alice.steps.claim("s1")
+    clock.advance(6.0)
+    renewed = alice.steps.renew("s1")
+    assert renewed.expires_at == pytest.approx(first.expires_at + 6.0, abs=0.01)
+    assert renewed.etag != first.etag
+    assert renewed.epoch == first.epoch and renewed.agent == "alice"
+    assert alice.steps.read_claim("s1").etag == renewed.etag
+
+    # renew_all renews only leases past half their life
+    assert alice.steps.renew_all() == []
+    assert alice.steps.read_claim("s1").etag == renewed.etag
+    clock.advance(6.0)
+    assert alice.steps.renew_all() == []
+    assert alice.steps.read_claim("s1").expires_at > renewed.expires_at
+
+    # If-Match: once the claim object changes under the held ETag, renew is refused
+    doc = json.loads(store.get("steps/s1/claim.json").body)
+    doc["agent"] = "mallory"
+    store.put("steps/s1/claim.json", records.encode(doc))
+    with pytest.raises(NotHolder):
+        alice.steps.renew("s1")
+    assert json.loads(store.get("steps/s1/claim.json").body)["agent"] == "mallory"
+    assert alice.steps.held() == []
+
+
+def test_renew_after_takeover_is_refused(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    bob_claim = bob.steps.claim("s1")
+    with pytest.raises(NotHolder):
+        alice.steps.renew("s1")
+    alice2 = project(store, "alice")  # a restarted mount: no held leases
+    with pytest.raises(NotHolder):
+        alice2.steps.renew("s1")
+    assert bob.steps.read_claim("s1").etag == bob_claim.etag
+
+
+def test_renew_all_reports_lost_lease(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    bob.steps.claim("s1")
+    assert alice.steps.renew_all() == ["s1"]
+    assert "s1" not in alice.steps.held()
+    assert bob.steps.read_claim("s1").agent == "bob"
+
+
+def test_stale_release_is_refused_and_keeps_new_claim(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    bob_claim = bob.steps.claim("s1")
+    with pytest.raises(NotHolder):
+        alice.steps.release("s1")
+    now = bob.steps.read_claim("s1")
+    assert (now.agent, now.etag) == ("bob", bob_claim.etag)
+    assert bob.steps.status("s1").status == "in_progress"
+    with pytest.raises(NotFound):
+        alice.steps.release("never-claimed")
+
+
+def test_release_is_a_conditional_delete(atomic_store, project, clock) -> None:
+    """The delete carries the ETag read: a claim rewritten since is not deleted."""
+    alice = project(atomic_store, "alice")
+    claim = alice.steps.claim("s1")
+    clock.advance(1.0)
+    renewed = alice.steps.renew("s1")
+    assert renewed.etag != claim.etag
+    with pytest.raises(PreconditionFailed):
+        atomic_store.delete("steps/s1/claim.json", if_match=claim.etag)
+    assert atomic_store.get("steps/s1/claim.json").etag == renewed.etag
+    alice.steps.release("s1")
+    assert not atomic_store.exists("steps/s1/claim.json")
+
+
+def test_stale_status_write_is_fenced(store, project, clock) -> None:
+    """A holder whose lease was taken over cannot change the step's status."""
+    alice, bob = project(store, "alice"), project(store, "bob")
+    old = alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    new = bob.steps.claim("s1")
+    with pytest.raises(NotHolder):
+        alice.steps.set_status("s1", "complete")
+    with pytest.raises(NotHolder):
+        alice.steps.handoff("s1", note="late")
+    st = bob.steps.status("s1")
+    assert (st.status, st.agent, st.epoch) == ("in_progress", "bob", new.epoch)
+    assert not store.exists("steps/s1/handoff.json")
+
+    # The race: alice passed the holder check before the takeover and her write
+    # lands after bob's.  It must not overwrite the newer epoch's record.
+    bob.steps.set_status("s1", "needs_review")
+    before = store.get("steps/s1/status.json")
+    with pytest.raises(NotHolder):
+        alice.steps._write_status("s1", old, "complete")
+    after = store.get("steps/s1/status.json")
+    assert after.etag == before.etag
+    assert json.loads(after.body)["epoch"] == new.epoch
+    assert bob.steps.status("s1").status == "needs_review"
+
+
+def test_stale_record_from_older_epoch_is_never_the_status(store, project, clock) -> None:
+    """A late write from the old epoch that lands raw (before the new holder
+    wrote anything) is shown as stale, never as the step's status."""
+    alice, bob = project(store, "alice"), project(store, "bob")
+    old = alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    new = bob.steps.claim("s1")
+    late = {"status": "complete", "agent": "alice", "started_at": "x", "epoch": old.epoch}
+    store.put("steps/s1/status.json", records.encode(late))
+    st = bob.steps.status("s1")
+    assert st.status == "in_progress" and st.agent == "bob" and st.epoch == new.epoch
+    assert st.stale
+    # a stale complete must not block the new holder either
+    bob.steps.handoff("s1", note="redone")
+    final = bob.steps.status("s1")
+    assert (final.status, final.agent, final.epoch, final.stale) == (
+        "complete",
+        "bob",
+        new.epoch,
+        False,
+    )
+    assert json.loads(store.get("steps/s1/handoff.json").body)["from_agent"] == "bob"
+
+
+def test_crash_window_claim_without_status_is_in_progress(store, project) -> None:
+    alice = project(store, "alice")
+    # a CLI-style claim whose status write never happened
+    store.put(
+        "steps/s1/claim.json",
+        records.encode({"agent": "cli-agent", "claimed_at": records.now_iso()}),
+    )
+    st = alice.steps.status("s1")
+    assert (st.status, st.agent) == ("in_progress", "cli-agent")
+    assert st.claim is not None and st.claim.expires_at is None
+    # a CLI claim never expires, so it is never taken over
+    with pytest.raises(ClaimTaken):
+        alice.steps.claim("s1")
+
+    # a tcfs claim whose status record was lost reads the same way
+    alice.steps.claim("s2")
+    store.delete("steps/s2/status.json")
+    st = alice.steps.status("s2")
+    assert (st.status, st.agent) == ("in_progress", "alice")
+
+
+def test_completed_step_is_not_taken_over_after_lease_lapses(store, project, clock) -> None:
+    alice, bob = project(store, "alice"), project(store, "bob")
+    alice.steps.claim("s1")
+    alice.steps.handoff("s1", note="finished")
+    assert "s1" not in alice.steps.held()  # no longer renewed
+    clock.advance(PAST_EXPIRY * 3)
+    assert alice.steps.read_claim("s1").expired(clock.now)
+    with pytest.raises(ClaimTaken) as taken:
+        bob.steps.claim("s1")
+    assert "complete" in str(taken.value)
+    st = bob.steps.status("s1")
+    assert (st.status, st.agent) == ("complete", "alice")
+    assert bob.steps.read_claim("s1").agent == "alice"
+
+
+def test_release_makes_step_pending_and_reclaimable(store, project, clock) -> None:
+    """The peer's permanent-claim bug: a released step (even a complete one) is
+    pending again and can be claimed by anyone."""
+    alice, bob = project(store, "alice"), project(store, "bob")
+    first = alice.steps.claim("s1")
+    alice.steps.release("s1")
+    assert alice.steps.status("s1").status == "pending"
+    assert not store.exists("steps/s1/claim.json")
+    assert alice.steps.held() == []
+    clock.advance(1.0)
+    second = bob.steps.claim("s1")
+    assert second.agent == "bob" and second.epoch > first.epoch
+
+    bob.steps.handoff("s1", note="done")
+    bob.steps.release("s1")
+    assert bob.steps.status("s1").status == "pending"
+    clock.advance(1.0)
+    third = alice.steps.claim("s1")
+    assert third.epoch > second.epoch
+    assert alice.steps.status("s1").status == "in_progress"
+    assert store.exists("steps/s1/handoff.json")  # history stays
+
+
+def test_reclaim_by_same_agent_is_idempotent(store, project, clock) -> None:
+    alice = project(store, "alice")
+    first = alice.steps.claim("s1")
+    clock.advance(3.0)
+    again = alice.steps.claim("s1")
+    assert again.agent == "alice" and again.epoch == first.epoch
+    assert again.expires_at == pytest.approx(first.expires_at + 3.0, abs=0.01)
+    assert alice.steps.held() == ["s1"]
+    # a second mount of the same agent (no local state) gets the same claim
+    other = project(store, "alice")
+    third = other.steps.claim("s1")
+    assert third.epoch == first.epoch and third.agent == "alice"
+    assert alice.steps.status("s1").status == "in_progress"
+    assert [k for k in store.keys("steps/")] == ["steps/s1/claim.json", "steps/s1/status.json"]
+
+
+def test_claim_replaces_an_unfenced_status_record(store, project) -> None:
+    """A status without an epoch (the CLI's ``complete --blocked`` on an unclaimed
+    step) is trusted as it stands; a new claim must replace it, as the CLI's
+    claim does, or the claimed step would still read as blocked."""
+    store.put(
+        "steps/s1/status.json",
+        records.encode({"status": "blocked", "agent": "cli-agent", "started_at": "t"}),
+    )
+    alice = project(store, "alice")
+    claim = alice.steps.claim("s1")
+    st = alice.steps.status("s1")
+    assert (st.status, st.agent, st.epoch) == ("in_progress", "alice", claim.epoch)
+    raw = json.loads(store.get("steps/s1/status.json").body)
+    assert raw["status"] == "in_progress" and raw["epoch"] == claim.epoch
+
+
+def test_release_keeps_a_newer_holders_status(store, project) -> None:
+    """Release deletes the claim, then the status.  If another agent claimed the
+    step in between, the status it wrote (a newer epoch) must survive."""
+    alice = project(store, "alice")
+    claim = alice.steps.claim("s1")
+    newer = {"status": "blocked", "agent": "bob", "started_at": "t", "epoch": claim.epoch + 1}
+    store.put("steps/s1/status.json", records.encode(newer))
+    alice.steps.release("s1")
+    assert json.loads(store.get("steps/s1/status.json").body) == newer
+
+
+def test_release_clears_an_unreadable_status(store, project) -> None:
+    alice = project(store, "alice")
+    alice.steps.claim("s1")
+    store.put("steps/s1/status.json", b"garbage")
+    alice.steps.release("s1")
+    assert alice.steps.status("s1").status == "pending"
