@@ -123,6 +123,22 @@ def mirror_args(settings: Settings, harness: str, cwd: str) -> list[str]:
     return args
 
 
+def mirror_env(settings: Settings) -> dict[str, str]:
+    """The mirror's environment: credentials go here, never on its command line
+    (a process's environment is readable only by its user; its arguments by all).
+    Needed when they came from a ``.tracecraft.json`` the mirror, run from ``/``,
+    would not find."""
+    env = dict(os.environ)
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", settings.access_key),
+        ("AWS_SECRET_ACCESS_KEY", settings.secret_key),
+        ("HF_TOKEN", settings.hf_token),
+    ):
+        if value:
+            env[name] = value
+    return env
+
+
 def start_mirror(settings: Settings, harness: str, cwd: str) -> subprocess.Popen[bytes] | None:
     if importlib.util.find_spec("tcfs.commands.mirror") is None:
         log.error("--mirror %s: the mirror command is not available; mounting without it", harness)
@@ -137,6 +153,7 @@ def start_mirror(settings: Settings, harness: str, cwd: str) -> subprocess.Popen
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd="/",
+            env=mirror_env(settings),
         )
         out.close()
     except OSError as exc:

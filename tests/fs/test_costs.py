@@ -1,0 +1,206 @@
+"""The request costs the README's semantics section states, measured.
+
+Each case drives the filesystem core the way the kernel does for one shell
+command with the parent directories already cached (their entries live 1 s):
+a lookup of the last name, then open / read / write / release or unlink.  The
+store counts the requests it serves, so a change that adds a request to a hot
+path fails here and the README table must be updated with it.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from pathlib import Path
+
+import pytest
+import trio
+
+from tcfs.fs.core import FsCore
+from tcfs.fs.inodes import ROOT_INODE
+from tcfs.protocol import Project
+from tcfs.store.local import LocalStore
+
+
+class CountingStore(LocalStore):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def get(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["GET"] += 1
+        return super().get(*a, **k)
+
+    def head(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["HEAD"] += 1
+        return super().head(*a, **k)
+
+    def put(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["PUT"] += 1
+        return super().put(*a, **k)
+
+    def put_file(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["PUT"] += 1
+        return super().put_file(*a, **k)
+
+    def delete(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["DELETE"] += 1
+        return super().delete(*a, **k)
+
+    def list(self, *a, **k):  # type: ignore[no-untyped-def]
+        self.counts["LIST"] += 1
+        return super().list(*a, **k)
+
+
+_CACHED: dict[tuple[int, str], int] = {}
+
+
+async def _walk(core: FsCore, parts: list[str]) -> int:
+    """Look up directories as the kernel does: once, then from its cache."""
+    ino = ROOT_INODE
+    for i in range(len(parts)):
+        key = (id(core), "/".join(parts[: i + 1]))
+        if key not in _CACHED:
+            _CACHED[key] = (await core.lookup(ino, parts[i])).ino
+        ino = _CACHED[key]
+    return ino
+
+
+async def _parent(core: FsCore, path: str) -> int:
+    return await _walk(core, path.split("/")[:-1])
+
+
+async def cat(core: FsCore, path: str) -> bytes:
+    parent = await _parent(core, path)
+    ino = (await core.lookup(parent, path.rsplit("/", 1)[-1])).ino
+    fh = (await core.open(ino, os.O_RDONLY)).fh
+    data = await core.read(fh, 0, 1 << 20)
+    await core.release(fh)
+    return data
+
+
+async def echo(core: FsCore, path: str, text: bytes) -> None:
+    """`echo text > path` on a name that does not exist yet: lookup misses, create."""
+    from tcfs.errors import NotFound
+
+    parent = await _parent(core, path)
+    name = path.rsplit("/", 1)[-1]
+    try:
+        await core.lookup(parent, name)
+    except NotFound:
+        pass
+    opened, _ = await core.create(parent, name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    await core.write(opened.fh, 0, text)
+    await core.flush(opened.fh)
+    await core.release(opened.fh)
+
+
+async def rm(core: FsCore, path: str) -> None:
+    parent = await _parent(core, path)
+    name = path.rsplit("/", 1)[-1]
+    await core.lookup(parent, name)
+    await core.unlink(parent, name)
+
+
+async def ls(core: FsCore, path: str) -> list[str]:
+    ino = await _walk(core, path.split("/"))
+    fh = await core.opendir(ino)
+    entries = await core.listdir(fh, 0)
+    await core.releasedir(fh)
+    return [e.node.path[-1] for e in entries]
+
+
+def measure(tmp_path: Path, setup, action) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    store = CountingStore(tmp_path / "bucket", "proj")
+    core = FsCore(Project(store, "alice"), wait_timeout=5, readme=b"")
+    other = FsCore(Project(store, "bob"), wait_timeout=5, readme=b"")
+
+    async def main() -> dict[str, int]:
+        _CACHED.clear()
+        await setup(core, other)
+        await action(core, "warm")  # parent directories' lookups, as the kernel caches them
+        store.counts.clear()
+        await action(core, "measured")
+        return dict(store.counts)
+
+    return trio.run(main)
+
+
+async def nothing(core: FsCore, other: FsCore) -> None:
+    pass
+
+
+async def claim_both(other: FsCore) -> None:
+    for r in ("warm", "measured"):
+        await echo(other, f"steps/s-{r}/claim", b"me\n")
+
+
+# (name, setup, action(core, round), expected requests)
+CASES = [
+    (
+        "cat memory/a/b",
+        lambda c, o: echo(o, "memory/a/b", b"v\n"),
+        lambda c, r: cat(c, "memory/a/b"),
+        {"GET": 2},
+    ),
+    (
+        "echo v > memory/a/b",
+        nothing,
+        lambda c, r: echo(c, f"memory/a/{r}", b"v\n"),
+        {"GET": 1, "LIST": 1, "PUT": 2},
+    ),
+    (
+        "echo me > steps/<id>/claim (wins)",
+        nothing,
+        lambda c, r: echo(c, f"steps/s-{r}/claim", b"me\n"),
+        {"GET": 2, "PUT": 2},
+    ),
+    (
+        "echo me > steps/<id>/claim (loses)",
+        lambda c, o: claim_both(o),
+        lambda c, r: _expect_eexist(echo(c, f"steps/s-{r}/claim", b"me\n")),
+        {"GET": 2, "PUT": 1},
+    ),
+    (
+        "cat steps/<id>/status",
+        lambda c, o: echo(o, "steps/s1/claim", b"me\n"),
+        lambda c, r: cat(c, "steps/s1/status"),
+        {"GET": 2},
+    ),
+    (
+        "echo hi > outbox/<agent>",
+        nothing,
+        lambda c, r: echo(c, "outbox/bob", b"hi\n"),
+        {"PUT": 1},
+    ),
+    (
+        "ls inbox",
+        lambda c, o: echo(o, "outbox/alice", b"hi\n"),
+        lambda c, r: ls(c, "inbox"),
+        {"GET": 1, "LIST": 2},
+    ),
+    (
+        "ls memory/a",
+        lambda c, o: echo(o, "memory/a/b", b"v\n"),
+        lambda c, r: ls(c, "memory/a"),
+        {"LIST": 1},
+    ),
+]
+
+
+async def _expect_eexist(coro) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from tcfs.errors import TcfsError
+
+    try:
+        await coro
+    except TcfsError as exc:
+        assert exc.errno == errno.EEXIST
+    else:
+        raise AssertionError("the claim should have been refused")
+
+
+@pytest.mark.parametrize(("name", "setup", "action", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_request_costs(tmp_path: Path, name: str, setup, action, expected: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    assert measure(tmp_path, setup, action) == expected
