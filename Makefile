@@ -30,12 +30,12 @@ bench: setup
 	$(PY) -m bench
 
 lint: setup
-	$(VENV)/bin/ruff check tcfs mirror tests bench
-	$(VENV)/bin/ruff format --check tcfs mirror tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 format: setup
-	$(VENV)/bin/ruff format tcfs mirror tests bench
-	$(VENV)/bin/ruff check --fix tcfs mirror tests bench
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
