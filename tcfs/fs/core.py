@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 #: kernel cache lifetimes (pyfuse3's default is 300 s, which defeats tail -f)
 FILE_TTL_S = 0.1
+#: how long the content a lookup fetched may serve the open that follows it: the
+#: kernel sends that open right after the lookup's answer, within the same
+#: syscall; any later open (another command) fetches afresh (close-to-open)
+RENDER_REUSE_S = 0.003
+#: small files whose lookup fetches and renders the content an open can reuse
+RENDERED_AT_LOOKUP = frozenset(
+    {Kind.AGENT, Kind.CLAIM, Kind.HANDOFF, Kind.INBOX_MSG, Kind.MEMORY_VALUE}
+)
 DIR_TTL_S = 1.0
 
 MAX_TEXT = 1 << 20  # memory values and messages
@@ -149,11 +157,11 @@ class FsCore:
             return entry.ino
         return None
 
-    async def _stat(self, node: Node) -> Stat:
+    async def _stat(self, node: Node, *, keep: bool = False) -> Stat:
         ino = self._has_writer(node)
         if ino is not None:  # created here, not yet in the bucket (artifact, message)
             return Stat(self.inode(ino).node, self._writer_size(ino))
-        return await self.entries.resolve(node)
+        return await self.entries.resolve(node, keep=keep)
 
     def _child_path(self, parent: Inode, name: str) -> nodes.Path:
         if not parent.node.is_dir:
@@ -171,7 +179,7 @@ class FsCore:
     async def lookup(self, parent_ino: int, name: str) -> Attr:
         path = self._child_path(self.inode(parent_ino), name)
         node = nodes.classify(path)
-        st = await self._stat(node)
+        st = await self._stat(node, keep=True)
         entry = self.inodes.ref(st.node)
         return self.attr(entry.ino, st)
 
@@ -308,6 +316,10 @@ class FsCore:
     async def _open_reader(self, entry: Inode) -> h.Handle:
         node, ino, run, p = entry.node, entry.ino, self.calls.run, self.p
         k = node.kind
+        if k in RENDERED_AT_LOOKUP:
+            body = self.entries.take_rendered(node, RENDER_REUSE_S)
+            if body is not None:
+                return h.SnapshotHandle(ino, body)
         if k is Kind.README:
             return h.SnapshotHandle(ino, self.entries.readme)
         if k is Kind.AGENT:
@@ -357,6 +369,7 @@ class FsCore:
     async def _open_writer(self, entry: Inode, flags: int, *, created: bool) -> h.Handle:
         node, ino, run, p = entry.node, entry.ino, self.calls.run, self.p
         k = node.kind
+        self.entries.forget_rendered(node.path)
         if k in READ_ONLY or k not in nodes.WRITABLE:
             raise AccessDenied(f"{'/'.join(node.path)} is read-only")
         truncated = created or bool(flags & os.O_TRUNC)
@@ -505,6 +518,7 @@ class FsCore:
         path = self._child_path(self.inode(parent_ino), name)
         node = nodes.classify(path)
         run, p, k = self.calls.run, self.p, node.kind
+        self.entries.forget_rendered(path)
         if k is Kind.CLAIM:
             await run(p.steps.release, node.step)
         elif k is Kind.INBOX_MSG:

@@ -10,6 +10,7 @@ kernel asks again (one ``getattr``) before it relies on the size.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +44,37 @@ class Entries:
         self.readme = readme
         #: memory directories made with mkdir that hold no value yet (this mount only)
         self.local_dirs: set[tuple[str, ...]] = set()
+        #: content rendered by a lookup, for the open that follows it
+        self._rendered: dict[tuple[str, ...], tuple[bytes, float]] = {}
+
+    # ----- content a lookup already fetched -----
+
+    def _keep(self, node: Node, body: bytes, keep: bool) -> int:
+        if keep:
+            self._rendered[node.path] = (body, time.monotonic())
+        return len(body)
+
+    def take_rendered(self, node: Node, max_age: float) -> bytes | None:
+        """What the lookup right before this open fetched, used once and only
+        within ``max_age``: ``cat`` then costs one GET, not two."""
+        item = self._rendered.pop(node.path, None)
+        if len(self._rendered) > 1024:  # lookups that were never opened
+            self._rendered.clear()
+        if item is None or time.monotonic() - item[1] > max_age:
+            return None
+        return item[0]
+
+    def forget_rendered(self, path: tuple[str, ...]) -> None:
+        self._rendered.pop(path, None)
 
     # ----- one node -----
 
-    async def resolve(self, node: Node) -> Stat:
-        """``NotFound`` if the node does not exist; sizes rendered where cheap."""
+    async def resolve(self, node: Node, *, keep: bool = False) -> Stat:
+        """``NotFound`` if the node does not exist; sizes rendered where cheap.
+
+        ``keep``: remember the rendered content for an open that follows at once
+        (lookups only: a ``getattr`` is not followed by an open).
+        """
         k = node.kind
         run = self.calls.run
         if node.is_dir:
@@ -61,16 +88,16 @@ class Entries:
         try:
             if k is Kind.AGENT:
                 rec = await run(self.p.agents.get, node.agent_id)
-                return Stat(node, len(self.p.agents.render(rec)))
+                return Stat(node, self._keep(node, self.p.agents.render(rec), keep))
             if k is Kind.CLAIM:
                 claim = await run(self.p.steps.read_claim, node.step)
-                return Stat(node, len(claim.render()))
+                return Stat(node, self._keep(node, claim.render(), keep))
             if k is Kind.HANDOFF:
                 doc = await run(self.p.steps.read_handoff, node.step)
-                return Stat(node, len(self.p.steps.render_handoff(doc)))
+                return Stat(node, self._keep(node, self.p.steps.render_handoff(doc), keep))
             if k is Kind.INBOX_MSG:
                 msg = await run(self.p.messages.read, node.name)
-                return Stat(node, len(msg.render()))
+                return Stat(node, self._keep(node, msg.render(), keep))
             if k is Kind.ARTIFACT:
                 info = await run(self.p.artifacts.head, node.scope, node.name)
                 return Stat(node, info.size, info.mtime)
@@ -80,7 +107,7 @@ class Entries:
 
                 return Stat(node, total_size(parts))
             if k in (Kind.MEMORY_ENTRY, Kind.MEMORY_VALUE):
-                return await self._memory(node)
+                return await self._memory(node, keep)
         except CorruptObject as exc:
             # The object exists but is not what the layout says: show it, and
             # let reading it fail with EIO (logged there), so ls keeps working.
@@ -89,13 +116,14 @@ class Entries:
             return Stat(Node(kind, node.path), 0)
         raise NotFound("/".join(node.path))
 
-    async def _memory(self, node: Node) -> Stat:
+    async def _memory(self, node: Node, keep: bool) -> Stat:
         key = node.memory_key
         if node.kind is Kind.MEMORY_ENTRY and key in self.local_dirs:
             return Stat(Node(Kind.MEMORY_DIR, node.path))
         try:
             value = await self.calls.run(self.p.memory.get, key)
-            return Stat(Node(Kind.MEMORY_VALUE, node.path), len(value.render()))
+            found = Node(Kind.MEMORY_VALUE, node.path)
+            return Stat(found, self._keep(found, value.render(), keep))
         except NotFound:
             if node.kind is Kind.MEMORY_VALUE:
                 raise

@@ -141,7 +141,7 @@ CASES = [
         "cat memory/a/b",
         lambda c, o: echo(o, "memory/a/b", b"v\n"),
         lambda c, r: cat(c, "memory/a/b"),
-        {"GET": 2},
+        {"GET": 1},
     ),
     (
         "echo v > memory/a/b",
@@ -160,6 +160,12 @@ CASES = [
         lambda c, o: claim_both(o),
         lambda c, r: _expect_eexist(echo(c, f"steps/s-{r}/claim", b"me\n")),
         {"GET": 2, "PUT": 1},
+    ),
+    (
+        "cat steps/<id>/claim",
+        lambda c, o: echo(o, "steps/s1/claim", b"me\n"),
+        lambda c, r: cat(c, "steps/s1/claim"),
+        {"GET": 1},
     ),
     (
         "cat steps/<id>/status",
