@@ -6,12 +6,15 @@ mount polls the bucket from this one task, at most once per ``interval``:
 * waited steps: one LIST per tick (of ``steps/<id>/`` for one waited step, of
   ``steps/`` for several) whose ETags tell which steps changed; only those get
   a ``Steps.status`` (two GETs);
-* the inbox: one ``Messages.poll_marker`` per tick (two short LISTs), and a
-  ``next_unread`` only when the marker moved.
+* the inbox: one ``Messages.poll_marker`` per tick (a short LIST of the
+  mailbox; the broadcasts too on every third tick and on a new reader's first
+  look), and a ``next_unread`` only when the marker moved.
 
-Passes are paced by what they cost: after a pass that sent ``n`` requests the
-next one waits ``n / REQUESTS_PER_S`` seconds (at least ``interval``), so the
-mount stays near one request a second however many readers block.
+Passes that find nothing are paced by what they cost: after such a pass sent
+``n`` requests the next one waits ``n / REQUESTS_PER_S`` seconds (at least
+``interval``), so a mount with blocked readers stays near one request a second.
+A pass that delivered or resolved something is followed after ``interval``
+only: the next reader is not made to wait for the work that served the last.
 
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
@@ -41,6 +44,8 @@ POLL_INTERVAL_S = 1.0
 REQUESTS_PER_S = 1.0
 #: a newly blocked reader is served this soon, not a whole interval later
 FIRST_CHECK_S = 0.1
+#: broadcasts are looked at on every n-th inbox pass (direct mail on every one)
+BROADCAST_EVERY = 3
 
 
 @dataclass
@@ -78,6 +83,8 @@ class Poller:
         self._wake = trio.Event()
         self.ticks = 0  # passes that sent requests (for tests and status)
         self.requests = 0  # requests sent by the poller
+        self.resolved = 0  # readers served (a message delivered, a wait ended)
+        self._inbox_passes = 0
         self._cost = 0
 
     # ----- the readers' side -----
@@ -164,8 +171,10 @@ class Poller:
                 continue
             last = trio.current_time()
             self.ticks += 1
+            resolved = self.resolved
             cost = await self.poll_once()
-            pause = max(self.interval, cost / REQUESTS_PER_S)
+            idle = self.resolved == resolved
+            pause = max(self.interval, cost / REQUESTS_PER_S) if idle else self.interval
 
     async def _call(self, cost: int, fn: Any, *args: Any) -> Any:
         self._cost += cost
@@ -226,14 +235,17 @@ class Poller:
         self, step: str, result: str | None = None, error: TcfsError | None = None
     ) -> None:
         for w in self._step_waiters.pop(step, []):
+            self.resolved += 1
             w.resolve(result, error)
         self._etags.pop(step, None)
 
     async def _poll_inbox(self) -> None:
         if not self._inbox_waiters:
             return
+        self._inbox_passes += 1
+        with_broadcast = self._marker is None or self._inbox_passes % BROADCAST_EVERY == 0
         try:
-            marker = await self._call(2, self.messages.poll_marker)
+            marker = await self._call(2 if with_broadcast else 1, self._poll_marker, with_broadcast)
             if marker == self._marker:
                 return
             while self._inbox_waiters:
@@ -245,7 +257,11 @@ class Poller:
         except TcfsError as exc:
             log.log(exc.level, "polling the inbox: %s", exc)
 
+    def _poll_marker(self, broadcast: bool) -> tuple[str | None, str | None]:
+        return self.messages.poll_marker(broadcast=broadcast)
+
     def _deliver(self, msg: Message) -> None:
+        self.resolved += 1
         while self._inbox_waiters:
             w = self._inbox_waiters.popleft()
             if not w.gone:

@@ -332,14 +332,14 @@ class Messages:
             return False
         return True
 
-    def poll_marker(self) -> tuple[str | None, str | None]:
-        """Changes when new mail may have arrived: two short LISTs that start
+    def poll_marker(self, *, broadcast: bool = True) -> tuple[str | None, str | None]:
+        """Changes when new mail may have arrived: a short LIST of the mailbox
+        (and one of the broadcasts, unless ``broadcast=False``) that starts
         after the newest key seen by the previous call."""
-        out = []
-        for prefix in (self.direct_prefix, BROADCAST_PREFIX):
+        prefixes = [self.direct_prefix] + ([BROADCAST_PREFIX] if broadcast else [])
+        for prefix in prefixes:
             last = self._newest.get(prefix)
             for k in self._leaves(prefix, last):
                 last = k
             self._newest[prefix] = last
-            out.append(last)
-        return out[0], out[1]
+        return self._newest.get(self.direct_prefix), self._newest.get(BROADCAST_PREFIX)

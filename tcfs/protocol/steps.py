@@ -48,6 +48,8 @@ WRITABLE_STATUSES = ("in_progress", "complete", "blocked", "needs_review")
 CLOCK_SKEW_S = 2.0
 #: renew when less than this fraction of the lease is left
 RENEW_AT = 0.5
+#: "the caller did not read the record" (None means it read: there is none)
+_UNREAD = object()
 
 
 @dataclass
@@ -385,16 +387,35 @@ class Steps:
             raise NotHolder(f"step {step} was taken over (epoch {current.epoch})")
         return current
 
-    def _fenced_put(self, key: str, doc: dict[str, Any], epoch: int) -> None:
+    def _fenced_put(
+        self,
+        key: str,
+        doc: dict[str, Any],
+        epoch: int,
+        *,
+        probably_new: bool = False,
+        read: tuple[dict[str, Any], str] | object | None = _UNREAD,
+    ) -> None:
         """Write a step record unless a newer epoch already wrote it.
 
         A compare-and-swap on the record's ETag, so a holder whose lease was taken
         over can never overwrite what the new holder wrote, even if its late
-        write races the takeover.
+        write races the takeover.  ``probably_new``: try a create-only PUT first
+        (one request instead of a read and a write when no record exists yet);
+        ``read``: the record as the caller just read it, saving a read.
         """
         body = records.encode(doc)
+        if probably_new:
+            try:
+                self.store.put(key, body, if_none_match=True)
+                return
+            except PreconditionFailed:
+                pass  # a record exists: compare and swap below
         for _ in range(8):
-            rec = self._read_record(key)
+            if read is _UNREAD:
+                rec = self._read_record(key)
+            else:
+                rec, read = read, _UNREAD  # type: ignore[assignment]
             try:
                 if rec is None:
                     self.store.put(key, body, if_none_match=True)
@@ -412,9 +433,10 @@ class Steps:
         self, step: str, claim: Claim, status: str, *, started_at: str | None = None
     ) -> dict[str, Any]:
         now = records.now_iso()
+        prev: tuple[dict[str, Any], str] | object | None = _UNREAD
         if started_at is None:
             prev = self._read_record(keys.status_key(step))
-            started_at = prev[0].get("started_at") if prev else None
+            started_at = prev[0].get("started_at") if prev else None  # type: ignore[index]
             if not isinstance(started_at, str):
                 started_at = claim.claimed_at or now
         doc: dict[str, Any] = {
@@ -425,7 +447,10 @@ class Steps:
         if status == "complete":
             doc["completed_at"] = now
         doc["epoch"] = claim.epoch
-        self._fenced_put(keys.status_key(step), doc, claim.epoch)
+        # A fresh claim (started_at given) usually finds no status record yet.
+        self._fenced_put(
+            keys.status_key(step), doc, claim.epoch, probably_new=prev is _UNREAD, read=prev
+        )
         return doc
 
     def set_status(self, step: str, status: str) -> StepStatus:

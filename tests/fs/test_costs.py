@@ -95,6 +95,16 @@ async def echo(core: FsCore, path: str, text: bytes) -> None:
     await core.release(opened.fh)
 
 
+async def write(core: FsCore, path: str, text: bytes) -> None:
+    """`echo text > path` on a file that exists (lookup, open with O_TRUNC)."""
+    parent = await _parent(core, path)
+    ino = (await core.lookup(parent, path.rsplit("/", 1)[-1])).ino
+    fh = (await core.open(ino, os.O_WRONLY | os.O_TRUNC)).fh
+    await core.write(fh, 0, text)
+    await core.flush(fh)
+    await core.release(fh)
+
+
 async def rm(core: FsCore, path: str) -> None:
     parent = await _parent(core, path)
     name = path.rsplit("/", 1)[-1]
@@ -131,6 +141,7 @@ async def nothing(core: FsCore, other: FsCore) -> None:
 
 
 async def claim_both(other: FsCore) -> None:
+    """Claim steps s-warm and s-measured as ``other``."""
     for r in ("warm", "measured"):
         await echo(other, f"steps/s-{r}/claim", b"me\n")
 
@@ -153,7 +164,7 @@ CASES = [
         "echo me > steps/<id>/claim (wins)",
         nothing,
         lambda c, r: echo(c, f"steps/s-{r}/claim", b"me\n"),
-        {"GET": 2, "PUT": 2},
+        {"GET": 1, "PUT": 2},
     ),
     (
         "echo me > steps/<id>/claim (loses)",
@@ -166,6 +177,12 @@ CASES = [
         lambda c, o: echo(o, "steps/s1/claim", b"me\n"),
         lambda c, r: cat(c, "steps/s1/claim"),
         {"GET": 1},
+    ),
+    (
+        "echo complete > steps/<id>/status (holder)",
+        lambda c, o: claim_both(c),
+        lambda c, r: write(c, f"steps/s-{r}/status", b"complete\n"),
+        {"GET": 2, "PUT": 1},
     ),
     (
         "cat steps/<id>/status",
