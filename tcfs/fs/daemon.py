@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 30.0
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
+MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
 
 
 class MountError(TcfsError):
@@ -195,24 +196,43 @@ async def _keep_alive(project: Any, calls: Any, lease_ttl: float) -> None:
             log.log(exc.level, "heartbeat: %s", exc)
 
 
-async def _watch_signals() -> None:
+def _stop(core: Any) -> None:
+    """End pyfuse3's loop.  It waits for running handlers, so first end the
+    readers blocked in ``wait`` or ``inbox/next`` (they get ``EINTR``)."""
     import pyfuse3
 
+    core.poller.shutdown()
+    pyfuse3.terminate()
+
+
+async def _watch_signals(core: Any) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("received %s: unmounting", signal.Signals(signum).name)
-            pyfuse3.terminate()
+            _stop(core)
             return
 
 
-async def _run(core: Any, project: Any, lease_ttl: float) -> None:
+async def _watch_mount(core: Any, mnt: str) -> None:
+    """Notice an unmount done from outside (``fusermount3 -u``, ``umount -l``),
+    from the kernel's mount table: the daemon never looks at its own mountpoint."""
+    while True:
+        await trio.sleep(MOUNT_CHECK_S)
+        if not await trio.to_thread.run_sync(registry.is_mounted, mnt):
+            log.info("%s was unmounted from outside", mnt)
+            _stop(core)
+            return
+
+
+async def _run(core: Any, project: Any, lease_ttl: float, mnt: str) -> None:
     import pyfuse3
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(core.poller.run)
         nursery.start_soon(core.tailer.run)
         nursery.start_soon(_keep_alive, project, core.calls, lease_ttl)
-        nursery.start_soon(_watch_signals)
+        nursery.start_soon(_watch_signals, core)
+        nursery.start_soon(_watch_mount, core, mnt)
         await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
         nursery.cancel_scope.cancel()
 
@@ -301,7 +321,7 @@ def serve(
     )
     clean = False
     try:
-        trio.run(_run, core, project, settings.lease_ttl)
+        trio.run(_run, core, project, settings.lease_ttl, mnt)
         clean = True
     finally:
         with contextlib.suppress(Exception):

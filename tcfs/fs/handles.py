@@ -184,8 +184,11 @@ class TextWriter(Handle):
         except UnicodeDecodeError as exc:
             raise InvalidName(f"{self.what} must be UTF-8 text", cause=exc) from exc
 
-    async def flush(self) -> None:
-        # ``: > memory/x`` writes nothing: an emptied value is still a set.
+    async def release(self) -> None:
+        # ``: > memory/x`` writes nothing: an emptied value is still a set.  Not
+        # at ``flush``: bash's ``echo v > f`` opens, dup2()s and closes the first
+        # descriptor (a flush) before it writes, so a flush-time empty set would
+        # publish an empty value and a bogus history entry before the real one.
         if not self.committed and self.truncated and self._commit_empty:
             await self._commit("")
             self.committed = True

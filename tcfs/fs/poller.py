@@ -24,6 +24,7 @@ nothing consumed is ever dropped while the mount is up.
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import math
 from dataclasses import dataclass, field
@@ -84,12 +85,27 @@ class Poller:
         self.ticks = 0  # passes that sent requests (for tests and status)
         self.requests = 0  # requests sent by the poller
         self.resolved = 0  # readers served (a message delivered, a wait ended)
+        self.closing = False
         self._inbox_passes = 0
         self._cost = 0
 
     # ----- the readers' side -----
 
+    def shutdown(self) -> None:
+        """End every blocked reader now (the mount is going away), and refuse
+        new ones: a reader must never keep the daemon from exiting."""
+        self.closing = True
+        error = TcfsError("the mount is shutting down", errno=errno.EINTR)
+        for waiters in self._step_waiters.values():
+            for w in waiters:
+                w.resolve(error=error)
+        for w in self._inbox_waiters:
+            w.resolve(error=error)
+        self._wake.set()
+
     async def _block(self, waiter: _Waiter, what: str, timeout: float | None) -> Any:
+        if self.closing:
+            raise TcfsError("the mount is shutting down", errno=errno.EINTR)
         limit = self.timeout if timeout is None else timeout
         self._wake.set()
         with trio.move_on_after(limit):

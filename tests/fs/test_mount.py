@@ -102,6 +102,10 @@ def test_memory_across_mounts(mount, backend: Backend, request: pytest.FixtureRe
     # a namespace directly under memory/ exists as soon as it is named: no mkdir
     r = sh(f"echo complete > {a / 'memory/design/status'}")
     assert r.returncode == 0, r.stderr
+    # bash's redirection flushes a descriptor before it writes: still one set,
+    # one history entry, and never an empty value in between
+    hist = [k for k in backend.store.keys("memory/_history/design/status/")]
+    assert len(hist) == 1, hist
     assert sh(f"cat {b / 'memory/design/status'}").stdout == "complete\n"
     assert sh(f"ls {b / 'memory/design'}").stdout.split() == ["status"]
     assert sh(f"ls {b / 'memory'}").stdout.split() == ["design"]
@@ -118,6 +122,9 @@ def test_memory_across_mounts(mount, backend: Backend, request: pytest.FixtureRe
     assert sh(f"cat {a / 'memory/design/status'}").returncode != 0
     assert sh(f"mkdir {a / 'memory/design/tmp'} && rmdir {a / 'memory/design/tmp'}").returncode == 0
     assert sh(f"mkdir -p {a / 'memory/tmp'} && rmdir {a / 'memory/tmp'}").returncode == 0
+    # `: > memory/k` writes nothing and still sets the empty value
+    assert sh(f": > {a / 'memory/design/empty'}").returncode == 0
+    assert eventually(lambda: sh(f"cat {b / 'memory/design/empty'}").stdout == "\n")
     # deeper names are absent until created: a missing key reads as missing
     r = sh(f"cat {a / 'memory/design/nothing-here'}")
     assert r.returncode != 0 and "No such file" in r.stderr
