@@ -43,7 +43,7 @@ from tcfs.commands.common import backend_options, settings_from
 )
 @click.option(
     "--interval",
-    default=1.0,
+    default=0.5,
     show_default=True,
     type=float,
     help="Seconds between polls when following.",

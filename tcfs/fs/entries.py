@@ -127,8 +127,7 @@ class Entries:
         except NotFound:
             if node.kind is Kind.MEMORY_VALUE:
                 raise
-        values, dirs = await self.calls.run(self.p.memory.list, key)
-        if values or dirs:
+        if await self.calls.run(self.p.memory.has_children, key):
             return Stat(Node(Kind.MEMORY_DIR, node.path))
         if len(key) == 1:
             # A name directly under memory/ is a namespace that exists as soon as

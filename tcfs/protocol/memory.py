@@ -108,6 +108,27 @@ class Memory:
                 continue  # _history, and names written by others tcfs cannot show
         return values, dirs
 
+    def has_children(self, prefix: Sequence[str]) -> bool:
+        """Whether anything is stored under ``prefix`` (is it a directory?),
+        from the first entries of one listing, not all of them."""
+        parts = tuple(names.memory_part(p) for p in prefix)
+        base = "memory/" + "".join(p + "/" for p in parts)
+        for n, entry in enumerate(self.store.list(base, delimiter="/")):
+            name = (
+                entry.prefix[len(base) :].rstrip("/")
+                if isinstance(entry, CommonPrefix)
+                else entry.key[len(base) : -len(".json")]
+                if entry.key.endswith(".json")
+                else ""
+            )
+            try:
+                names.memory_part(name)
+                return True
+            except InvalidName:
+                if n >= 1000:  # a page of names tcfs cannot show: treat as empty
+                    return False
+        return False
+
     def history(self, key: Key, limit: int = 20) -> list[dict[str, object]]:
         parts = names.memory_key(key)
         prefix = keys.memory_history_prefix(parts)

@@ -158,3 +158,16 @@ def test_artifacts_roundtrip(store, project) -> None:
         p.artifacts.head("build", "log.txt")
     with pytest.raises(NotFound):
         p.artifacts.delete("build", "log.txt")
+
+
+def test_memory_has_children_without_listing_everything(store, project) -> None:
+    a = project(store, "alice")
+    assert not a.memory.has_children(["ns"])
+    a.memory.set(["ns", "deep", "k"], "v")
+    a.memory.set(["nsx"], "v")  # a sibling whose name starts the same way
+    assert a.memory.has_children(["ns"])
+    assert a.memory.has_children(["ns", "deep"])
+    assert not a.memory.has_children(["ns", "deep", "k"])  # a value, not a directory
+    assert not a.memory.has_children(["n"])  # no prefix bleed
+    a.memory.delete(["ns", "deep", "k"])
+    assert not a.memory.has_children(["ns"])  # history alone is not content
