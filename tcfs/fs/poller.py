@@ -10,11 +10,12 @@ mount polls the bucket from this one task, at most once per ``interval``:
   mailbox; the broadcasts too on every third tick and on a new reader's first
   look), and a ``next_unread`` only when the marker moved.
 
-Passes that find nothing are paced by what they cost: after such a pass sent
-``n`` requests the next one waits ``n / REQUESTS_PER_S`` seconds (at least
-``interval``), so a mount with blocked readers stays near one request a second.
-A pass that delivered or resolved something is followed after ``interval``
-only: the next reader is not made to wait for the work that served the last.
+Passes that find nothing are paced by a token bucket: ``REQUESTS_PER_S`` on
+average, with bursts of up to ``BURST`` requests (a new reader's first look is
+one), and never closer than ``interval`` apart; so a mount with blocked readers
+stays near one request a second.  A pass that delivered or resolved something
+is not charged: the next reader is not made to wait for the work that served
+the last.
 
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
@@ -45,6 +46,8 @@ POLL_INTERVAL_S = 1.0
 REQUESTS_PER_S = 1.0
 #: a newly blocked reader is served this soon, not a whole interval later
 FIRST_CHECK_S = 0.1
+#: requests an idle mount may spend at once before the average pacing holds
+BURST = 5.0
 #: broadcasts are looked at on every n-th inbox pass (direct mail on every one)
 BROADCAST_EVERY = 3
 
@@ -168,19 +171,26 @@ class Poller:
     # ----- the poller's side -----
 
     async def run(self) -> None:
+        """Poll while readers block, paced by a token bucket: ``REQUESTS_PER_S``
+        on average, bursts up to ``BURST`` (a new reader's first look), passes at
+        least ``interval`` apart.  Passes that served a reader are not charged."""
         last = -math.inf
-        pause = self.interval
+        tokens = float(BURST)
+        refilled = trio.current_time()
         while True:
             if not self.busy:
                 self._wake = trio.Event()
                 await self._wake.wait()
                 await trio.sleep(FIRST_CHECK_S)  # readers arriving together share a pass
-            due = last + pause
-            if trio.current_time() < due:
+            now = trio.current_time()
+            tokens = min(BURST, tokens + (now - refilled) * REQUESTS_PER_S)
+            refilled = now
+            due = max(last + self.interval, now + max(0.0, 1.0 - tokens) / REQUESTS_PER_S)
+            if now < due:
                 # A new reader may bring the next pass forward, never closer to
                 # the previous one than ``interval``.
                 self._wake = trio.Event()
-                with trio.move_on_after(due - trio.current_time()):
+                with trio.move_on_after(due - now):
                     await self._wake.wait()
                     await trio.sleep(max(FIRST_CHECK_S, last + self.interval - trio.current_time()))
             if not self.busy:
@@ -189,8 +199,8 @@ class Poller:
             self.ticks += 1
             resolved = self.resolved
             cost = await self.poll_once()
-            idle = self.resolved == resolved
-            pause = max(self.interval, cost / REQUESTS_PER_S) if idle else self.interval
+            if self.resolved == resolved:  # found nothing: background polling
+                tokens -= cost
 
     async def _call(self, cost: int, fn: Any, *args: Any) -> Any:
         self._cost += cost
