@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     moto: MotoServer | None = None
     proxy: CountingProxy | None = None
     try:
-        moto = MotoServer(root / "moto.log")
+        moto = MotoServer(root)
         proxy = CountingProxy(moto.port)
         ctx.moto, ctx.proxy = moto, proxy
 

@@ -134,14 +134,7 @@ class StateFile:
 
     def write_spool(self, data: bytes) -> None:
         self._ensure_root()
-        fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_private(self.spool_path, data)
 
     def read_spool(self) -> bytes | None:
         try:

@@ -96,10 +96,15 @@ class MotoServer:
             [sys.executable, "-m", "tests.s3server", str(self.port)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             cwd=REPO,
             env={**os.environ, **S3_ENV, **(env or {})},
         )
-        wait_port(self.port, self.proc)
+        try:
+            wait_port(self.port, self.proc)
+        except BaseException:
+            self.stop()
+            raise
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -120,12 +125,13 @@ class MotoServer:
         return name
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
         self.log.close()
 
 
