@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tcfs.config import tcfs_home
+from tcfs.config import tcfs_home, write_private
 
 DIGEST = 8
 
@@ -54,19 +54,6 @@ class StreamState:
     def from_dict(cls, data: dict[str, Any]) -> StreamState:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 class StateFile:
@@ -128,13 +115,13 @@ class StateFile:
     def save(self, state: StreamState) -> None:
         self._ensure_root()
         state.identity = self.identity
-        _write_private(self.path, json.dumps(asdict(state), sort_keys=True).encode())
+        write_private(self.path, json.dumps(asdict(state), sort_keys=True).encode())
 
     # ----- the spool: the bytes of the part in flight -----
 
     def write_spool(self, data: bytes) -> None:
         self._ensure_root()
-        _write_private(self.spool_path, data)
+        write_private(self.spool_path, data)
 
     def read_spool(self) -> bytes | None:
         try:

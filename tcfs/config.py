@@ -198,15 +198,30 @@ def resolve(**flags: Any) -> Settings:
     return s
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with ``data``, readable by this user only.
+
+    Mode 0600 from the first byte (and forced, should a stale temporary file
+    exist with another mode), synced before the rename: config files, mount
+    records and mirror state all go through here.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def write_config(values: dict[str, Any], path: Path | None = None) -> Path:
     """Write ``tcfs init``'s config file, mode 0600 from the first byte."""
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({k: v for k, v in values.items() if v is not None}, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    doc = {k: v for k, v in values.items() if v is not None}
+    write_private(path, (json.dumps(doc, indent=2) + "\n").encode())
     return path

@@ -67,11 +67,7 @@ def record_path(mountpoint: str) -> Path:
 
 def write_record(rec: MountRecord) -> Path:
     path = record_path(rec.mountpoint)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(rec), f, indent=2)
-    os.replace(tmp, path)
+    config.write_private(path, json.dumps(asdict(rec), indent=2).encode())
     return path
 
 
