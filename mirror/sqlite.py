@@ -13,8 +13,8 @@ import random
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -70,6 +70,26 @@ def columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 def quoted(cols: list[str]) -> str:
     return ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+
+
+def select_present(
+    path: str | os.PathLike[str], table: str, wanted: Sequence[str], *, required: str = "id"
+) -> list[dict[str, Any]]:
+    """Every row of ``table``, with those of the ``wanted`` columns the schema has
+    (harness schemas grow column by column); none when the table or its
+    ``required`` column is missing or the database cannot be read."""
+
+    def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        cols = set(columns(conn, table))
+        if required not in cols:
+            return []
+        want = [c for c in wanted if c in cols]
+        return [dict(r) for r in conn.execute(f'SELECT {quoted(want)} FROM "{table}"')]
+
+    try:
+        return read(path, query)
+    except sqlite3.Error:
+        return []
 
 
 def probe(path: str | os.PathLike[str]) -> Hashable:

@@ -59,20 +59,9 @@ class Hermes(Adapter):
         if not path.exists():
             return []
 
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            cols = db.columns(conn, "sessions")
-            if "id" not in cols:
-                return []
-            want = [
-                c for c in ("id", "cwd", "started_at", "ended_at", "last_activity_at") if c in cols
-            ]
-            rows = conn.execute(f"SELECT {db.quoted(want)} FROM sessions").fetchall()
-            return [dict(r) for r in rows]
-
-        try:
-            rows = db.read(path, query)
-        except sqlite3.Error:
-            return []
+        rows = db.select_present(
+            path, "sessions", ("id", "cwd", "started_at", "ended_at", "last_activity_at")
+        )
         refs = []
         for r in rows:
             if not isinstance(r["id"], str) or not r["id"]:

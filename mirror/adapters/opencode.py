@@ -56,17 +56,7 @@ class OpenCode(Adapter):
         if not path.exists():
             return []
 
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            cols = db.columns(conn, "session")
-            if "id" not in cols:
-                return []
-            want = [c for c in ("id", "directory", "parent_id", "time_updated") if c in cols]
-            return [dict(r) for r in conn.execute(f"SELECT {db.quoted(want)} FROM session")]
-
-        try:
-            rows = db.read(path, query)
-        except sqlite3.Error:
-            return []
+        rows = db.select_present(path, "session", ("id", "directory", "parent_id", "time_updated"))
         refs = []
         for r in rows:
             if not isinstance(r["id"], str):
