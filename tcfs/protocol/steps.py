@@ -232,12 +232,23 @@ class Steps:
         # CLI does too: a record left without an epoch (the CLI's `complete` on
         # an unclaimed step) is not fenced, so it must be replaced.  A crash in
         # between is the crash-window rule's case (a claim without status).
-        doc = self._lease_doc(epoch=self._fresh_epoch())
-        try:
-            etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
-        except PreconditionFailed:
-            return self._claim_existing(step)
-        return self._new_claim(step, doc, etag)
+        for retry in (False, True):
+            doc = self._lease_doc(epoch=self._fresh_epoch())
+            try:
+                etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
+            except PreconditionFailed:
+                current = self._read_claim_or_none(step)
+                if current is None and not retry:
+                    continue  # released between our PUT and GET: try once more
+                if current is None or retry:
+                    holder = current.agent if current else None
+                    raise ClaimTaken(
+                        f"step {step} is already claimed by {holder or 'another agent'}",
+                        holder=holder,
+                    ) from None
+                return self._claim_existing(current)
+            return self._new_claim(step, doc, etag)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _new_claim(self, step: str, doc: dict[str, Any], etag: str) -> Claim:
         claim = self._remember(doc, etag, step)
@@ -247,19 +258,9 @@ class Steps:
             log.warning("claimed %s but did not write its status: %s", step, exc)
         return claim
 
-    def _claim_existing(self, step: str) -> Claim:
-        current = self._read_claim_or_none(step)
-        if current is None:  # released between our PUT and GET: try once more
-            doc = self._lease_doc(epoch=self._fresh_epoch())
-            try:
-                etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
-            except PreconditionFailed:
-                current = self._read_claim_or_none(step)
-                holder = current.agent if current else None
-                raise ClaimTaken(
-                    f"step {step} is already claimed by {holder or 'another agent'}", holder=holder
-                ) from None
-            return self._new_claim(step, doc, etag)
+    def _claim_existing(self, current: Claim) -> Claim:
+        """The step is claimed: ours to renew, another's, or an expired lease."""
+        step = current.step
         if current.agent == self.agent:
             # Our own claim (a restarted mount, or a second shell of the same agent).
             return self._renew_claim(current)
