@@ -17,6 +17,7 @@ from tcfs.fs.inodes import ROOT_INODE, InodeTable
 from tcfs.fs.nodes import Kind, Node
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
+from tests.fs.counting import CountingStore
 
 
 @pytest.mark.parametrize(
@@ -162,30 +163,6 @@ def test_wait_times_out_through_the_poller(tmp_path: Path) -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main)
-
-
-class CountingStore(LocalStore):
-    """The local store, counting the requests it serves."""
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.calls = 0
-
-    def get(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return super().get(*a, **k)
-
-    def head(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return super().head(*a, **k)
-
-    def put(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return super().put(*a, **k)
-
-    def list(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        return super().list(*a, **k)
 
 
 def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:

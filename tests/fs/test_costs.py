@@ -9,7 +9,6 @@ path fails here and the README table must be updated with it.
 
 from __future__ import annotations
 
-import collections
 import os
 from pathlib import Path
 
@@ -19,38 +18,7 @@ import trio
 from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE
 from tcfs.protocol import Project
-from tcfs.store.local import LocalStore
-
-
-class CountingStore(LocalStore):
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.counts: collections.Counter[str] = collections.Counter()
-
-    def get(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["GET"] += 1
-        return super().get(*a, **k)
-
-    def head(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["HEAD"] += 1
-        return super().head(*a, **k)
-
-    def put(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["PUT"] += 1
-        return super().put(*a, **k)
-
-    def put_file(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["PUT"] += 1
-        return super().put_file(*a, **k)
-
-    def delete(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["DELETE"] += 1
-        return super().delete(*a, **k)
-
-    def list(self, *a, **k):  # type: ignore[no-untyped-def]
-        self.counts["LIST"] += 1
-        return super().list(*a, **k)
-
+from tests.fs.counting import CountingStore
 
 _CACHED: dict[tuple[int, str], int] = {}
 
