@@ -12,7 +12,7 @@ import getpass
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,6 @@ class Settings:
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     hf_token: str | None = field(default=None, repr=False)
-
-    def public(self) -> dict[str, Any]:
-        """The settings without secrets, for logs, status and records."""
-        d = asdict(self)
-        for k in SECRET_FIELDS:
-            d.pop(k, None)
-        return d
 
     def bucket_path(self) -> Path:
         """The local backend's bucket directory."""

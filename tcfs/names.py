@@ -68,13 +68,6 @@ def artifact_name(name: object) -> str:
     return n
 
 
-def normalize_step(name: object) -> str:
-    """The peer CLI's normal form (lower case, ``.`` -> ``-``), for CLI-style input."""
-    if not isinstance(name, str):
-        raise InvalidName(f"step id must be a string, got {type(name).__name__}")
-    return step_id(name.lower().replace(".", "-"))
-
-
 def step_id(name: object) -> str:
     """Check a step id that must already be in normal form."""
     n = _common("step id", name)
