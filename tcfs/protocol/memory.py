@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tcfs import names
@@ -87,46 +87,42 @@ class Memory:
         self.store.head(k)  # NotFound for an absent key, like rm
         self.store.delete(k)
 
-    def list(self, prefix: Sequence[str] = ()) -> tuple[list[str], list[str]]:
-        """(value names, subdirectory names) directly under ``prefix``."""
+    def _children(self, prefix: Sequence[str]) -> Iterator[tuple[str, bool] | None]:
+        """For each entry of one delimited listing under ``prefix``, as it is
+        fetched: ``(name, is_dir)``, or None for an entry tcfs cannot show
+        (``_history``, names written by others that break the rules)."""
         parts = tuple(names.memory_part(p) for p in prefix)
         base = "memory/" + "".join(p + "/" for p in parts)
-        values: list[str] = []
-        dirs: list[str] = []
         for entry in self.store.list(base, delimiter="/"):
             if isinstance(entry, CommonPrefix):
-                name = entry.prefix[len(base) :].rstrip("/")
-                bucket = dirs
+                name, is_dir = entry.prefix[len(base) :].rstrip("/"), True
             elif isinstance(entry, ObjectInfo) and entry.key.endswith(".json"):
-                name = entry.key[len(base) : -len(".json")]
-                bucket = values
+                name, is_dir = entry.key[len(base) : -len(".json")], False
             else:
+                yield None
                 continue
             try:
-                bucket.append(names.memory_part(name))
+                yield names.memory_part(name), is_dir
             except InvalidName:
-                continue  # _history, and names written by others tcfs cannot show
+                yield None
+
+    def list(self, prefix: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+        """(value names, subdirectory names) directly under ``prefix``."""
+        values: list[str] = []
+        dirs: list[str] = []
+        for child in self._children(prefix):
+            if child is not None:
+                (dirs if child[1] else values).append(child[0])
         return values, dirs
 
     def has_children(self, prefix: Sequence[str]) -> bool:
         """Whether anything is stored under ``prefix`` (is it a directory?),
         from the first entries of one listing, not all of them."""
-        parts = tuple(names.memory_part(p) for p in prefix)
-        base = "memory/" + "".join(p + "/" for p in parts)
-        for n, entry in enumerate(self.store.list(base, delimiter="/")):
-            name = (
-                entry.prefix[len(base) :].rstrip("/")
-                if isinstance(entry, CommonPrefix)
-                else entry.key[len(base) : -len(".json")]
-                if entry.key.endswith(".json")
-                else ""
-            )
-            try:
-                names.memory_part(name)
+        for n, child in enumerate(self._children(prefix)):
+            if child is not None:
                 return True
-            except InvalidName:
-                if n >= 1000:  # a page of names tcfs cannot show: treat as empty
-                    return False
+            if n >= 1000:  # a page of names tcfs cannot show: treat as empty
+                return False
         return False
 
     def history(self, key: Key, limit: int = 20) -> list[dict[str, object]]:
