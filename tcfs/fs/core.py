@@ -278,7 +278,7 @@ class FsCore:
         if values or dirs or local:
             raise _fs_error(f"memory/{'/'.join(key)} is not empty", errno.ENOTEMPTY)
         if key not in self.entries.local_dirs:
-            if len(key) == 1:
+            if nodes.is_namespace(key):
                 return  # an empty namespace: it exists by name, there is nothing to remove
             try:
                 await self.calls.run(self.p.memory.get, key)

@@ -127,14 +127,12 @@ class Entries:
         except NotFound:
             if node.kind is Kind.MEMORY_VALUE:
                 raise
-        if await self.calls.run(self.p.memory.has_children, key):
-            return Stat(Node(Kind.MEMORY_DIR, node.path))
-        if len(key) == 1:
-            # A name directly under memory/ is a namespace that exists as soon as
-            # it is named, like steps/<id>/: `echo v > memory/design/status` works
-            # without mkdir.  The kernel's lookup does not say whether a name is
-            # a directory on the way or the file to create, so deeper names stay
-            # absent until created, and a new one-part key is made with the CLI.
+        # A name directly under memory/ is a namespace that exists as soon as it
+        # is named, like steps/<id>/: `echo v > memory/design/status` works
+        # without mkdir.  The kernel's lookup does not say whether a name is a
+        # directory on the way or the file to create, so deeper names stay absent
+        # until something is stored, and a new one-part key is made with the CLI.
+        if nodes.is_namespace(key) or await self.calls.run(self.p.memory.has_children, key):
             return Stat(Node(Kind.MEMORY_DIR, node.path))
         raise NotFound(f"no memory key {'.'.join(key)}")
 

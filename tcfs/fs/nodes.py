@@ -171,6 +171,12 @@ class Node:
         return self.path[1][: -len(AGENT_SUFFIX)]
 
 
+def is_namespace(memory_key: tuple[str, ...]) -> bool:
+    """A name directly under ``memory/`` is a directory as soon as it is named,
+    like ``steps/<id>/``; deeper names exist only once something is stored."""
+    return len(memory_key) == 1
+
+
 def mode_of(kind: Kind) -> int:
     """Permission bits shown by ``ls -l``: writable paths 0644, the rest read-only."""
     if kind in DIRS:
