@@ -75,5 +75,9 @@ class FsContext:
     memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
-        """A blocking protocol call, off the trio loop, under the call deadline."""
+        """A protocol read, off the trio loop, under the call deadline."""
         return await self.calls.run(fn, *args, timeout=timeout)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """A protocol call that changes the bucket: waited for to its end."""
+        return await self.calls.write(fn, *args)

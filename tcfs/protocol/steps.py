@@ -38,7 +38,7 @@ from tcfs.errors import (
     NotHolder,
     PreconditionFailed,
 )
-from tcfs.protocol import keys, records
+from tcfs.protocol import cas, keys, records
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,8 @@ class Steps:
         claim = self._remember(doc, etag, step)
         try:
             self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
-        except NotHolder as exc:  # a record from a newer epoch (clock skew): keep the claim
+        except (NotHolder, Contention) as exc:  # a newer epoch (clock skew), or contention:
+            # the claim is won; failing to write its status must not lose it
             log.warning("claimed %s but did not write its status: %s", step, exc)
         return claim
 
@@ -438,29 +439,21 @@ class Steps:
         ``read``: the record as the caller just read it, saving a read.
         """
         body = records.encode(doc)
-        if probably_new:
-            try:
-                self.store.put(key, body, if_none_match=True)
-                return
-            except PreconditionFailed:
-                pass  # a record exists: compare and swap below
-        for _ in range(8):
+        if probably_new and cas.put_if_unchanged(self.store, key, body, None) is not None:
+            return
+        # a record exists (or may): compare and swap on what we read
+        for _ in cas.attempts(8, key):
             if read is _UNREAD:
                 rec = self._read_record(key)
             else:
                 rec, read = read, _UNREAD  # type: ignore[assignment]
-            try:
-                if rec is None:
-                    self.store.put(key, body, if_none_match=True)
-                    return
+            if rec is not None:
                 theirs = rec[0].get("epoch")
                 if isinstance(theirs, int) and not isinstance(theirs, bool) and theirs > epoch:
                     raise NotHolder(f"{key} was written under a newer lease (epoch {theirs})")
-                self.store.put(key, body, if_match=rec[1])
-                return
-            except (PreconditionFailed, NotFound):
-                continue  # someone wrote in between: look again
-        raise Contention(f"{key} keeps changing under contention; try again")
+            etag = None if rec is None else rec[1]
+            if cas.put_if_unchanged(self.store, key, body, etag) is not None:
+                return  # else someone wrote in between: look again
 
     def _write_status(
         self, step: str, claim: Claim, status: str, *, started_at: str | None = None
