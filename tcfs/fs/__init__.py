@@ -1,7 +1,9 @@
 """The filesystem layer: the coordination bucket as a FUSE mount.
 
-``nodes`` (pure path -> node) and ``inodes`` (numbers and lookup counts) know
-no I/O; ``entries`` and ``handles`` map nodes onto protocol calls; ``core``
-ties them into filesystem operations without pyfuse3 types; ``adapter`` is the
-thin pyfuse3 layer; ``daemon`` mounts and runs it.  See ``SEMANTICS.md``.
+``tree`` (the node-type table: which class each path is) and ``inodes``
+(numbers and lookup counts) know no I/O; ``kinds`` holds one class per path
+kind, mapping its operations onto protocol calls; ``handles`` is how an open
+file behaves; ``core`` ties them into filesystem operations without pyfuse3
+types; ``adapter`` is the thin pyfuse3 layer; ``daemon`` mounts and runs it.
+See ``SEMANTICS.md``.
 """

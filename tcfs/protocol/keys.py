@@ -90,6 +90,21 @@ def mailbox_prefix(recipient: str) -> str:
     return f"{MESSAGES_ROOT}{recipient}/"
 
 
+def message_key(mailbox: str, name: str) -> str:
+    """The key of message ``name`` (``<ns>_<from>_<id8>``) in a mailbox prefix."""
+    return f"{mailbox}{name}{RECORD_SUFFIX}"
+
+
+def message_name(key: str) -> str:
+    """The name a message key is shown under (its leaf without ``.json``)."""
+    return key.rsplit("/", 1)[1].removesuffix(RECORD_SUFFIX)
+
+
+def parent_prefix(key: str) -> str:
+    """The prefix a key sits directly under (``messages/bob/``)."""
+    return key.rsplit("/", 1)[0] + "/"
+
+
 def cursor_key(agent: str) -> str:
     return mailbox_prefix(agent) + CURSOR_LEAF
 

@@ -113,8 +113,8 @@ def advance(stream: dict[str, Any], consumed: list[str], prefix: str) -> dict[st
 def _is_message_leaf(leaf: str) -> bool:
     return (
         keys.is_data_leaf(leaf)
-        and leaf.endswith(".json")
-        and _NAME_RE.fullmatch(leaf[: -len(".json")]) is not None
+        and leaf.endswith(keys.RECORD_SUFFIX)
+        and _NAME_RE.fullmatch(leaf[: -len(keys.RECORD_SUFFIX)]) is not None
     )
 
 
@@ -201,7 +201,7 @@ class Messages:
         merged = [(_order(k, self.direct_prefix), k) for k in direct]
         merged += [(_order(k, BROADCAST_PREFIX), k) for k in bcast]
         merged.sort()
-        return [k.rsplit("/", 1)[1][: -len(".json")] for _, k in merged]
+        return [keys.message_name(k) for _, k in merged]
 
     def _check_name(self, name: str) -> str:
         if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
@@ -211,7 +211,7 @@ class Messages:
     def _locate(self, name: str) -> tuple[str, dict[str, Any]]:
         name = self._check_name(name)
         for prefix in (self.direct_prefix, BROADCAST_PREFIX):
-            key = f"{prefix}{name}.json"
+            key = keys.message_key(prefix, name)
             try:
                 blob = self.store.get(key)
             except NotFound:
@@ -227,14 +227,14 @@ class Messages:
 
     def _message(self, key: str, doc: dict[str, Any]) -> Message:
         broadcast = key.startswith(BROADCAST_PREFIX)
-        prefix = BROADCAST_PREFIX if broadcast else key.rsplit("/", 1)[0] + "/"
+        prefix = BROADCAST_PREFIX if broadcast else keys.parent_prefix(key)
         text = doc.get("message", "")
         if not isinstance(text, str):
             text = str(text)
         sender = records.field(doc, "from", str, key, default=keys.key_sender(key, prefix) or "?")
         step = doc.get("step")
         return Message(
-            name=key.rsplit("/", 1)[1][: -len(".json")],
+            name=keys.message_name(key),
             key=key,
             sender=sender,
             to=records.field(doc, "to", str, key, default=""),
