@@ -35,6 +35,7 @@ from tcfs.errors import (
     NotFound,
     NotHolder,
     PreconditionFailed,
+    TemporaryFailure,
 )
 from tcfs.protocol import keys, records
 from tcfs.store.base import CommonPrefix, Store
@@ -291,21 +292,34 @@ class Steps:
         self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
         return claim
 
+    def _same_lease(self, a: Claim, b: Claim) -> bool:
+        """One lease of this agent: renewals keep its epoch and claimed_at."""
+        return (a.agent, a.epoch, a.claimed_at) == (b.agent, b.epoch, b.claimed_at)
+
     def _renew_claim(self, current: Claim) -> Claim:
-        doc = dict(current.raw)
-        fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
-        doc.update({k: fresh[k] for k in ("lease_ttl_s", "expires_at")})
-        doc.setdefault("epoch", current.epoch)
-        doc.setdefault("lease_id", fresh["lease_id"])
-        try:
-            etag = self.store.put(
-                keys.claim_key(current.step), records.encode(doc), if_match=current.etag
-            )
-        except (PreconditionFailed, NotFound):
-            with self._lock:
-                self._held.pop(current.step, None)
-            raise NotHolder(f"lost the lease on step {current.step}") from None
-        return self._remember(doc, etag, current.step)
+        # The background renewal and a shell's claim of a step it holds renew
+        # the same lease at once: a 412 there only means the other one moved
+        # the ETag on.  Renew again on the ETag read, while the lease is ours.
+        for _ in range(3):
+            doc = dict(current.raw)
+            fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
+            doc.update({k: fresh[k] for k in ("lease_ttl_s", "expires_at")})
+            doc.setdefault("epoch", current.epoch)
+            doc.setdefault("lease_id", fresh["lease_id"])
+            try:
+                etag = self.store.put(
+                    keys.claim_key(current.step), records.encode(doc), if_match=current.etag
+                )
+            except (PreconditionFailed, NotFound):
+                latest = self._read_claim_or_none(current.step)
+                if latest is None or not self._same_lease(latest, current):
+                    with self._lock:
+                        self._held.pop(current.step, None)
+                    raise NotHolder(f"lost the lease on step {current.step}") from None
+                current = latest
+                continue
+            return self._remember(doc, etag, current.step)
+        raise TemporaryFailure(f"the lease on step {current.step} keeps changing; try again")
 
     def renew(self, step: str) -> Claim:
         step = names.step_id(step)

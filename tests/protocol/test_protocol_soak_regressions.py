@@ -1,0 +1,73 @@
+"""Races the fault soak found, replayed deterministically at the protocol layer.
+
+A mount renews its leases in the background while its agent's shell renews a
+step it holds (``echo me > claim`` again).  Both are conditional writes on the
+same claim object: whichever lands second meets an ETag the other one moved on.
+The lease is still the agent's, and the shell must not be told otherwise (a lost
+lease is ``EPERM``, and stops the renewals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tcfs.errors import NotHolder
+from tcfs.protocol import records
+
+
+class RenewsFirst:
+    """The store, except that the first conditional write to a claim runs
+    ``renew`` (the daemon's background renewal of that lease) just before it."""
+
+    def __init__(self, store: Any, renew: Callable[[], object]) -> None:
+        self._store = store
+        self._renew = renew
+        self.fired = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _before(self, key: str, if_match: str | None) -> None:
+        if if_match is not None and key.endswith("/claim.json") and not self.fired:
+            self.fired = True
+            self._renew()
+
+    def put(self, key: str, body: bytes, **kw: Any) -> str:
+        self._before(key, kw.get("if_match"))
+        return str(self._store.put(key, body, **kw))
+
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        self._before(key, if_match)
+        self._store.delete(key, if_match=if_match)
+
+
+def test_claiming_a_held_step_while_the_lease_is_renewed_keeps_it(atomic_store, project, clock):  # type: ignore[no-untyped-def]
+    daemon = project(atomic_store, "alice")
+    first = daemon.steps.claim("s1")
+    clock.advance(6.0)
+    racing = RenewsFirst(atomic_store, lambda: daemon.steps.renew("s1"))
+    shell = project(racing, "alice")
+    renewed = shell.steps.claim("s1")  # reads the claim, then renews it
+    assert racing.fired
+    now = atomic_store.get("steps/s1/claim.json")
+    assert renewed.etag == now.etag and (renewed.agent, renewed.epoch) == ("alice", first.epoch)
+    assert shell.steps.held() == ["s1"]  # still renewed by this mount
+
+
+def test_a_claim_that_really_changed_hands_is_still_refused(atomic_store, project, clock):  # type: ignore[no-untyped-def]
+    """The retry on a moved ETag is for the same lease only."""
+    alice = project(atomic_store, "alice")
+    alice.steps.claim("s1")
+
+    def rewritten() -> None:  # another lease now (a new epoch), whoever wrote it
+        blob = atomic_store.get("steps/s1/claim.json")
+        doc = records.decode(blob.body, "claim")
+        doc["epoch"] += 1
+        atomic_store.put("steps/s1/claim.json", records.encode(doc), if_match=blob.etag)
+
+    with pytest.raises(NotHolder):
+        project(RenewsFirst(atomic_store, rewritten), "alice").steps.claim("s1")
+    assert atomic_store.exists("steps/s1/claim.json")
