@@ -358,12 +358,7 @@ class Steps:
         current = self.read_claim(step)  # NotFound if unclaimed
         if current.agent != self.agent:
             raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
-        try:
-            self.store.delete(keys.claim_key(step), if_match=current.etag)
-        except PreconditionFailed:
-            raise NotHolder(f"step {step} changed hands while releasing") from None
-        except NotFound:
-            pass
+        self._delete_claim(current)
         with self._lock:
             self._held.pop(step, None)
         # A released step is pending again: a status left behind would outlive
@@ -385,6 +380,24 @@ class Steps:
             self.store.delete(skey, if_match=blob.etag)
         except (PreconditionFailed, NotFound):
             pass
+
+    def _delete_claim(self, current: Claim) -> None:
+        """Delete our claim; a renewal of the same lease (the background one)
+        that moved the ETag on meanwhile is no reason to refuse."""
+        for _ in range(3):
+            try:
+                self.store.delete(keys.claim_key(current.step), if_match=current.etag)
+                return
+            except NotFound:
+                return
+            except PreconditionFailed:
+                latest = self._read_claim_or_none(current.step)
+                if latest is None:
+                    return
+                if not self._same_lease(latest, current):
+                    raise NotHolder(f"step {current.step} changed hands while releasing") from None
+                current = latest
+        raise TemporaryFailure(f"the lease on step {current.step} keeps changing; try again")
 
     # ----- status and handoff (holder only, fenced by epoch) -----
 

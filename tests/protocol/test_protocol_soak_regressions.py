@@ -1,10 +1,10 @@
 """Races the fault soak found, replayed deterministically at the protocol layer.
 
 A mount renews its leases in the background while its agent's shell renews a
-step it holds (``echo me > claim`` again).  Both are conditional writes on the
-same claim object: whichever lands second meets an ETag the other one moved on.
-The lease is still the agent's, and the shell must not be told otherwise (a lost
-lease is ``EPERM``, and stops the renewals).
+step it holds (``echo me > claim`` again) or releases it (``rm claim``).  Both
+are conditional writes on the same claim object: whichever lands second meets an
+ETag the other one moved on.  The lease is still the agent's, and the shell must
+not be told otherwise (a lost lease is ``EPERM``, and stops the renewals).
 """
 
 from __future__ import annotations
@@ -57,6 +57,18 @@ def test_claiming_a_held_step_while_the_lease_is_renewed_keeps_it(atomic_store, 
     assert shell.steps.held() == ["s1"]  # still renewed by this mount
 
 
+def test_release_while_the_lease_is_renewed_releases(atomic_store, project, clock):  # type: ignore[no-untyped-def]
+    daemon = project(atomic_store, "alice")
+    daemon.steps.claim("s1")
+    clock.advance(6.0)
+    racing = RenewsFirst(atomic_store, lambda: daemon.steps.renew("s1"))
+    shell = project(racing, "alice")
+    shell.steps.release("s1")
+    assert racing.fired
+    assert not atomic_store.exists("steps/s1/claim.json")
+    assert shell.steps.status("s1").status == "pending"
+
+
 def test_a_claim_that_really_changed_hands_is_still_refused(atomic_store, project, clock):  # type: ignore[no-untyped-def]
     """The retry on a moved ETag is for the same lease only."""
     alice = project(atomic_store, "alice")
@@ -70,4 +82,6 @@ def test_a_claim_that_really_changed_hands_is_still_refused(atomic_store, projec
 
     with pytest.raises(NotHolder):
         project(RenewsFirst(atomic_store, rewritten), "alice").steps.claim("s1")
+    with pytest.raises(NotHolder):
+        project(RenewsFirst(atomic_store, rewritten), "alice").steps.release("s1")
     assert atomic_store.exists("steps/s1/claim.json")
