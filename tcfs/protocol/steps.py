@@ -35,6 +35,7 @@ from tcfs.errors import (
     NotFound,
     NotHolder,
     PreconditionFailed,
+    TcfsError,
     TemporaryFailure,
 )
 from tcfs.protocol import keys, records
@@ -257,7 +258,19 @@ class Steps:
             self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
         except NotHolder as exc:  # a record from a newer epoch (clock skew): keep the claim
             log.warning("claimed %s but did not write its status: %s", step, exc)
+        except TcfsError:
+            # The caller is told the claim failed: it must not keep (and renew)
+            # a lease its agent does not know it holds.
+            self._give_back(claim)
+            raise
         return claim
+
+    def _give_back(self, claim: Claim) -> None:
+        self._forget(claim.step)
+        try:
+            self._delete_claim(claim)
+        except TcfsError as exc:
+            log.warning("could not give back %s; its lease lapses unrenewed: %s", claim.step, exc)
 
     def _claim_existing(self, current: Claim) -> Claim:
         """The step is claimed: ours to renew, another's, or an expired lease."""
@@ -288,9 +301,7 @@ class Steps:
         log.info(
             "took over expired lease on %s from %s (epoch %d)", step, current.agent, doc["epoch"]
         )
-        claim = self._remember(doc, etag, step)
-        self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
-        return claim
+        return self._new_claim(step, doc, etag)
 
     def _same_lease(self, a: Claim, b: Claim) -> bool:
         """One lease of this agent: renewals keep its epoch and claimed_at."""

@@ -1,10 +1,13 @@
-"""Races the fault soak found, replayed deterministically at the protocol layer.
+"""What the fault soak checks, replayed deterministically at the protocol layer.
 
 A mount renews its leases in the background while its agent's shell renews a
 step it holds (``echo me > claim`` again) or releases it (``rm claim``).  Both
 are conditional writes on the same claim object: whichever lands second meets an
 ETag the other one moved on.  The lease is still the agent's, and the shell must
 not be told otherwise (a lost lease is ``EPERM``, and stops the renewals).
+
+And an agent told that its claim failed must not hold the lease: a claim whose
+status write fails after its conditional PUT won is given back.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tcfs.errors import NotHolder
+from tcfs.errors import NotHolder, TemporaryFailure
 from tcfs.protocol import records
+from tcfs.protocol.steps import CLOCK_SKEW_S
 
 
 class RenewsFirst:
@@ -85,3 +89,35 @@ def test_a_claim_that_really_changed_hands_is_still_refused(atomic_store, projec
     with pytest.raises(NotHolder):
         project(RenewsFirst(atomic_store, rewritten), "alice").steps.release("s1")
     assert atomic_store.exists("steps/s1/claim.json")
+
+
+class FailsStatus:
+    """The store, except that writing a status record fails the way an endpoint
+    that keeps throttling fails once the retries are spent."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put(self, key: str, body: bytes, **kw: Any) -> str:
+        if key.endswith("/status.json"):
+            raise TemporaryFailure(f"S3 put_object on {key}: SlowDown (503)")
+        return str(self._store.put(key, body, **kw))
+
+
+def test_a_claim_whose_status_write_fails_gives_the_lease_back(atomic_store, project, clock):  # type: ignore[no-untyped-def]
+    alice = project(FailsStatus(atomic_store), "alice")
+    with pytest.raises(TemporaryFailure):
+        alice.steps.claim("s1")
+    assert alice.steps.held() == []  # nothing left for the mount to renew
+    assert not atomic_store.exists("steps/s1/claim.json")
+
+    bob = project(atomic_store, "bob")
+    bob.steps.claim("s1")
+    clock.advance(10.0 + CLOCK_SKEW_S + 1.0)  # bob's lease lapsed: alice takes it over...
+    with pytest.raises(TemporaryFailure):
+        alice.steps.claim("s1")  # ...but cannot write its status
+    assert alice.steps.held() == []
+    assert not atomic_store.exists("steps/s1/claim.json")
