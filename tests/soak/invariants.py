@@ -214,8 +214,8 @@ def check_final_leases(
         if not told.get((rec.agent, step), False):
             found.fail(f"{rec.agent} holds a live lease on {step} but was told it does not")
     for (agent, step), holds in sorted(told.items()):
-        rec = final.get(step)
-        if holds and (rec is None or rec.agent != agent):
+        last = final.get(step)
+        if holds and (last is None or last.agent != agent):
             found.count("leases lapsed under faults")
 
 

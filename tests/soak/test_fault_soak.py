@@ -116,7 +116,11 @@ def read_bucket(client: Any, bucket: str) -> dict[str, Any]:
 
 
 def summary(
-    rate: float, outcomes: list[Outcome], faults: FaultInjector, proxy: LoopbackProxy, found: Any
+    rate: float,
+    outcomes: list[Outcome],
+    faults: FaultInjector,
+    proxy: LoopbackProxy,
+    found: inv.Findings,
 ) -> str:
     by_kind: dict[str, Counter[str]] = {}
     for o in outcomes:
@@ -170,7 +174,7 @@ def test_fault_soak(
     # daemon still holds then, it renews.
     time.sleep(LEASE_TTL + inv.CLOCK_SKEW_S + 1)
     now = time.time()
-    bucket = read_bucket(moto_server.client(), s3_bucket)
+    bucket = read_bucket(moto_server.client(), s3_bucket)  # type: ignore[no-untyped-call]
 
     found = inv.Findings()
     log = inv.ClaimLog(proxy.recorded(), s3_bucket, "proj", {access_key(a): a for a in AGENTS})
