@@ -37,6 +37,8 @@ from tcfs.errors import (
     NotFound,
     NotHolder,
     PreconditionFailed,
+    TcfsError,
+    TemporaryFailure,
 )
 from tcfs.protocol import cas, keys, records
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
@@ -289,7 +291,19 @@ class Steps:
         except (NotHolder, Contention) as exc:  # a newer epoch (clock skew), or contention:
             # the claim is won; failing to write its status must not lose it
             log.warning("claimed %s but did not write its status: %s", step, exc)
+        except TcfsError:
+            # The caller is told the claim failed: it must not keep (and renew)
+            # a lease its agent does not know it holds.
+            self._give_back(claim)
+            raise
         return claim
+
+    def _give_back(self, claim: Claim) -> None:
+        self._forget(claim.step)
+        try:
+            self._delete_claim(claim)
+        except TcfsError as exc:
+            log.warning("could not give back %s; its lease lapses unrenewed: %s", claim.step, exc)
 
     def _claim_existing(self, current: Claim) -> Claim:
         """The step is claimed: ours to renew, another's, or an expired lease."""
@@ -320,25 +334,36 @@ class Steps:
         log.info(
             "took over expired lease on %s from %s (epoch %d)", step, current.agent, doc["epoch"]
         )
-        claim = self._remember(doc, etag, step)
-        self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
-        return claim
+        return self._new_claim(step, doc, etag)
+
+    def _same_lease(self, a: Claim, b: Claim) -> bool:
+        """One lease of this agent: renewals keep its epoch and claimed_at."""
+        return (a.agent, a.epoch, a.claimed_at) == (b.agent, b.epoch, b.claimed_at)
 
     def _renew_claim(self, current: Claim) -> Claim:
-        doc = dict(current.raw)
-        fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
-        doc.update({k: fresh[k] for k in ("lease_ttl_s", "expires_at")})
-        doc.setdefault("epoch", current.epoch)
-        doc.setdefault("lease_id", fresh["lease_id"])
-        try:
-            etag = self.store.put(
-                keys.claim_key(current.step), records.encode(doc), if_match=current.etag
-            )
-        except (PreconditionFailed, NotFound):
-            with self._lock:
-                self._held.pop(current.step, None)
-            raise NotHolder(f"lost the lease on step {current.step}") from None
-        return self._remember(doc, etag, current.step)
+        # The background renewal and a shell's claim of a step it holds renew
+        # the same lease at once: a 412 there only means the other one moved
+        # the ETag on.  Renew again on the ETag read, while the lease is ours.
+        for _ in range(3):
+            doc = dict(current.raw)
+            fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
+            doc.update({k: fresh[k] for k in ("lease_ttl_s", "expires_at")})
+            doc.setdefault("epoch", current.epoch)
+            doc.setdefault("lease_id", fresh["lease_id"])
+            try:
+                etag = self.store.put(
+                    keys.claim_key(current.step), records.encode(doc), if_match=current.etag
+                )
+            except (PreconditionFailed, NotFound):
+                latest = self._read_claim_or_none(current.step)
+                if latest is None or not self._same_lease(latest, current):
+                    with self._lock:
+                        self._held.pop(current.step, None)
+                    raise NotHolder(f"lost the lease on step {current.step}") from None
+                current = latest
+                continue
+            return self._remember(doc, etag, current.step)
+        raise TemporaryFailure(f"the lease on step {current.step} keeps changing; try again")
 
     def renew(self, step: str) -> Claim:
         step = names.step_id(step)
@@ -377,12 +402,7 @@ class Steps:
         current = self.read_claim(step)  # NotFound if unclaimed
         if current.agent != self.agent:
             raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
-        try:
-            self.store.delete(keys.claim_key(step), if_match=current.etag)
-        except PreconditionFailed:
-            raise NotHolder(f"step {step} changed hands while releasing") from None
-        except NotFound:
-            pass
+        self._delete_claim(current)
         with self._lock:
             self._held.pop(step, None)
         # A released step is pending again: a status left behind would outlive
@@ -404,6 +424,24 @@ class Steps:
             self.store.delete(skey, if_match=blob.etag)
         except (PreconditionFailed, NotFound):
             pass
+
+    def _delete_claim(self, current: Claim) -> None:
+        """Delete our claim; a renewal of the same lease (the background one)
+        that moved the ETag on meanwhile is no reason to refuse."""
+        for _ in range(3):
+            try:
+                self.store.delete(keys.claim_key(current.step), if_match=current.etag)
+                return
+            except NotFound:
+                return
+            except PreconditionFailed:
+                latest = self._read_claim_or_none(current.step)
+                if latest is None:
+                    return
+                if not self._same_lease(latest, current):
+                    raise NotHolder(f"step {current.step} changed hands while releasing") from None
+                current = latest
+        raise TemporaryFailure(f"the lease on step {current.step} keeps changing; try again")
 
     # ----- status and handoff (holder only, fenced by epoch) -----
 

@@ -124,6 +124,7 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
         lease_ttl: float = 30,
         wait_timeout: float = 20,
         extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> Mount:
         mnt = tmp_path / f"mnt-{agent}"
         mnt.mkdir()
@@ -148,7 +149,11 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
         ]
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env} if env else None,
             )
         m = Mount(mnt, agent, proc, log, extra or [])
         started.append(m)
