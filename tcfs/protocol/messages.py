@@ -56,6 +56,18 @@ class Message:
     def render(self) -> bytes:
         return (self.text if self.text.endswith("\n") else self.text + "\n").encode()
 
+    def summary(self) -> dict[str, Any]:
+        """The message as one entry of ``inbox/unread``."""
+        return {
+            "name": self.name,
+            "from": self.sender,
+            "to": self.to,
+            "sent_at": self.sent_at,
+            "step": self.step,
+            "broadcast": self.broadcast,
+            "text": self.text,
+        }
+
 
 # ---------- the CLI's cursor arithmetic (tracecraft.protocol, 0.2.5) ----------
 
