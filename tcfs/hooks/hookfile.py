@@ -2,7 +2,8 @@
 
 All three read ``{"hooks": {EVENT: [{"matcher"?, "hooks": [HANDLER, ...]}, ...]}}``
 where a handler is ``{"type": "command", "command": ..., "timeout": ...}``.
-tcfs's handlers are the ones whose command names ``tcfs.hooks <harness>``;
+tcfs's handlers are the ones whose command runs tcfs's hook entry point for
+the harness (``marker``);
 every other byte of the file belongs to the user and is never changed.
 Install merges (twice is a no-op), uninstall removes only tcfs's handlers and
 the containers that held nothing else, and a file that is not valid JSON, or
@@ -12,6 +13,7 @@ whose ``hooks`` are not of that shape, is refused and left as it was.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,9 +36,11 @@ class Found:
     command: str
 
 
-def marker(harness: str) -> str:
-    """What every tcfs hook command for ``harness`` contains."""
-    return f"tcfs.hooks {harness} "
+def marker(harness: str) -> re.Pattern[str]:
+    """What every tcfs hook command for ``harness`` contains: the entry point
+    (``-m tcfs.hooks``, ``.../tcfs/hooks/__main__.py`` or ``tcfs hook``), then
+    the harness."""
+    return re.compile(rf"(?:tcfs\.hooks|tcfs/hooks/__main__\.py'?|tcfs hook) {re.escape(harness)} ")
 
 
 def _read(path: Path) -> str | None:
@@ -66,7 +70,7 @@ def _parse(path: Path, text: str) -> Node:
     return root
 
 
-def _ours(group: Node, mark: str) -> list[int]:
+def _ours(group: Node, mark: re.Pattern[str]) -> list[int]:
     """Indexes of tcfs's handlers in one matcher group."""
     handlers = group.get("hooks") if group.is_object else None
     if handlers is None or not handlers.is_array:
@@ -76,7 +80,7 @@ def _ours(group: Node, mark: str) -> list[int]:
         for i, h in enumerate(handlers.items)
         if isinstance(h.node.value, dict)
         and isinstance(h.node.value.get("command"), str)
-        and mark in h.node.value["command"]
+        and mark.search(h.node.value["command"]) is not None
     ]
 
 
@@ -100,7 +104,9 @@ def _found(path: Path, text: str, harness: str) -> list[Found]:
     return out
 
 
-def _remove_first(text: str, root: Node, mark: str, event: str | None = None) -> str | None:
+def _remove_first(
+    text: str, root: Node, mark: re.Pattern[str], event: str | None = None
+) -> str | None:
     """``text`` without one tcfs handler (of ``event``, or any), or None if it has none.
 
     The innermost container left empty goes with it: the handler's group, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -18,9 +19,12 @@ class Installed(NamedTuple):
 
 
 def command(harness: Harness, event: str, mountpoint: str) -> str:
-    """The shell command the harness runs: this interpreter and the lean entry
-    point (``python -m tcfs.hooks``), not the ``tcfs`` CLI, for start-up time."""
-    argv = [sys.executable, "-m", "tcfs.hooks", harness.name, event, "--mount", mountpoint]
+    """The shell command the harness runs: this interpreter on the lean entry
+    point's file, isolated (``-I``: no user site, no ``PYTHON*`` variables) and
+    without site packages (``-S``), which a hook does not need and whose scan
+    is most of an interpreter's start-up; not the ``tcfs`` CLI."""
+    main = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py")
+    argv = [sys.executable, "-I", "-S", main, harness.name, event, "--mount", mountpoint]
     return " ".join(shlex.quote(a) for a in argv)
 
 

@@ -55,7 +55,7 @@ def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
     out = json.loads(json.dumps(doc))
     for event, groups in list(out.get("hooks", {}).items()):
         for g in groups:
-            g["hooks"] = [h for h in g["hooks"] if "tcfs.hooks" not in h.get("command", "")]
+            g["hooks"] = [h for h in g["hooks"] if "tcfs/hooks" not in h.get("command", "")]
         out["hooks"][event] = [g for g in groups if g["hooks"]]
         if not out["hooks"][event]:
             del out["hooks"][event]
@@ -80,7 +80,7 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, harness:
             hd["command"]
             for g in doc["hooks"][event]
             for hd in g["hooks"]
-            if "tcfs.hooks" in hd["command"]
+            if "tcfs/hooks" in hd["command"]
         ]
         assert len(ours) == 1 and ours[0].endswith("--mount /mnt/a"), ours
     # the foreign text is still there byte for byte, only added to
@@ -169,5 +169,13 @@ def test_a_harness_without_hooks_points_to_its_instructions(tmp_path: Path) -> N
 def test_the_command_written_runs_the_lean_entry_point(tmp_path: Path) -> None:
     h = load("claude-code")
     cmd = install.command(h, "stop", "/mnt/with space")
-    assert cmd.startswith(sys.executable) and "-m tcfs.hooks claude-code stop" in cmd
+    assert cmd.startswith(f"{sys.executable} -I -S ") and "claude-code stop" in cmd
     assert cmd.endswith("--mount '/mnt/with space'")
+    assert hookfile.marker("claude-code").search(cmd) and not hookfile.marker("codex").search(cmd)
+    # what the harness runs answers, from any working directory, without site packages
+    proc = subprocess.run(
+        ["sh", "-c", cmd], cwd="/", input="{}", capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {
+        "systemMessage": "tcfs: /mnt/with space is not mounted; messages cannot be checked"
+    }
