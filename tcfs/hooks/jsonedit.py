@@ -10,7 +10,6 @@ Inserting an item and then removing it gives back the original bytes.
 from __future__ import annotations
 
 import json
-import json.decoder
 from dataclasses import dataclass, field
 
 JSONValue = object  # what json.loads returns; callers check shapes with isinstance
@@ -91,7 +90,8 @@ def _container(text: str, i: int, close: str, *, keyed: bool) -> tuple[Node, int
         item_start = i
         key = None
         if keyed:
-            key, i = json.decoder.scanstring(text, i + 1)
+            raw, i = _SCALARS.raw_decode(text, i)
+            key = str(raw)
             i = _skip(text, _skip(text, i) + 1)  # past the colon
         child, i = _value(text, i)
         items.append(Item(key, item_start, child))
