@@ -7,7 +7,7 @@ import os
 import click
 
 from tcfs.hooks import hookfile, install
-from tcfs.hooks.harness import EVENTS, HOOKED, load
+from tcfs.hooks.harness import HOOKED, load
 from tcfs.hooks.instructions import NO_HOOKS
 
 ALL = sorted([*HOOKED, *NO_HOOKS])
@@ -45,7 +45,7 @@ def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
     except hookfile.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     verb = "installed" if changed else "already installed:"
-    events = ", ".join(h.events[e] for e in EVENTS)
+    events = ", ".join(h.events.values())
     click.echo(f"{verb} {h.title} hooks ({events}) for {mountpoint} in {path}")
     if h.notes:
         click.echo(f"note: {h.notes}")
@@ -78,7 +78,7 @@ def status_cmd() -> None:
             click.echo(f"{name}: no hooks ({why}); `tcfs instructions {name}` for its {file}")
             continue
         h = load(name)
-        for user in (False, True):
+        for user in (False, True) if h.project_file else (True,):
             try:
                 st = install.status(h, user=user)
             except hookfile.SettingsError as exc:

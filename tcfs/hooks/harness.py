@@ -34,19 +34,26 @@ class Harness(NamedTuple):
 
     name: str
     title: str
-    project_file: str  # relative to the working directory
+    project_file: str | None  # relative to the working directory; None: user scope only
     user_file: Callable[[], Path]
     events: Mapping[str, str]  # our event -> the harness's event name
     timeout: int  # the handler's timeout, in the harness's unit
     format: Callable[[str, Answer], JSONObject]  # the JSON the harness reads on stdout
     notes: str = ""  # what else the user must know (feature flags, trust)
+    config: str = "json"  # the settings file: "json" (``hookfile``) or "yaml" (``yamlblock``)
+    #: after install (True) or uninstall (False): record or revoke the user's consent
+    consent: Callable[[Mapping[str, str], bool], None] | None = None
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path
 
-        return self.user_file() if user else (cwd or Path.cwd()) / self.project_file
+        if user or self.project_file is None:
+            return self.user_file()
+        return (cwd or Path.cwd()) / self.project_file
 
     def handler(self, command: str) -> JSONObject:
+        if self.config == "yaml":
+            return {"command": command, "timeout": self.timeout}
         return {"type": "command", "command": command, "timeout": self.timeout}
 
 
@@ -55,6 +62,7 @@ HOOKED = {
     "claude-code": "tcfs.hooks.claude_code",
     "codex": "tcfs.hooks.codex",
     "gemini": "tcfs.hooks.gemini",
+    "hermes": "tcfs.hooks.hermes",
 }
 
 

@@ -43,7 +43,7 @@ def marker(harness: str) -> re.Pattern[str]:
     return re.compile(rf"(?:tcfs\.hooks|tcfs/hooks/__main__\.py'?|tcfs hook) {re.escape(harness)} ")
 
 
-def _read(path: Path) -> str | None:
+def read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -86,7 +86,7 @@ def _ours(group: Node, mark: re.Pattern[str]) -> list[int]:
 
 def find(path: Path, harness: str) -> list[Found]:
     """tcfs's handlers in the file, by event (empty when there is no file)."""
-    text = _read(path)
+    text = read(path)
     return [] if text is None else _found(path, text, harness)
 
 
@@ -151,7 +151,7 @@ def _add(text: str, root: Node, event: str, handler: Handler) -> str:
 
 def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
     """Merge one handler per event into ``path``; False when it was already there."""
-    original = _read(path)
+    original = read(path)
     text = original if original is not None and original.strip() else "{}\n"
     mark = marker(harness)
     for event, handler in handlers.items():
@@ -167,13 +167,13 @@ def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
             text = smaller
     if text == original:
         return False
-    _write(path, text)
+    write(path, text)
     return True
 
 
 def uninstall(path: Path, harness: str) -> bool:
     """Remove tcfs's handlers from ``path``; False when it had none."""
-    original = _read(path)
+    original = read(path)
     if original is None:
         return False
     text = original
@@ -181,11 +181,11 @@ def uninstall(path: Path, harness: str) -> bool:
         text = smaller
     if text == original:
         return False
-    _write(path, text)
+    write(path, text)
     return True
 
 
-def _write(path: Path, text: str) -> None:
+def write(path: Path, text: str) -> None:
     """Replace ``path`` atomically, keeping its mode (a new file is 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -6,10 +6,11 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
-from tcfs.hooks import hookfile
-from tcfs.hooks.harness import EVENTS, Harness
+from tcfs.hooks import hookfile, yamlblock
+from tcfs.hooks.harness import Harness
 
 
 class Installed(NamedTuple):
@@ -28,15 +29,27 @@ def command(harness: Harness, event: str, mountpoint: str) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
+def _store(harness: Harness) -> ModuleType:
+    """The module that edits this harness's kind of settings file."""
+    return yamlblock if harness.config == "yaml" else hookfile
+
+
 def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, bool]:
     path = harness.config_path(user=user)
-    handlers = {harness.events[e]: harness.handler(command(harness, e, mountpoint)) for e in EVENTS}
-    return path, hookfile.install(path, harness.name, handlers)
+    commands = {name: command(harness, e, mountpoint) for e, name in harness.events.items()}
+    handlers = {name: harness.handler(cmd) for name, cmd in commands.items()}
+    changed: bool = _store(harness).install(path, harness.name, handlers)
+    if harness.consent is not None:
+        harness.consent(commands, True)
+    return path, changed
 
 
 def uninstall(harness: Harness, *, user: bool) -> tuple[Path, bool]:
     path = harness.config_path(user=user)
-    return path, hookfile.uninstall(path, harness.name)
+    changed: bool = _store(harness).uninstall(path, harness.name)
+    if harness.consent is not None:
+        harness.consent({}, False)
+    return path, changed
 
 
 def _mount_of(cmd: str) -> str:
@@ -50,6 +63,6 @@ def _mount_of(cmd: str) -> str:
 def status(harness: Harness, *, user: bool) -> Installed:
     """What is installed in one scope (``SettingsError`` if the file is malformed)."""
     path = harness.config_path(user=user)
-    found = hookfile.find(path, harness.name)
+    found: list[hookfile.Found] = _store(harness).find(path, harness.name)
     mounts = sorted({_mount_of(f.command) for f in found})
     return Installed(path, [f.event for f in found], mounts)

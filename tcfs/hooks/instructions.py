@@ -20,11 +20,6 @@ NO_HOOKS = {
         "OpenClaw's hooks and plugins are TypeScript modules in its gateway; tcfs ships none "
         "yet, so its agents read the inbox themselves",
     ),
-    "hermes": (
-        "AGENTS.md",
-        "Hermes's plugin hooks are Python inside the agent's process; tcfs ships none yet, "
-        "so its agents read the inbox themselves",
-    ),
 }
 
 FILES = {"claude-code": "CLAUDE.md", "gemini": "GEMINI.md", "codex": "AGENTS.md"}

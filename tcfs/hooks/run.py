@@ -73,6 +73,9 @@ def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
         # This stop already follows one we held up: let the agent stop; any
         # newer mail waits for the next prompt instead of looping.
         return Answer(), []
+    extra = payload.get("extra")
+    if event == "prompt" and isinstance(extra, dict) and extra.get("is_first_turn"):
+        event = "session-start"  # Hermes: its first turn's prompt hook starts the session
     inbox = mount.read_inbox(where)
     names = [str(m["name"]) for m in context.shown(inbox)]
     if event == "session-start":

@@ -62,7 +62,10 @@ def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
     return out
 
 
-@pytest.mark.parametrize("harness", sorted(HOOKED))
+JSON_HOOKED = sorted(n for n in HOOKED if load(n).config == "json")
+
+
+@pytest.mark.parametrize("harness", JSON_HOOKED)
 def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, harness: str) -> None:
     h = load(harness)
     path = tmp_path / h.project_file
@@ -179,3 +182,53 @@ def test_the_command_written_runs_the_lean_entry_point(tmp_path: Path) -> None:
     assert proc.returncode == 0 and json.loads(proc.stdout) == {
         "systemMessage": "tcfs: /mnt/with space is not mounted; messages cannot be checked"
     }
+
+
+HERMES_CONFIG = """model:
+  default: some-model   # a comment
+  provider: custom
+terminal:
+  backend: local
+"""
+
+
+def test_hermes_gets_a_marked_block_and_its_consent(tmp_path: Path) -> None:
+    home = tmp_path / "hermes-home"
+    home.mkdir()
+    cfg = home / "config.yaml"
+    cfg.write_text(HERMES_CONFIG)
+    allow = home / "shell-hooks-allowlist.json"
+    foreign = '{"approvals": [{"event": "pre_tool_call", "command": "/bin/guard"}]}\n'
+    allow.write_text(foreign)
+    env = {"HERMES_HOME": str(home)}
+    out = tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env)
+    assert out.returncode == 0, out.stderr
+    text = cfg.read_text()
+    assert text.startswith(HERMES_CONFIG) and "  pre_llm_call:\n    - command: '" in text
+    approvals = json.loads(allow.read_text())["approvals"]
+    assert approvals[0] == {"event": "pre_tool_call", "command": "/bin/guard"}
+    ours = approvals[1]
+    assert ours["event"] == "pre_llm_call" and ours["command"].endswith("--mount /mnt/h")
+    assert ours["command"] in text  # the approval is for exactly the command configured
+    before = cfg.read_bytes()
+    assert (
+        "already installed"
+        in tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env).stdout
+    )
+    assert cfg.read_bytes() == before and len(json.loads(allow.read_text())["approvals"]) == 2
+    assert (
+        "hermes (user): pre_llm_call -> /mnt/h" in tcfs(tmp_path, "hooks", "status", env=env).stdout
+    )
+
+    assert tcfs(tmp_path, "hooks", "uninstall", "hermes", env=env).returncode == 0
+    assert cfg.read_text() == HERMES_CONFIG
+    assert json.loads(allow.read_text())["approvals"] == [
+        {"event": "pre_tool_call", "command": "/bin/guard"}
+    ]
+
+    # a hooks: section of the user's own is never edited: the lines are shown instead
+    own = HERMES_CONFIG + "hooks:\n  on_session_start:\n    - command: /bin/hello\n"
+    cfg.write_text(own)
+    out = tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env)
+    assert out.returncode == 1 and "already has a `hooks:` section" in out.stderr
+    assert "pre_llm_call:" in out.stderr and cfg.read_text() == own
