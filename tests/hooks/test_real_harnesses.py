@@ -31,6 +31,7 @@ class Run:
     shell_tool: str
     env: Callable[[FakeModel, Path], dict[str, str]]
     argv: Callable[[str], list[str]]
+    holds_turn: bool = True  # can a hook keep the turn going at its end?
 
 
 def _claude_env(model: FakeModel, home: Path) -> dict[str, str]:
@@ -54,6 +55,15 @@ def _gemini_env(model: FakeModel, home: Path) -> dict[str, str]:
     }
 
 
+def _hermes_env(model: FakeModel, home: Path) -> dict[str, str]:
+    hermes_home = home / ".hermes"
+    hermes_home.mkdir(parents=True, exist_ok=True)
+    (hermes_home / "config.yaml").write_text(
+        f"model:\n  default: fake-model\n  provider: custom\n  base_url: {model.url}/v1\n"
+    )
+    return {"HERMES_HOME": str(hermes_home), "OPENAI_API_KEY": "sk-fake"}
+
+
 RUNS = {
     "claude-code": Run(
         "anthropic",
@@ -68,6 +78,8 @@ RUNS = {
         _gemini_env,
         lambda p: ["-m", "gemini-2.5-pro", "--yolo", "-p", p],
     ),
+    # no hook holds a Hermes turn open: mail sent during a turn comes with the next
+    "hermes": Run("chat", "terminal", _hermes_env, lambda p: ["--yolo", "-z", p], False),
 }
 
 
@@ -81,14 +93,6 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
     project, home = tmp_path / "project", tmp_path / "home"
     project.mkdir()
     home.mkdir()
-    inst = subprocess.run(
-        [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert inst.returncode == 0, inst.stderr
     during = f"echo 'MAIL-DURING-TURN rebase first' > {alice.path}/outbox/bob"
     script = Script().on("TURN-THREE", ToolCall((run.shell_tool,), {"command": during}))
     program = install(harness)
@@ -96,6 +100,15 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
     with FakeModel(script) as model:
         base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
         env = program.env({**base, **run.env(model, home)})
+        inst = subprocess.run(
+            [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert inst.returncode == 0, inst.stderr
 
         def turn(prompt: str) -> list[str]:
             seen = len(model.answered(run.api))
@@ -111,6 +124,10 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
             assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
             return [json.dumps(r.body) for r in model.answered(run.api)[seen:]]
 
+        def delivered(body: str) -> bool:
+            # the message as a hook delivers it (the tool call's command names the text too)
+            return "from alice (direct" in body and "MAIL-DURING" in body
+
         assert sh(f"echo 'MAIL-ONE please take step api' > {alice.path}/outbox/bob").returncode == 0
         first = turn("TURN-ONE")
         assert any("MAIL-ONE please take step api" in b for b in first), first[-1:]
@@ -121,10 +138,13 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
         assert sh(f"cat {bob.path}/inbox/next", timeout=20).returncode != 0  # nothing unread
 
         third = turn("TURN-THREE")
-        # the message as a hook delivers it (the tool call's command names the text too)
-        hit = [i for i, b in enumerate(third) if "from alice (direct" in b and "MAIL-DURING" in b]
-        assert hit, "the message sent during the turn never reached the model"
-        assert hit[0] > 0  # after the tool ran: the turn-end hook held the turn open for it
+        hit = [i for i, b in enumerate(third) if delivered(b)]
+        if run.holds_turn:
+            assert hit, "the message sent during the turn never reached the model"
+            assert hit[0] > 0  # after the tool ran: the turn-end hook held the turn open
+        else:
+            assert not hit
+            assert any(delivered(b) for b in turn("TURN-FOUR"))
 
     out = sh(f"cat {bob.path}/inbox/unread")
     assert json.loads(out.stdout)["unread"] == []
