@@ -149,26 +149,33 @@ def _add(text: str, root: Node, event: str, handler: Handler) -> str:
     return jsonedit.append(text, events, group)
 
 
+def _strip(path: Path, text: str, mark: re.Pattern[str], event: str | None = None) -> str:
+    """``text`` without any tcfs handler (of ``event``, or of every event)."""
+    while (smaller := _remove_first(text, _parse(path, text), mark, event)) is not None:
+        text = smaller
+    return text
+
+
+def _save(path: Path, original: str | None, text: str) -> bool:
+    if text == original:
+        return False
+    write(path, text)
+    return True
+
+
 def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
     """Merge one handler per event into ``path``; False when it was already there."""
     original = read(path)
     text = original if original is not None and original.strip() else "{}\n"
     mark = marker(harness)
     for event, handler in handlers.items():
-        have = [f for f in _found(path, text, harness) if f.event == event]
-        if [f.command for f in have] == [handler["command"]]:
-            continue
-        while (smaller := _remove_first(text, _parse(path, text), mark, event)) is not None:
-            text = smaller  # an older tcfs handler (another mount) is replaced
-        root = _parse(path, text)
-        text = _add(text, root, event, handler)
+        have = [f.command for f in _found(path, text, harness) if f.event == event]
+        if have != [handler["command"]]:
+            text = _strip(path, text, mark, event)  # an older one (another mount) is replaced
+            text = _add(text, _parse(path, text), event, handler)
     for stale in {f.event for f in _found(path, text, harness)} - set(handlers):
-        while (smaller := _remove_first(text, _parse(path, text), mark, stale)) is not None:
-            text = smaller
-    if text == original:
-        return False
-    write(path, text)
-    return True
+        text = _strip(path, text, mark, stale)
+    return _save(path, original, text)
 
 
 def uninstall(path: Path, harness: str) -> bool:
@@ -176,13 +183,7 @@ def uninstall(path: Path, harness: str) -> bool:
     original = read(path)
     if original is None:
         return False
-    text = original
-    while (smaller := _remove_first(text, _parse(path, text), marker(harness))) is not None:
-        text = smaller
-    if text == original:
-        return False
-    write(path, text)
-    return True
+    return _save(path, original, _strip(path, original, marker(harness)))
 
 
 def write(path: Path, text: str) -> None:
