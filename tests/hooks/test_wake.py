@@ -3,6 +3,8 @@ the command once, with the messages in a private file, and marks them read."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from tcfs.hooks.wake import Waker, check_command
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
+from tests.fs.conftest import eventually, sh
 
 
 class Clock:
@@ -86,3 +89,28 @@ def test_the_command_must_name_the_file() -> None:
     with pytest.raises(ValueError):
         check_command("")
     assert check_command("claude -p '{message_file}'") == ["claude", "-p", "{message_file}"]
+
+
+@pytest.mark.mount
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_mount_wakes_its_idle_agent(mount, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "woken.txt"
+    command = f"sh -c 'cp \"$0\" {out}' {{message_file}}"
+    alice = mount("alice")
+    bob = mount("bob", extra=["--wake", command, "--wake-after", "1"])
+    assert sh(f"echo 'wake up, review api' > {alice.path}/outbox/bob").returncode == 0
+    assert eventually(lambda: out.exists() and "wake up, review api" in out.read_text(), 40)
+    assert "from alice (direct)" in out.read_text()
+    unread = sh(f"cat {bob.path}/inbox/unread")
+    assert json.loads(unread.stdout)["unread"] == []  # delivered once, by the file
+    assert "wake: started" in bob.log_text()
+
+
+def test_a_wake_command_without_the_file_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "claude -p hi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and "{message_file}" in proc.stderr
