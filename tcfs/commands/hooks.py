@@ -49,7 +49,7 @@ def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
     click.echo(f"{verb} {h.title} hooks ({events}) for {mountpoint} in {path}")
     if h.notes:
         click.echo(f"note: {h.notes}")
-    from tcfs.fs import registry
+    from tcfs import registry
 
     if not registry.is_mounted(mountpoint):
         click.echo(f"note: {mountpoint} is not mounted now; the hooks will say so until it is")
