@@ -149,6 +149,14 @@ class Waker:
             self._file.unlink(missing_ok=True)
 
 
+def start(messages: Messages, command: str, *, after: float) -> Callable[[], None]:
+    """Watch ``messages`` in a thread of the mount's daemon; returns what stops it."""
+    from tcfs.config import runtime_dir
+
+    log.info("wake: %s after %gs of unread mail", command, after)
+    return run_in_thread(Waker(messages, command, runtime_dir() / "wake", after=after))
+
+
 def run_in_thread(waker: Waker) -> Callable[[], None]:
     """Watch in a daemon thread until the returned function is called."""
     done = threading.Event()
