@@ -1,78 +1,100 @@
 """Hook start-up and answer time: ``python -m bench.hooks``.
 
 A harness runs one process per hook call, so the call's whole life counts:
-interpreter start-up, imports, the mount reads, the answer.  Measured against
-the floor of a bare ``python -S -c pass`` and of ``python -c pass``, for a
-mountpoint that is not mounted (start-up alone) and for a real mount on the
-local backend with no mail and with one message.
+interpreter start-up, imports, the mount reads, the answer.  Each hook runs
+as ``tcfs hooks install`` writes it (``python -I -S .../tcfs/hooks/__main__.py``),
+beside the floor of a bare interpreter, for a mountpoint that is not mounted
+(start-up alone) and for a real mount on the local backend.  The cases run
+round-robin, so a burst of load elsewhere on the machine spreads over all of
+them; wall time and CPU time (user + system, which other load barely moves)
+are both reported.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.mounts import Backend, Mount
 from bench.procs import PY, Reaper
 from bench.stats import summary
+from tcfs.hooks import install
+from tcfs.hooks.harness import load
 
 RUNS = 30
 
 
-def _time(argv: list[str], stdin: bytes = b"{}") -> float:
+def _run(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one process."""
     start = time.perf_counter()
-    subprocess.run(argv, input=stdin, capture_output=True, timeout=30, check=False)
-    return time.perf_counter() - start
-
-
-def sample(argv: list[str], runs: int = RUNS, before: object = None) -> dict[str, float | int]:
-    _time(argv)  # warm the page cache
-    out = []
-    for _ in range(runs):
-        if callable(before):
-            before()
-        out.append(_time(argv))
-    return summary(out)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"{}")
+    proc.stdin.close()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
 def hook(event: str, where: Path) -> list[str]:
-    return [PY, "-m", "tcfs.hooks", "claude-code", event, "--mount", str(where)]
+    return shlex.split(install.command(load("claude-code"), event, str(where)))
 
 
 def main() -> int:
-    rows: dict[str, dict[str, float | int]] = {}
-    rows["python -S -c pass (floor)"] = sample([PY, "-S", "-c", "pass"])
-    rows["python -c pass"] = sample([PY, "-c", "pass"])
-    rows["tcfs --version (the click CLI)"] = sample([PY, "-m", "tcfs", "--version"], runs=10)
     with tempfile.TemporaryDirectory(prefix="tcfs-bench-hooks-") as tmp:
         root = Path(tmp)
         os.environ["TCFS_HOME"] = str(root / "tcfs-home")  # the hooks' own state file
-        rows["hook prompt, not mounted"] = sample(hook("prompt", root / "nowhere"))
         reaper = Reaper()
         try:
             backend = Backend("local", str(root / "bucket"))
             bob = Mount(reaper, root, backend, "bob").start()
             alice = Mount(reaper, root, backend, "alice").start()
-            rows["hook prompt, no mail"] = sample(hook("prompt", bob.path))
 
             def send() -> None:
                 (alice.path / "outbox" / "bob").write_text("hello")
 
-            rows["hook prompt, one message (answer + ack)"] = sample(
-                hook("prompt", bob.path), before=send
-            )
-            rows["hook session-start, no mail"] = sample(hook("session-start", bob.path), runs=10)
+            cases: dict[str, tuple[list[str], Callable[[], None] | None]] = {
+                "python -I -S -c pass (the floor)": ([PY, "-I", "-S", "-c", "pass"], None),
+                "python -c pass": ([PY, "-c", "pass"], None),
+                "tcfs --version (the click CLI)": ([PY, "-m", "tcfs", "--version"], None),
+                "hook prompt, not mounted (start-up)": (hook("prompt", root / "nowhere"), None),
+                "hook prompt, no mail": (hook("prompt", bob.path), None),
+                "hook prompt, one message (answer + ack)": (hook("prompt", bob.path), send),
+                "hook stop, no mail": (hook("stop", bob.path), None),
+                "hook session-start, no mail": (hook("session-start", bob.path), None),
+            }
+            wall: dict[str, list[float]] = {k: [] for k in cases}
+            cpu: dict[str, list[float]] = {k: [] for k in cases}
+            for argv, _ in cases.values():
+                _run(argv)  # warm the page cache
+            for _ in range(RUNS):
+                for name, (argv, before) in cases.items():
+                    if before is not None:
+                        before()
+                    w, c = _run(argv)
+                    wall[name].append(w)
+                    cpu[name].append(c)
         finally:
             reaper.cleanup()
-    width = max(len(k) for k in rows)
-    print(f"{'call':<{width}}  median ms  p95 ms  (n)")
-    for name, s in rows.items():
-        print(f"{name:<{width}}  {s['median_ms']:9.1f}  {s['p95_ms']:6.1f}  ({s['n']})")
+    width = max(len(k) for k in cases)
+    print(f"{'call':<{width}}  wall median  wall p95  cpu median (ms, n={RUNS})")
+    rows = {}
+    for name in cases:
+        w, c = summary(wall[name]), summary(cpu[name])
+        rows[name] = {"wall": w, "cpu": c}
+        print(
+            f"{name:<{width}}  {w['median_ms']:11.1f}  {w['p95_ms']:8.1f}  {c['median_ms']:10.1f}"
+        )
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     json.dump(rows, sys.stderr)
     print(file=sys.stderr)
     return 0
