@@ -1,4 +1,4 @@
-"""The ``tcfs`` command: init / mount / umount / status / mirror / doctor.
+"""The ``tcfs`` command: init / mount / umount / status / mirror / doctor / hooks.
 
 Each command lives in its own module under ``tcfs.commands`` and is imported
 only when it runs, so ``tcfs status`` never pays for boto3 or pyfuse3.
@@ -21,6 +21,13 @@ COMMANDS = {
     "status": ("tcfs.commands.mount", "status", "List this machine's mounts and their health."),
     "mirror": ("tcfs.commands.mirror", "mirror", "Mirror agent transcripts into sessions/."),
     "doctor": ("tcfs.commands.doctor", "doctor", "Prove a backend is safe to coordinate on."),
+    "hooks": ("tcfs.commands.hooks", "hooks", "Install agents' hooks that deliver mail to turns."),
+    "hook": ("tcfs.commands.hooks", "hook", "One hook call, as a harness makes it."),
+    "instructions": (
+        "tcfs.commands.instructions",
+        "instructions",
+        "Print coordination text for an agent's AGENTS.md.",
+    ),
 }
 
 

@@ -80,12 +80,40 @@ def _warn_best_effort(s: Settings) -> None:
     default=None,
     help="also run `tcfs mirror --follow --harness HARNESS` while mounted",
 )
+@click.option(
+    "--wake",
+    metavar="COMMAND",
+    default=None,
+    help="run COMMAND (which names {message_file}) when mail waits that no session took, "
+    "e.g. 'claude -p --continue \"read {message_file}\"'",
+)
+@click.option(
+    "--wake-after",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="seconds mail waits unread before --wake runs",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
-    mountpoint: str, foreground: bool, mirror: str | None, log_path: str | None, **kwargs: Any
+    mountpoint: str,
+    foreground: bool,
+    mirror: str | None,
+    wake: str | None,
+    wake_after: float,
+    log_path: str | None,
+    **kwargs: Any,
 ) -> None:
     """Mount a project of the bucket at MOUNTPOINT as an agent."""
     from tcfs.fs import daemon
+
+    if wake is not None:
+        from tcfs.hooks.wake import check_command
+
+        try:
+            check_command(wake)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
 
     s = settings_from(
         kwargs, lease_ttl=kwargs.pop("lease_ttl"), wait_timeout=kwargs.pop("wait_timeout")
@@ -98,7 +126,7 @@ def mount(
     if foreground:
         daemon.setup_logging()
         try:
-            daemon.serve(s, mnt, mirror=mirror, log_path=log_path)
+            daemon.serve(s, mnt, mirror=mirror, log_path=log_path, wake=wake, wake_after=wake_after)
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
         return
@@ -121,6 +149,8 @@ def mount(
     ]
     if mirror:
         args += ["--mirror", mirror]
+    if wake:
+        args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
     proc = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
     )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from tcfs import config, registry
+from tcfs.hooks import wake as wakes
 from tcfs.protocol import Project, keys
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
@@ -240,6 +241,8 @@ def serve(
     *,
     mirror: str | None = None,
     log_path: str | None = None,
+    wake: str | None = None,
+    wake_after: float = 30.0,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
     import pyfuse3
@@ -282,6 +285,7 @@ def serve(
     except RuntimeError as exc:
         raise MountError(f"cannot mount {mnt}: {exc}") from exc
     mirror_proc = start_mirror(settings, mirror, workdir) if mirror else None
+    stop_wake = wakes.start(project.messages, wake, after=wake_after) if wake else None
     registry.write_record(
         registry.MountRecord(
             pid=os.getpid(),
@@ -311,6 +315,8 @@ def serve(
         with contextlib.suppress(Exception):
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
+        if stop_wake is not None:
+            stop_wake()
         registry.remove_record(mnt, os.getpid())
         with contextlib.suppress(Exception):
             store.close()

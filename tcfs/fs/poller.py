@@ -27,7 +27,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -167,6 +167,15 @@ class Poller:
         finally:
             if waiter in self._inbox_waiters:
                 self._inbox_waiters.remove(waiter)
+
+    def undelivered(self) -> list[Message]:
+        """Messages consumed for a reader that gave up, not yet handed to anyone."""
+        return list(self._undelivered)
+
+    def delivered(self, names: Collection[str]) -> None:
+        """Another path (a hook, through ``inbox/ack``) delivered these: no
+        ``inbox/next`` reader gets them again."""
+        self._undelivered = collections.deque(m for m in self._undelivered if m.name not in names)
 
     @property
     def busy(self) -> bool:

@@ -34,6 +34,8 @@ TABLE: list[tuple[str, type[Node]]] = [
     ("memory/<part>...", memory.MemoryEntry),
     ("inbox", inbox.Inbox),
     ("inbox/next", inbox.InboxNext),
+    ("inbox/unread", inbox.InboxUnread),
+    ("inbox/ack", inbox.InboxAck),
     ("inbox/<message>", inbox.InboxMessage),
     ("outbox", outbox.Outbox),
     ("outbox/<recipient>", outbox.OutboxMessage),

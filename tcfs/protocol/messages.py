@@ -54,6 +54,18 @@ class Message:
     def render(self) -> bytes:
         return (self.text if self.text.endswith("\n") else self.text + "\n").encode()
 
+    def summary(self) -> dict[str, Any]:
+        """The message as one entry of ``inbox/unread``."""
+        return {
+            "name": self.name,
+            "from": self.sender,
+            "to": self.to,
+            "sent_at": self.sent_at,
+            "step": self.step,
+            "broadcast": self.broadcast,
+            "text": self.text,
+        }
+
 
 # ---------- the CLI's cursor arithmetic (tracecraft.protocol, 0.2.5) ----------
 
@@ -91,7 +103,11 @@ def unseen(listed: list[str], stream: dict[str, Any]) -> list[str]:
     return [k for k in listed if (wm is None or k > wm) and k not in seen]
 
 
-def advance(stream: dict[str, Any], consumed: list[str], prefix: str) -> dict[str, Any]:
+def advance(
+    stream: dict[str, Any], consumed: list[str], prefix: str, *, keep: list[str] | None = None
+) -> dict[str, Any]:
+    """The stream after ``consumed`` was read; ``keep`` are keys still unread,
+    which the new watermark must not pass (they are compared as strings)."""
     if not consumed:
         return stream
     known = sorted(set(stream["seen"]) | set(consumed))
@@ -106,6 +122,8 @@ def advance(stream: dict[str, Any], consumed: list[str], prefix: str) -> dict[st
     watermark = f"{prefix}{horizon:0{TS_WIDTH}d}" if horizon > 0 else None
     if stream["watermark"] and (watermark is None or watermark < stream["watermark"]):
         watermark = stream["watermark"]
+    if keep and watermark is not None and min(keep) <= watermark:
+        watermark = stream["watermark"]  # an earlier message is still unread
     seen = [k for k in known if watermark is None or k > watermark]
     return {"watermark": watermark, "seen": seen[-SEEN_CAP:]}
 
@@ -120,6 +138,19 @@ def _is_message_leaf(leaf: str) -> bool:
 
 def _order(key: str, prefix: str) -> tuple[int, str]:
     return (keys.key_ts_ns(key, prefix) or 0, key[len(prefix) :])
+
+
+@dataclass
+class _Pending:
+    """One look at the cursor and the mailboxes: what the cursor has not seen."""
+
+    ckey: str
+    doc: dict[str, Any] | None
+    etag: str | None
+    direct: dict[str, Any]
+    bcast: dict[str, Any]
+    keys: list[str]  # unread, oldest first
+    skip: list[str]  # broadcasts never shown to this agent (its own, hidden)
 
 
 class Messages:
@@ -263,56 +294,106 @@ class Messages:
 
     # ----- the durable cursor -----
 
+    def _pending(self) -> _Pending:
+        """Read the cursor and list what it has not seen, oldest first."""
+        ckey = keys.cursor_key(self.agent)
+        doc: dict[str, Any] | None = None
+        etag: str | None = None
+        try:
+            blob = self.store.get(ckey)
+        except NotFound:
+            pass
+        else:
+            etag = blob.etag  # a cursor we cannot read is still replaced by CAS
+            try:
+                doc = records.decode(blob.body, ckey)
+            except CorruptObject as exc:
+                log.warning("%s: reading %s's mail from the start", exc, self.agent)
+        direct = load_stream(doc, "direct", self.direct_prefix)
+        bcast = load_stream(doc, "broadcast", BROADCAST_PREFIX)
+        d_new = unseen(self._leaves(self.direct_prefix, direct["watermark"]), direct)
+        b_new = unseen(self._leaves(BROADCAST_PREFIX, bcast["watermark"]), bcast)
+        hidden, _ = self._hidden() if b_new else (set(), None)
+        skip = [k for k in b_new if self._mine(k) or k in hidden]
+        b_new = [k for k in b_new if k not in skip]
+        cands = [(_order(k, self.direct_prefix), k) for k in d_new]
+        cands += [(_order(k, BROADCAST_PREFIX), k) for k in b_new]
+        return _Pending(ckey, doc, etag, direct, bcast, [k for _, k in sorted(cands)], skip)
+
+    def _consume(self, p: _Pending, taken: list[str]) -> bool:
+        """Advance the cursor past ``taken`` (and the skipped broadcasts) by CAS.
+
+        The watermark never passes a message still unread, so acknowledging
+        a later message first cannot hide an earlier one.
+        """
+        new = dict(p.doc or {})
+        for name, stream, prefix in (
+            ("direct", p.direct, self.direct_prefix),
+            ("broadcast", p.bcast, BROADCAST_PREFIX),
+        ):
+            done = [k for k in taken if k.startswith(prefix)]
+            if prefix == BROADCAST_PREFIX:
+                done += p.skip
+            left = [k for k in p.keys if k.startswith(prefix) and k not in done]
+            new[name] = advance(stream, done, prefix, keep=left)
+        new["updated_at"] = records.now_iso()
+        return self._put_cursor(p.ckey, new, p.etag)
+
     def next_unread(self) -> Message | None:
         """Consume the oldest message the cursor has not seen, or return None."""
-        ckey = keys.cursor_key(self.agent)
         for _ in cas.attempts(16, "the read cursor"):
-            doc: dict[str, Any] | None = None
-            etag: str | None = None
-            try:
-                blob = self.store.get(ckey)
-            except NotFound:
-                pass
-            else:
-                etag = blob.etag  # a cursor we cannot read is still replaced by CAS
-                try:
-                    doc = records.decode(blob.body, ckey)
-                except CorruptObject as exc:
-                    log.warning("%s: reading %s's mail from the start", exc, self.agent)
-            direct = load_stream(doc, "direct", self.direct_prefix)
-            bcast = load_stream(doc, "broadcast", BROADCAST_PREFIX)
-            d_new = unseen(self._leaves(self.direct_prefix, direct["watermark"]), direct)
-            b_new = unseen(self._leaves(BROADCAST_PREFIX, bcast["watermark"]), bcast)
-            hidden, _ = self._hidden() if b_new else (set(), None)
-            skip = [k for k in b_new if self._mine(k) or k in hidden]
-            b_new = [k for k in b_new if k not in skip]
-            cands = [(_order(k, self.direct_prefix), k) for k in d_new]
-            cands += [(_order(k, BROADCAST_PREFIX), k) for k in b_new]
-            if not cands:
-                if skip:  # remember skipped broadcasts so they are not re-listed
-                    new = dict(doc or {})
-                    new["broadcast"] = advance(bcast, skip, BROADCAST_PREFIX)
-                    new["updated_at"] = records.now_iso()
-                    self._put_cursor(ckey, new, etag)
+            p = self._pending()
+            if not p.keys:
+                if p.skip:  # remember skipped broadcasts so they are not re-listed
+                    self._consume(p, [])
                 return None
-            _, key = min(cands)
+            key = p.keys[0]
             try:
                 body = self.store.get(key).body
             except NotFound:
                 body = None  # deleted since listing: consume it and look again
-            new = dict(doc or {})
-            if key.startswith(BROADCAST_PREFIX):
-                new["direct"] = direct
-                new["broadcast"] = advance(bcast, [key, *skip], BROADCAST_PREFIX)
-            else:
-                new["direct"] = advance(direct, [key], self.direct_prefix)
-                new["broadcast"] = advance(bcast, skip, BROADCAST_PREFIX) if skip else bcast
-            new["updated_at"] = records.now_iso()
-            if not self._put_cursor(ckey, new, etag):
+            if not self._consume(p, [key]):
                 continue  # another reader moved the cursor: look again
             if body is None:
                 continue
             return self._message(key, records.decode(body, key))
+        raise AssertionError("unreachable")  # cas.attempts raises when they run out
+
+    def unread(self, limit: int | None = None) -> list[Message]:
+        """The messages the cursor has not seen, oldest first, without consuming them.
+
+        With ``ack`` this is the peek-then-acknowledge pair: a reader that
+        must not lose a message (a hook writing into an agent's context)
+        acknowledges only what it delivered.
+        """
+        out: list[Message] = []
+        for key in self._pending().keys:
+            if limit is not None and len(out) >= limit:
+                break
+            try:
+                body = self.store.get(key).body
+            except NotFound:
+                continue  # deleted since listing
+            try:
+                out.append(self._message(key, records.decode(body, key)))
+            except CorruptObject as exc:
+                log.warning("%s: not shown", exc)
+        return out
+
+    def ack(self, names: list[str]) -> list[str]:
+        """Mark exactly the named messages read (a compare-and-swap on the cursor).
+
+        Returns the names that were still unread; names already read, or not
+        in this inbox, are ignored, so acknowledging twice is harmless.
+        """
+        wanted = {self._check_name(n) for n in names}
+        for _ in cas.attempts(16, "the read cursor"):
+            p = self._pending()
+            taken = [k for k in p.keys if k.rsplit("/", 1)[1][: -len(".json")] in wanted]
+            if not taken and not p.skip:
+                return []
+            if self._consume(p, taken):
+                return [k.rsplit("/", 1)[1][: -len(".json")] for k in taken]
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _put_cursor(self, ckey: str, doc: dict[str, Any], etag: str | None) -> bool:

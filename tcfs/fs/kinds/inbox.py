@@ -1,11 +1,15 @@
-"""``inbox/``: this agent's messages, and the blocking ``inbox/next``."""
+"""``inbox/``: this agent's messages, the blocking ``inbox/next``, and the
+peek-and-acknowledge pair the hooks use, ``inbox/unread`` and ``inbox/ack``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from tcfs.fs.nodes import Blocking, Dir, Rendered, Stat
+from tcfs.errors import AccessDenied
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -42,3 +46,53 @@ class InboxNext(Blocking):
             return (await ctx.poller.next_message()).render()
 
         return next_message
+
+
+#: ``inbox/unread`` shows at most this many (the oldest); acknowledge them to see more
+UNREAD_LIMIT = 50
+#: one write to ``inbox/ack``: names of about 50 bytes each
+ACK_LIMIT = 64 * 1024
+
+
+class InboxUnread(Computed):
+    """Never listed, never blocks: the messages the read cursor has not passed,
+    as JSON, without consuming them (what a hook reads before it answers).
+    A message this mount consumed for an ``inbox/next`` reader that gave up
+    is still unread, and comes first."""
+
+    __slots__ = ()
+    listed = False
+
+    async def render(self, ctx: FsContext) -> bytes:
+        held = ctx.poller.undelivered()
+        msgs = held + [
+            m
+            for m in await ctx.run(ctx.project.messages.unread, UNREAD_LIMIT)
+            if m.name not in {h.name for h in held}
+        ]
+        doc = {
+            "agent": ctx.project.agent,
+            "project": ctx.project.store.project,
+            "unread": [m.summary() for m in msgs[:UNREAD_LIMIT]],
+        }
+        return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+class InboxAck(TextFile):
+    """Never listed, write-only: the names written (one per line) are marked
+    read on the cursor ``inbox/next`` and ``tracecraft inbox --new`` share
+    (what a hook writes once its answer is out)."""
+
+    __slots__ = ()
+    perm = 0o200
+    listed = False
+    limit = ACK_LIMIT
+    what = "a list of message names"
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        raise AccessDenied("inbox/ack is write-only: write message names to mark them read")
+
+    async def commit(self, ctx: FsContext, text: str) -> None:
+        if names := text.split():
+            await ctx.write(ctx.project.messages.ack, names)
+            ctx.poller.delivered(names)

@@ -1,0 +1,25 @@
+"""Gemini CLI: ``settings.json`` (``.gemini/settings.json`` in the project, or
+``~/.gemini/settings.json``) with Claude Code's shape.  ``SessionStart`` and
+``BeforeAgent`` take ``hookSpecificOutput.additionalContext``; ``AfterAgent``
+with ``{"decision": "deny", "reason": ...}`` sends the reason to the agent as
+a new prompt and reports ``stop_hook_active``
+(packages/core/src/hooks/types.ts, docs/hooks/reference.md).  Timeouts are
+in milliseconds.  Project hooks run only in a trusted folder.
+"""
+
+from __future__ import annotations
+
+from tcfs.hooks.harness import Harness, claude_style, home_dir
+
+EVENTS = {"session-start": "SessionStart", "prompt": "BeforeAgent", "stop": "AfterAgent"}
+
+HARNESS = Harness(
+    name="gemini",
+    title="Gemini CLI",
+    project_file=".gemini/settings.json",
+    user_file=lambda: home_dir("GEMINI_CLI_HOME", "") / ".gemini" / "settings.json",
+    events=EVENTS,
+    timeout=5000,
+    format=claude_style(EVENTS, block="deny"),
+    notes="project hooks run only in a trusted folder",
+)

@@ -1,0 +1,105 @@
+"""What a harness module declares, and the answer every hook call produces."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: our hook events, in the order a turn meets them
+EVENTS = ("session-start", "prompt", "stop")
+
+
+class Answer:
+    """What one hook call tells the harness (a plain class: dataclasses cost a
+    hook's start-up more than the rest of it)."""
+
+    def __init__(
+        self, context: str | None = None, block: str | None = None, notice: str | None = None
+    ) -> None:
+        self.context = context  # added to the agent's context
+        self.block = block  # at turn end: go on, with this as the reason
+        self.notice = notice  # one line for the user: what is wrong
+
+
+JSONObject = dict[str, object]
+
+
+class Harness(NamedTuple):
+    """A harness whose hooks can put text into a turn."""
+
+    name: str
+    title: str
+    project_file: str | None  # relative to the working directory; None: user scope only
+    user_file: Callable[[], Path]
+    events: Mapping[str, str]  # our event -> the harness's event name
+    timeout: int  # the handler's timeout, in the harness's unit
+    format: Callable[[str, Answer], JSONObject]  # the JSON the harness reads on stdout
+    notes: str = ""  # what else the user must know (feature flags, trust)
+    config: str = "json"  # the settings file: "json" (``hookfile``) or "yaml" (``yamlblock``)
+    #: after install (True) or uninstall (False): record or revoke the user's consent
+    consent: Callable[[Mapping[str, str], bool], None] | None = None
+
+    def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
+        from pathlib import Path
+
+        if user or self.project_file is None:
+            return self.user_file()
+        return (cwd or Path.cwd()) / self.project_file
+
+    def handler(self, command: str) -> JSONObject:
+        if self.config == "yaml":
+            return {"command": command, "timeout": self.timeout}
+        return {"type": "command", "command": command, "timeout": self.timeout}
+
+
+#: harnesses with hooks that deliver into a turn: name -> module
+HOOKED = {
+    "claude-code": "tcfs.hooks.claude_code",
+    "codex": "tcfs.hooks.codex",
+    "gemini": "tcfs.hooks.gemini",
+    "hermes": "tcfs.hooks.hermes",
+}
+
+
+def load(name: str) -> Harness:
+    if name not in HOOKED:
+        raise KeyError(name)
+    harness: Harness = importlib.import_module(HOOKED[name]).HARNESS
+    return harness
+
+
+def home_dir(env: str, default: str) -> Path:
+    """A harness's home: ``$ENV`` if set, else ``~/default``."""
+    from pathlib import Path
+
+    value = os.environ.get(env)
+    return Path(value) if value else Path.home() / default
+
+
+def claude_style(
+    names: Mapping[str, str], *, block: str = "block"
+) -> Callable[[str, Answer], JSONObject]:
+    """The answer format Claude Code set and Codex and Gemini CLI follow:
+    ``hookSpecificOutput.additionalContext`` adds to the context, and at turn
+    end ``{"decision": block, "reason": ...}`` makes the agent go on."""
+
+    def fmt(event: str, answer: Answer) -> JSONObject:
+        out: JSONObject = {}
+        if answer.notice:
+            out["systemMessage"] = answer.notice
+        if event == "stop":
+            if answer.block:
+                out.update(decision=block, reason=answer.block)
+        elif answer.context:
+            out["hookSpecificOutput"] = {
+                "hookEventName": names[event],
+                "additionalContext": answer.context,
+            }
+        return out
+
+    return fmt

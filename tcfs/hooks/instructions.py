@@ -1,0 +1,53 @@
+"""The text an agent's instruction file needs when its harness cannot put
+mail into a turn by itself: how to coordinate through the mount, and to look
+at the inbox at the start and end of every task.
+
+Which file each harness reads: Claude Code ``CLAUDE.md``, Gemini CLI
+``GEMINI.md``, every other harness here ``AGENTS.md``.
+"""
+
+from __future__ import annotations
+
+#: harness -> (the instruction file it reads, why tcfs installs no hooks for it)
+NO_HOOKS = {
+    "opencode": (
+        "AGENTS.md",
+        "OpenCode's plugins are JavaScript modules inside its own process; tcfs ships no "
+        "plugin yet, so its agents read the inbox themselves",
+    ),
+    "openclaw": (
+        "AGENTS.md",
+        "OpenClaw's hooks and plugins are TypeScript modules in its gateway; tcfs ships none "
+        "yet, so its agents read the inbox themselves",
+    ),
+}
+
+FILES = {"claude-code": "CLAUDE.md", "gemini": "GEMINI.md", "codex": "AGENTS.md"}
+FILES.update({name: file for name, (file, _) in NO_HOOKS.items()})
+
+TEXT = """\
+## Coordinating with other agents (tcfs)
+
+This project is shared with other coding agents through a tcfs mount at `{m}`.
+Everything is a plain file there; use ordinary shell commands.
+
+- **Check your messages** when you start a task, after each step, and before you
+  finish: `cat {m}/inbox/unread` lists the ones you have not read (JSON, with
+  names); when you have acted on them, `echo NAME > {m}/inbox/ack` marks one read
+  (one name per line). `cat {m}/inbox/*` shows every message; `cat {m}/inbox/next`
+  waits for the next one.
+- **Send** with `echo "text" > {m}/outbox/<agent>`; `{m}/outbox/_broadcast` reaches
+  every agent.
+- **Claim a step before working on it**: `echo me > {m}/steps/<id>/claim` (it fails
+  with "File exists" if another agent holds it). When done:
+  `echo complete > {m}/steps/<id>/status`, or hand it off with a note:
+  `echo "what I did, what is next" > {m}/steps/<id>/handoff`.
+  `cat {m}/steps/<id>/wait` blocks until a step is complete.
+- **Share** values with `echo value > {m}/memory/<a>/<b>` and files with
+  `cp FILE {m}/artifacts/shared/`; `ls {m}/agents` shows who is around.
+- `cat {m}/README` explains every path.
+"""
+
+
+def text(mount: str) -> str:
+    return TEXT.format(m=mount)

@@ -1,0 +1,131 @@
+"""One hook call: ``python -m tcfs.hooks HARNESS EVENT --mount MOUNTPOINT``.
+
+The harness writes its event as JSON on stdin and reads the answer on stdout.
+Whatever happens (mount gone, daemon stopped, bucket down) the answer is
+written within ``DEADLINE`` seconds, and a problem becomes one line for the
+user (and for the agent, where the event adds to its context); the exit
+status is always 0, so the agent goes on.  Messages are marked read only
+after the answer that shows them was written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from tcfs.hooks import bounded, context, mount
+from tcfs.hooks.harness import EVENTS, Answer, Harness, load
+
+DEADLINE = 1.8  # seconds from the start of the call to the answer, ack included
+READ_SHARE = 0.7  # of the deadline, for reading the mount; the rest acknowledges
+USAGE = "usage: python -m tcfs.hooks HARNESS {session-start,prompt,stop} --mount MOUNTPOINT"
+
+
+class Usage(Exception):
+    pass
+
+
+def parse(argv: list[str]) -> tuple[Harness, str, Path]:
+    pos: list[str] = []
+    where: str | None = None
+    it = iter(argv)
+    for a in it:
+        if a == "--mount":
+            where = next(it, None)
+        elif a.startswith("--mount="):
+            where = a.split("=", 1)[1]
+        elif a.startswith("-"):
+            raise Usage(f"unknown option {a}")
+        else:
+            pos.append(a)
+    if len(pos) != 2 or not where:
+        raise Usage("need HARNESS, EVENT and --mount")
+    try:
+        harness = load(pos[0])
+    except KeyError:
+        raise Usage(f"no hooks for harness {pos[0]!r}") from None
+    if pos[1] not in EVENTS:
+        raise Usage(f"unknown event {pos[1]!r}")
+    return harness, pos[1], Path(os.path.abspath(where))
+
+
+def _stdin() -> dict[str, object]:
+    if sys.stdin is None or sys.stdin.isatty():
+        return {}
+    chunks = []
+    while chunk := os.read(0, 65536):
+        chunks.append(chunk)
+    try:
+        doc = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
+    """The answer and the names of the messages it delivers."""
+    payload = _stdin()
+    if event == "stop" and payload.get("stop_hook_active"):
+        # This stop already follows one we held up: let the agent stop; any
+        # newer mail waits for the next prompt instead of looping.
+        return Answer(), []
+    extra = payload.get("extra")
+    if event == "prompt" and isinstance(extra, dict) and extra.get("is_first_turn"):
+        event = "session-start"  # Hermes: its first turn's prompt hook starts the session
+    inbox = mount.read_inbox(where)
+    names = [str(m["name"]) for m in context.shown(inbox)]
+    if event == "session-start":
+        from tcfs.hooks.seen import completed_since
+
+        steps: list[mount.Step] | None = mount.steps(where)
+        complete = [s.id for s in steps or [] if s.status == "complete"]
+        done = completed_since(inbox.project, inbox.agent, complete)
+        return Answer(context=context.session(inbox, where, steps, done)), names
+    if not inbox.messages:
+        return Answer(), []
+    text = context.messages(inbox, where)
+    if event == "stop":
+        return Answer(block=text + "\nAct on these messages before you stop."), names
+    return Answer(context=text), names
+
+
+def main(argv: list[str]) -> NoReturn:
+    start = time.monotonic()
+    try:
+        harness, event, where = parse(argv)
+    except Usage as exc:
+        print(f"tcfs hook: {exc}\n{USAGE}", file=sys.stderr)
+        os._exit(1)  # not 2: for some harnesses 2 means "block"
+    names: list[str] = []
+    try:
+        answer, names = bounded.within(DEADLINE * READ_SHARE, lambda: respond(event, where))
+    except bounded.TimedOut:
+        answer = Answer(
+            notice=f"tcfs: {where} did not answer within {DEADLINE * READ_SHARE:.1f}s "
+            "(daemon stopped or bucket slow); going on without mail"
+        )
+    except mount.MountError as exc:
+        answer = Answer(notice=str(exc))
+    except Exception as exc:  # a hook never breaks the agent's turn
+        answer = Answer(notice=f"tcfs: hook failed: {type(exc).__name__}: {exc}")
+    if answer.notice:
+        print(answer.notice, file=sys.stderr)
+        if event != "stop":
+            answer.context = answer.notice
+    sys.stdout.write(json.dumps(harness.format(event, answer), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    if names:
+        try:
+            bounded.within(DEADLINE - (time.monotonic() - start), lambda: mount.ack(where, names))
+        except bounded.TimedOut:
+            print(
+                f"tcfs: {where} did not confirm; the messages may be shown again", file=sys.stderr
+            )
+        except mount.MountError as exc:
+            print(f"{exc}; the messages may be shown again", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(0)

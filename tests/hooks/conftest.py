@@ -1,0 +1,55 @@
+"""Fixtures for the hook tests: the real mounts of ``tests/fs`` and a runner
+for one hook call, made as a harness makes it (a process, JSON on stdin)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fs.conftest import backend, mount  # noqa: F401 - fixtures for these tests
+
+
+@dataclass
+class HookRun:
+    seconds: float
+    out: dict[str, object]
+    stderr: str
+    returncode: int
+
+    @property
+    def context(self) -> str:
+        specific = self.out.get("hookSpecificOutput")
+        return str(specific.get("additionalContext", "")) if isinstance(specific, dict) else ""
+
+
+def run_hook(
+    harness: str,
+    event: str,
+    mountpoint: Path,
+    payload: dict[str, object] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+) -> HookRun:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tcfs.hooks", harness, event, "--mount", str(mountpoint)],
+        input=json.dumps(payload or {"hook_event_name": event}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    seconds = time.monotonic() - start
+    out = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return HookRun(seconds, out, proc.stderr, proc.returncode)
+
+
+@pytest.fixture
+def hook() -> type[HookRun]:
+    return HookRun

@@ -1,0 +1,234 @@
+"""``tcfs hooks install / uninstall / status`` on settings files that hold the
+user's own hooks and settings: tcfs's part comes and goes, every other byte
+stays, and a file tcfs cannot read as JSON is refused and left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tcfs.hooks import hookfile, install
+from tcfs.hooks.harness import HOOKED, load
+
+FOREIGN = """{
+    "model": "opus",
+    "permissions": {"allow": ["Bash(ls:*)"], "deny": []},
+    "env": {"GREETING": "h\\u00e9llo \\"world\\"", "RATIO": 1.50},
+    "hooks": {
+        "SessionStart": [
+            {
+                "matcher": "startup",
+                "hooks": [{"type": "command", "command": "echo foreign-start", "timeout": 3}]
+            }
+        ],
+        "PreToolUse": [
+            {"matcher": "Bash", "hooks": [{"type": "command", "command": "./guard.sh"}]}
+        ],
+        "Stop": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]
+    },
+    "statusLine": {"type": "command", "command": "echo ☃"}
+}
+"""
+
+
+def tcfs(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tcfs", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
+    """The document without tcfs's handlers (and the containers only they filled)."""
+    out = json.loads(json.dumps(doc))
+    for event, groups in list(out.get("hooks", {}).items()):
+        for g in groups:
+            g["hooks"] = [h for h in g["hooks"] if "tcfs/hooks" not in h.get("command", "")]
+        out["hooks"][event] = [g for g in groups if g["hooks"]]
+        if not out["hooks"][event]:
+            del out["hooks"][event]
+    return out
+
+
+JSON_HOOKED = sorted(n for n in HOOKED if load(n).config == "json")
+
+
+@pytest.mark.parametrize("harness", JSON_HOOKED)
+def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, harness: str) -> None:
+    h = load(harness)
+    path = tmp_path / h.project_file
+    path.parent.mkdir(parents=True)
+    path.write_text(FOREIGN, encoding="utf-8")
+    before = path.read_bytes()
+
+    out = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/mnt/a")
+    assert out.returncode == 0, out.stderr
+    assert "installed" in out.stdout and str(path) in out.stdout
+    doc = json.loads(path.read_text())
+    assert _foreign(doc) == json.loads(FOREIGN)  # every foreign entry is still there
+    for event in h.events.values():
+        ours = [
+            hd["command"]
+            for g in doc["hooks"][event]
+            for hd in g["hooks"]
+            if "tcfs/hooks" in hd["command"]
+        ]
+        assert len(ours) == 1 and ours[0].endswith("--mount /mnt/a"), ours
+    # the foreign text is still there byte for byte, only added to
+    assert b'"GREETING": "h\\u00e9llo \\"world\\"", "RATIO": 1.50' in path.read_bytes()
+
+    installed = path.read_bytes()
+    stat = path.stat()
+    out = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/mnt/a")
+    assert out.returncode == 0 and "already installed" in out.stdout
+    assert path.read_bytes() == installed and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+    status = tcfs(tmp_path, "hooks", "status")
+    assert f"{harness} (project): " in status.stdout and "/mnt/a" in status.stdout
+
+    # another mount replaces tcfs's handlers instead of adding a second set
+    assert tcfs(tmp_path, "hooks", "install", harness, "--mount", "/mnt/b").returncode == 0
+    text = path.read_text()
+    assert "/mnt/b" in text and "/mnt/a" not in text
+
+    out = tcfs(tmp_path, "hooks", "uninstall", harness)
+    assert out.returncode == 0 and "removed" in out.stdout
+    assert path.read_bytes() == before
+    assert "none in" in tcfs(tmp_path, "hooks", "uninstall", harness).stdout
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"hooks": {"Stop": []},}\n',  # trailing comma
+        '{"hooks": {"Stop": [}\n',  # cut short
+        "// a comment\n{}\n",
+        '{"hooks": ["not", "an", "object"]}\n',
+        '{"hooks": {"Stop": {"hooks": []}}}\n',
+        '["a list"]\n',
+    ],
+)
+def test_a_malformed_file_is_refused_and_left_as_it_was(tmp_path: Path, text: str) -> None:
+    path = tmp_path / ".claude" / "settings.local.json"
+    path.parent.mkdir()
+    path.write_text(text)
+    for args in (("install", "claude-code", "--mount", "/mnt/a"), ("uninstall", "claude-code")):
+        out = tcfs(tmp_path, "hooks", *args)
+        assert out.returncode == 1, out
+        assert str(path) in out.stderr and "nothing was changed" in out.stderr, out.stderr
+        assert path.read_text() == text
+    assert "nothing was changed" in tcfs(tmp_path, "hooks", "status").stdout
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.local.json"]  # no temp
+
+
+def test_a_new_file_a_one_line_file_and_the_user_scope(tmp_path: Path) -> None:
+    h = load("claude-code")
+    cfg = tmp_path / "claude-home"
+    env = {"CLAUDE_CONFIG_DIR": str(cfg)}
+    out = tcfs(tmp_path, "hooks", "install", "claude-code", "--mount", "mnt", "--user", env=env)
+    assert out.returncode == 0, out.stderr
+    user_file = cfg / "settings.json"
+    doc = json.loads(user_file.read_text())
+    assert os.path.abspath(tmp_path / "mnt") in doc["hooks"]["Stop"][0]["hooks"][0]["command"]
+    assert user_file.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / h.project_file).exists()
+    assert "claude-code (user): SessionStart" in tcfs(tmp_path, "hooks", "status", env=env).stdout
+
+    one_line = tmp_path / "one.json"
+    one_line.write_text('{"a":1,"hooks":{"Stop":[{"hooks":[{"type":"command","command":"x"}]}]}}')
+    one_line.chmod(0o644)
+    before = one_line.read_bytes()
+    assert hookfile.install(
+        one_line, "claude-code", {"Stop": h.handler("py -m tcfs.hooks claude-code stop")}
+    )
+    assert "\n" not in one_line.read_text() and one_line.stat().st_mode & 0o777 == 0o644
+    assert hookfile.uninstall(one_line, "claude-code")
+    assert one_line.read_bytes() == before
+
+
+def test_a_harness_without_hooks_points_to_its_instructions(tmp_path: Path) -> None:
+    out = tcfs(tmp_path, "hooks", "install", "opencode", "--mount", "/mnt/a")
+    assert out.returncode == 1 and "tcfs instructions opencode" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+    text = tcfs(tmp_path, "instructions", "opencode", "--mount", "/mnt/a")
+    assert text.returncode == 0 and "AGENTS.md" in text.stderr
+    assert "cat /mnt/a/inbox/unread" in text.stdout and "/mnt/a/outbox/<agent>" in text.stdout
+    assert "opencode: no hooks" in tcfs(tmp_path, "hooks", "status").stdout
+
+
+def test_the_command_written_runs_the_lean_entry_point(tmp_path: Path) -> None:
+    h = load("claude-code")
+    cmd = install.command(h, "stop", "/mnt/with space")
+    assert cmd.startswith(f"{sys.executable} -I -S ") and "claude-code stop" in cmd
+    assert cmd.endswith("--mount '/mnt/with space'")
+    assert hookfile.marker("claude-code").search(cmd) and not hookfile.marker("codex").search(cmd)
+    # what the harness runs answers, from any working directory, without site packages
+    proc = subprocess.run(
+        ["sh", "-c", cmd], cwd="/", input="{}", capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {
+        "systemMessage": "tcfs: /mnt/with space is not mounted; messages cannot be checked"
+    }
+
+
+HERMES_CONFIG = """model:
+  default: some-model   # a comment
+  provider: custom
+terminal:
+  backend: local
+"""
+
+
+def test_hermes_gets_a_marked_block_and_its_consent(tmp_path: Path) -> None:
+    home = tmp_path / "hermes-home"
+    home.mkdir()
+    cfg = home / "config.yaml"
+    cfg.write_text(HERMES_CONFIG)
+    allow = home / "shell-hooks-allowlist.json"
+    foreign = '{"approvals": [{"event": "pre_tool_call", "command": "/bin/guard"}]}\n'
+    allow.write_text(foreign)
+    env = {"HERMES_HOME": str(home)}
+    out = tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env)
+    assert out.returncode == 0, out.stderr
+    text = cfg.read_text()
+    assert text.startswith(HERMES_CONFIG) and "  pre_llm_call:\n    - command: '" in text
+    approvals = json.loads(allow.read_text())["approvals"]
+    assert approvals[0] == {"event": "pre_tool_call", "command": "/bin/guard"}
+    ours = approvals[1]
+    assert ours["event"] == "pre_llm_call" and ours["command"].endswith("--mount /mnt/h")
+    assert ours["command"] in text  # the approval is for exactly the command configured
+    before = cfg.read_bytes()
+    assert (
+        "already installed"
+        in tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env).stdout
+    )
+    assert cfg.read_bytes() == before and len(json.loads(allow.read_text())["approvals"]) == 2
+    assert (
+        "hermes (user): pre_llm_call -> /mnt/h" in tcfs(tmp_path, "hooks", "status", env=env).stdout
+    )
+
+    assert tcfs(tmp_path, "hooks", "uninstall", "hermes", env=env).returncode == 0
+    assert cfg.read_text() == HERMES_CONFIG
+    assert json.loads(allow.read_text())["approvals"] == [
+        {"event": "pre_tool_call", "command": "/bin/guard"}
+    ]
+
+    # a hooks: section of the user's own is never edited: the lines are shown instead
+    own = HERMES_CONFIG + "hooks:\n  on_session_start:\n    - command: /bin/hello\n"
+    cfg.write_text(own)
+    out = tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env)
+    assert out.returncode == 1 and "already has a `hooks:` section" in out.stderr
+    assert "pre_llm_call:" in out.stderr and cfg.read_text() == own

@@ -1,0 +1,150 @@
+"""The real harness programs (pinned in ``tests/harnesses/install.py``) against
+the fake model server on loopback, with tcfs's hooks installed by
+``tcfs hooks install``: mail sent from another mount shows up in what the
+harness sends the model during the agent's next turn, exactly once, and mail
+sent while a turn runs reaches the model before the harness stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakemodel import FakeModel, Script, ToolCall
+from tests.fs.conftest import sh
+from tests.harnesses.install import install
+
+pytestmark = [pytest.mark.mount, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one harness runs one non-interactive turn against the fake model."""
+
+    api: str  # what the fake model records its requests as
+    shell_tool: str
+    env: Callable[[FakeModel, Path], dict[str, str]]
+    argv: Callable[[str], list[str]]
+    holds_turn: bool = True  # can a hook keep the turn going at its end?
+
+
+def _claude_env(model: FakeModel, home: Path) -> dict[str, str]:
+    return {
+        "ANTHROPIC_BASE_URL": model.url,
+        "ANTHROPIC_API_KEY": "sk-ant-fake",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+
+
+def _gemini_env(model: FakeModel, home: Path) -> dict[str, str]:
+    settings = home / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
+    return {
+        "GOOGLE_GEMINI_BASE_URL": model.url,
+        "GEMINI_API_KEY": "fake-gemini-key",
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",  # project hooks run in trusted folders only
+    }
+
+
+def _hermes_env(model: FakeModel, home: Path) -> dict[str, str]:
+    hermes_home = home / ".hermes"
+    hermes_home.mkdir(parents=True, exist_ok=True)
+    (hermes_home / "config.yaml").write_text(
+        f"model:\n  default: fake-model\n  provider: custom\n  base_url: {model.url}/v1\n"
+    )
+    return {"HERMES_HOME": str(hermes_home), "OPENAI_API_KEY": "sk-fake"}
+
+
+RUNS = {
+    "claude-code": Run(
+        "anthropic",
+        "Bash",
+        _claude_env,
+        lambda p: ["-p", p, "--allowedTools", "Bash", "--output-format", "json"],
+    ),
+    # an explicit model: the default "auto" asks a router model first
+    "gemini": Run(
+        "gemini",
+        "run_shell_command",
+        _gemini_env,
+        lambda p: ["-m", "gemini-2.5-pro", "--yolo", "-p", p],
+    ),
+    # no hook holds a Hermes turn open: mail sent during a turn comes with the next
+    "hermes": Run("chat", "terminal", _hermes_env, lambda p: ["--yolo", "-z", p], False),
+}
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+@pytest.mark.parametrize("harness", sorted(RUNS))
+def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
+    tmp_path: Path, mount, tcfs_home: Path, harness: str
+) -> None:
+    run = RUNS[harness]
+    alice, bob = mount("alice"), mount("bob", wait_timeout=2)
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    during = f"echo 'MAIL-DURING-TURN rebase first' > {alice.path}/outbox/bob"
+    script = Script().on("TURN-THREE", ToolCall((run.shell_tool,), {"command": during}))
+    program = install(harness)
+
+    with FakeModel(script) as model:
+        base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
+        env = program.env({**base, **run.env(model, home)})
+        inst = subprocess.run(
+            [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert inst.returncode == 0, inst.stderr
+
+        def turn(prompt: str) -> list[str]:
+            seen = len(model.answered(run.api))
+            proc = subprocess.run(
+                [*program.argv, *run.argv(prompt)],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                stdin=subprocess.DEVNULL,
+            )
+            assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+            return [json.dumps(r.body) for r in model.answered(run.api)[seen:]]
+
+        def delivered(body: str) -> bool:
+            # the message as a hook delivers it (the tool call's command names the text too)
+            return "from alice (direct" in body and "MAIL-DURING" in body
+
+        assert sh(f"echo 'MAIL-ONE please take step api' > {alice.path}/outbox/bob").returncode == 0
+        first = turn("TURN-ONE")
+        assert any("MAIL-ONE please take step api" in b for b in first), first[-1:]
+        assert any("You are agent 'bob'" in b for b in first)  # the session start's context
+
+        second = turn("TURN-TWO")
+        assert second and not any("MAIL-ONE" in b for b in second)
+        assert sh(f"cat {bob.path}/inbox/next", timeout=20).returncode != 0  # nothing unread
+
+        third = turn("TURN-THREE")
+        hit = [i for i, b in enumerate(third) if delivered(b)]
+        if run.holds_turn:
+            assert hit, "the message sent during the turn never reached the model"
+            assert hit[0] > 0  # after the tool ran: the turn-end hook held the turn open
+        else:
+            assert not hit
+            assert any(delivered(b) for b in turn("TURN-FOUR"))
+
+    out = sh(f"cat {bob.path}/inbox/unread")
+    assert json.loads(out.stdout)["unread"] == []

@@ -1,0 +1,116 @@
+"""The waker behind ``tcfs mount --wake``: mail nobody took for a while runs
+the command once, with the messages in a private file, and marks them read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tcfs.hooks.wake import Waker, check_command
+from tcfs.protocol import Project
+from tcfs.store.local import LocalStore
+from tests.fs.conftest import eventually, sh
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _wait(waker: Waker) -> None:
+    assert waker.proc is not None
+    waker.proc.wait(timeout=30)
+
+
+def test_wakes_once_for_mail_nobody_took(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket", "proj")
+    alice, bob = Project(store, "alice"), Project(store, "bob")
+    out = tmp_path / "woken.txt"
+    script = f"import shutil,sys; shutil.copy(sys.argv[1], {str(out)!r})"
+    clock = Clock()
+    command = f"{sys.executable} -c {script!r} {{message_file}}"
+    waker = Waker(bob.messages, command, tmp_path / "spool", after=30, clock=clock)
+
+    assert not waker.tick()  # nothing at all
+    alice.messages.send("bob", "please rebase", step="api")
+    assert not waker.tick()  # too fresh: a live session would take it at its next prompt
+    clock.now += 31
+    assert waker.tick()
+    _wait(waker)
+    text = out.read_text()
+    assert "--- from alice (direct, step api)" in text and "please rebase" in text
+    assert bob.messages.unread() == []  # the file delivered it
+    clock.now += 100
+    assert not waker.tick()  # reaped; nothing new
+    assert list((tmp_path / "spool").iterdir()) == []  # the message file is gone
+
+    # mail a session took in time wakes nobody
+    sent = alice.messages.send("bob", "taken by the hook")
+    assert not waker.tick()
+    bob.messages.ack([sent.name])
+    clock.now += 100
+    assert not waker.tick()
+
+
+def test_one_at_a_time_and_bounded(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket", "proj")
+    alice, bob = Project(store, "alice"), Project(store, "bob")
+    clock = Clock()
+    waker = Waker(
+        bob.messages,
+        "sh -c 'sleep 30' {message_file}",
+        tmp_path / "spool",
+        after=0,
+        timeout=5,
+        clock=clock,
+    )
+    alice.messages.send("bob", "one")
+    assert waker.tick()
+    first = waker.proc
+    alice.messages.send("bob", "two")
+    assert not waker.tick()  # the first still runs
+    clock.now += 6
+    assert waker.tick()  # the first is killed past its timeout, and "two" wakes again
+    assert first is not None and first.returncode is not None and waker.proc is not first
+    waker.stop()
+    assert waker.proc is not None and waker.proc.poll() is not None
+
+
+def test_the_command_must_name_the_file() -> None:
+    with pytest.raises(ValueError, match="message_file"):
+        check_command("claude -p hello")
+    with pytest.raises(ValueError):
+        check_command("")
+    assert check_command("claude -p '{message_file}'") == ["claude", "-p", "{message_file}"]
+
+
+@pytest.mark.mount
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_mount_wakes_its_idle_agent(mount, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "woken.txt"
+    command = f"sh -c 'cp \"$0\" {out}' {{message_file}}"
+    alice = mount("alice")
+    bob = mount("bob", extra=["--wake", command, "--wake-after", "1"])
+    assert sh(f"echo 'wake up, review api' > {alice.path}/outbox/bob").returncode == 0
+    assert eventually(lambda: out.exists() and "wake up, review api" in out.read_text(), 40)
+    assert "from alice (direct)" in out.read_text()
+    unread = sh(f"cat {bob.path}/inbox/unread")
+    assert json.loads(unread.stdout)["unread"] == []  # delivered once, by the file
+    assert "wake: started" in bob.log_text()
+
+
+def test_a_wake_command_without_the_file_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "claude -p hi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and "{message_file}" in proc.stderr
