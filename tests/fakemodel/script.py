@@ -26,12 +26,16 @@ class ToolCall:
     Harnesses name their shell and subagent tools differently (``Bash``,
     ``shell``, ``run_shell_command``, ``task``...), so a rule lists every
     acceptable name and the reply uses the one this request offers.  ``args``
-    is the call's input object; ``text`` optionally precedes the call.
+    is the call's input object, or a function of the conversation that builds
+    it (to name an id the harness returned); ``text`` optionally precedes it.
     """
 
     names: tuple[str, ...]
-    args: Mapping[str, Any]
+    args: Mapping[str, Any] | Callable[[Conversation], Mapping[str, Any]]
     text: str = ""
+
+    def arguments(self, conv: Conversation) -> dict[str, Any]:
+        return dict(self.args(conv) if callable(self.args) else self.args)
 
 
 Reply = Text | ToolCall
@@ -46,6 +50,8 @@ class Conversation:
     last: str  # the text of the last message: a prompt, or a tool result
     texts: tuple[str, ...]  # the text of every message, oldest first
     body: JSON
+    #: tool name -> the namespace it is declared in (Responses ``namespace`` tools)
+    namespaces: Mapping[str, str] = field(default_factory=dict)
 
     def offers(self, names: Sequence[str]) -> str | None:
         """The first of ``names`` this request declares as a tool."""
@@ -117,21 +123,35 @@ def _text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _since_model(msgs: list[JSON], model_role: str = "assistant") -> str:
+    """The text of every message after the model's last one: the prompt or tool
+    results it is answering (harnesses add context as separate messages)."""
+    tail: list[str] = []
+    for m in reversed(msgs):
+        if m.get("role") == model_role:
+            break
+        tail.append(_text_of(m.get("content", m.get("parts"))))
+    return "\n".join(reversed(tail))
+
+
 def anthropic_conversation(body: JSON) -> Conversation:
     # Newer Claude Code versions put system text in ``messages`` too.
     msgs = [m for m in body.get("messages") or [] if m.get("role") != "system"]
     texts = tuple(_text_of(m.get("content")) for m in msgs)
     tools = tuple(t.get("name", "") for t in body.get("tools") or [])
-    return Conversation("anthropic", tools, texts[-1] if texts else "", texts, body)
+    return Conversation("anthropic", tools, _since_model(msgs), texts, body)
 
 
 def chat_conversation(body: JSON) -> Conversation:
-    msgs = [m for m in body.get("messages") or [] if m.get("role") != "system"]
+    msgs = [m for m in body.get("messages") or [] if m.get("role") not in ("system", "developer")]
     texts = tuple(_text_of(m.get("content")) for m in msgs)
     tools = tuple(
         (t.get("function") or {}).get("name", t.get("name", "")) for t in body.get("tools") or []
     )
-    return Conversation("chat", tools, texts[-1] if texts else "", texts, body)
+    return Conversation("chat", tools, _since_model(msgs), texts, body)
+
+
+_MODEL_ITEMS = ("function_call", "custom_tool_call", "local_shell_call", "reasoning")
 
 
 def responses_conversation(body: JSON) -> Conversation:
@@ -144,15 +164,29 @@ def responses_conversation(body: JSON) -> Conversation:
         if i.get("type") in ("message", "function_call_output", "custom_tool_call_output", None)
         and i.get("role") not in ("system", "developer")
     )
-    tools = tuple(t.get("name", "") for t in body.get("tools") or [])
-    return Conversation("responses", tools, texts[-1] if texts else "", texts, body)
+    names: list[str] = []
+    namespaces: dict[str, str] = {}
+    for t in body.get("tools") or []:
+        names.append(t.get("name", ""))
+        for inner in t.get("tools") or [] if t.get("type") == "namespace" else []:
+            names.append(inner.get("name", ""))
+            namespaces[inner.get("name", "")] = t.get("name", "")
+    tail: list[str] = []
+    for i in reversed(items or []):
+        if i.get("role") == "assistant" or i.get("type") in _MODEL_ITEMS:
+            break
+        if i.get("role") not in ("system", "developer"):
+            tail.append(_text_of(i.get("output", i.get("content"))))
+    last = "\n".join(reversed(tail))
+    return Conversation("responses", tuple(names), last, texts, body, namespaces)
 
 
 def gemini_conversation(body: JSON) -> Conversation:
-    texts = tuple(_text_of(c.get("parts")) for c in body.get("contents") or [])
+    contents = body.get("contents") or []
+    texts = tuple(_text_of(c.get("parts")) for c in contents)
     tools = tuple(
         d.get("name", "")
         for t in body.get("tools") or []
         for d in t.get("functionDeclarations") or t.get("function_declarations") or []
     )
-    return Conversation("gemini", tools, texts[-1] if texts else "", texts, body)
+    return Conversation("gemini", tools, _since_model(contents, "model"), texts, body)

@@ -195,12 +195,15 @@ def _handler(model: FakeModel) -> type[BaseHTTPRequestHandler]:
             self.send_header("cache-control", "no-cache")
             self.send_header("connection", "close")
             self.end_headers()
-            for name, data in events:
-                head = f"event: {name}\n" if name else ""
-                self.wfile.write(f"{head}data: {json.dumps(data)}\n\n".encode())
-            if done:  # Chat Completions closes its stream with a sentinel
-                self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            try:
+                for name, data in events:
+                    head = f"event: {name}\n" if name else ""
+                    self.wfile.write(f"{head}data: {json.dumps(data)}\n\n".encode())
+                if done:  # Chat Completions closes its stream with a sentinel
+                    self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the harness hung up (it was stopped, or stopped reading)
             self.close_connection = True
 
     return Handler

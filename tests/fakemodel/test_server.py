@@ -95,6 +95,7 @@ def test_chat_completions_tool_call_then_text(model: FakeModel) -> None:
         for c in (ch["choices"] or [{}])[0].get("delta", {}).get("tool_calls", [])
     ]
     assert calls[0]["function"]["name"] == "shell"
+    body["messages"].append({"role": "assistant", "tool_calls": calls})
     body["messages"].append(
         {"role": "tool", "tool_call_id": calls[0]["id"], "content": "README.md"}
     )
@@ -122,6 +123,7 @@ def test_responses_streams_function_call(model: FakeModel) -> None:
     assert events[-1]["type"] == "response.completed"
     item = events[-1]["response"]["output"][0]
     assert item["type"] == "function_call" and item["name"] == "shell"
+    body["input"].append(item)
     body["input"].append(
         {"type": "function_call_output", "call_id": item["call_id"], "output": "README.md"}
     )
@@ -138,6 +140,7 @@ def test_gemini_stream_and_whole(model: FakeModel) -> None:
     _, raw = post(model, "/v1beta/models/gemini-x:streamGenerateContent?alt=sse", body)
     part = sse(raw)[0]["candidates"][0]["content"]["parts"][0]
     assert part["functionCall"]["name"] == "run_shell_command"
+    body["contents"].append({"role": "model", "parts": [part]})
     body["contents"].append(
         {
             "role": "user",

@@ -26,7 +26,7 @@ def _call(reply: Reply, conv: Conversation) -> tuple[str, str, dict[str, Any]] |
     if not isinstance(reply, ToolCall):
         return None
     name = conv.offers(reply.names) or reply.names[0]
-    return _id("call_"), name, dict(reply.args)
+    return _id("call_"), name, reply.arguments(conv)
 
 
 def _text(reply: Reply) -> str:
@@ -161,8 +161,10 @@ def responses_message(reply: Reply, conv: Conversation) -> JSON:
         )
     call = _call(reply, conv)
     if call:
+        namespace = conv.namespaces.get(call[1])
         output.append(
             {
+                **({"namespace": namespace} if namespace else {}),
                 "type": "function_call",
                 "id": _id("fc_"),
                 "status": "completed",
