@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test demo bench lint format clean
+.PHONY: setup test test-harnesses demo bench lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -39,3 +39,8 @@ format: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+# The real harness programs (npm, PyPI) against a fake model on loopback; the
+# installs are cached in $(TCFS_HARNESS_CACHE) (default ~/.cache/tcfs/harnesses).
+test-harnesses: setup
+	TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v --timeout 900 tests/harnesses $(PYTEST_ARGS)

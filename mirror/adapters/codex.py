@@ -40,7 +40,7 @@ def _open_zst(path: str) -> BinaryIO:
 
     raw = open(path, "rb")  # noqa: SIM115 - closed with the reader
     reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return io.BufferedReader(reader, buffer_size=1 << 20)
 
 
 def _first_line(path: str) -> bytes:

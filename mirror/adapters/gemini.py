@@ -76,8 +76,16 @@ class Gemini(FileTailAdapter):
                 continue
             where = root if root is not None else (str(cwd) if cwd is not None else None)
             chats = project_dir / "chats"
+            taken: set[str] = set()
+            # File names start with the start time, so the original file of a
+            # session sorts first; a later file with the same session id (a
+            # resume can start one) is a stream of its own, never merged.
             for path in sorted(chats.glob("session-*.jsonl")):
-                refs.append(self._ref(path, safe_id(self._sid(path)), where, None))
+                sid = safe_id(self._sid(path))
+                if sid in taken:
+                    sid = safe_id(f"{sid}__{path.stem}")
+                taken.add(sid)
+                refs.append(self._ref(path, sid, where, None))
             for path in sorted(chats.glob("*/*.jsonl")):
                 parent = safe_id(path.parent.name)
                 sid = safe_id(f"{parent}__{self._sid(path)}")
