@@ -235,7 +235,7 @@ def _hermes(url: str, home: Path, project: Path) -> dict[str, str]:
 
 
 def _hermes_session(home: Path) -> str:
-    """The top-level session turn one started (``--continue`` with ``-z`` starts anew)."""
+    """The top-level session turn one started."""
     import sqlite3
 
     with sqlite3.connect(f"file:{home / '.hermes' / 'state.db'}?mode=ro", uri=True) as conn:
@@ -301,7 +301,16 @@ PROGRAMS: dict[str, Program] = {
             "hermes",
             _hermes,
             ["--yolo", "-z", sc.TURN_ONE],
-            lambda home: ["--yolo", "--resume", _hermes_session(home), "-z", sc.TURN_TWO],
+            # One-shot -z always starts a new session; chat -q resumes one.
+            lambda home: [
+                "--yolo",
+                "chat",
+                "-Q",
+                "--resume",
+                _hermes_session(home),
+                "-q",
+                sc.TURN_TWO,
+            ],
             lambda c: ToolCall(("terminal",), {"command": c}),
             lambda p: ToolCall(("delegate_task",), {"goal": p}),
         ),

@@ -9,6 +9,8 @@ change); a second run uploads nothing; then ``--follow`` runs while turn two
 resumes the session (a tool result over 8 KiB) and must catch up with it.
 
 Run with ``make test-harnesses``; a harness that cannot be installed fails.
+With ``TCFS_HARNESS_CAPTURE=1`` the sessions become the committed fixtures
+(``tests/mirror/real/``) that ``make test`` replays without the installs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tcfs.store.local import LocalStore
 from tests.fakemodel import FakeModel
 from tests.harnesses import sources
 from tests.harnesses.conftest import ROWS
+from tests.harnesses.fixtures import capture
 from tests.harnesses.install import PINS, install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 
@@ -117,6 +120,8 @@ def test_real_harness_is_mirrored_faithfully(name: str, tmp_path: Path) -> None:
         long_output = sources_text(final)
         assert "LONG-OUTPUT-LINE" in long_output, f"{name}: the long tool result is missing"
 
+    if os.environ.get("TCFS_HARNESS_CAPTURE"):  # refresh the committed fixtures
+        capture(name, home, tmp_path)
     children = [s for s in final if s.parent]
     ROWS.append(
         {
