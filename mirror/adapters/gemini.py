@@ -8,6 +8,14 @@ in ``tmp/<project>/.project_root`` (older layouts name the folder
 ``$set`` and ``$rewindTo`` included: replaying them is the reader's job, and
 the file itself only ever grows.  The legacy whole-file ``session-*.json``
 format is not mirrored.
+
+Checked against google-gemini/gemini-cli
+``packages/core/src/services/chatRecordingService.ts`` (``initialize``: the
+file name ``session-<time>-<id8>.jsonl``, a subagent's
+``chats/<parent id>/<id>.jsonl``, a resume reopening the session's file) and
+``packages/core/src/config/storage.ts`` (``getProjectTempDir``), and the chats
+Gemini CLI 0.61.0 wrote in the conformance suite.  A resume can still start a
+second file with the same session id; it is a stream of its own.
 """
 
 from __future__ import annotations

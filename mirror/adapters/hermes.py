@@ -12,6 +12,11 @@ A ``delegate_task`` child (Hermes 0.19) is a ``sessions`` row with
 ``parent_session_id`` set, ``source='subagent'`` and ``cwd`` NULL: it is its
 own stream, names its parent, and runs where its parent ran (the nearest
 ancestor with a cwd), so discovery by cwd finds it with its parent.
+
+Checked against NousResearch/hermes-agent ``hermes_state.py`` (``state.db``
+under ``get_hermes_home()``, ``parent_session_id`` chains) and
+``tools/delegate_tool.py``, and the database Hermes 0.19.0 wrote in the
+conformance suite.
 """
 
 from __future__ import annotations
