@@ -23,6 +23,11 @@ Streams are named ``<agent>__<session>`` (session ids are unique per agent
 only).  When a session is in the database it is read from there; if it was
 mirrored from its JSONL file before the migration, the database's events are
 replayed against what was mirrored, so nothing is uploaded twice.
+
+Checked against the database OpenClaw 2026.9.6 writes in the conformance
+suite (the schema of openclaw/openclaw ``src/state/``: ``transcript_events``
+and its CHECK constraint, ``session_windows``) and its packaged docs
+(``docs/gateway/local-models.md`` for the provider settings the suite uses).
 """
 
 from __future__ import annotations
