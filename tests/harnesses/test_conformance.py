@@ -31,23 +31,15 @@ from tests.harnesses.conftest import ROWS
 from tests.harnesses.fixtures import capture
 from tests.harnesses.install import PINS, install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
+from tests.mirror.conftest import run_mirror, tcfs_cmd
 
 MIRROR_TIMEOUT = 120.0
 FOLLOW_TIMEOUT = 90.0  # for the follower to catch up with turn two
 
 
 def mirror(env: dict[str, str], cwd: Path, bucket: Path, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tcfs", "mirror", "--bucket", str(bucket), "--project", "proj",
-         *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=MIRROR_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )  # fmt: skip
+    argv = ["--bucket", str(bucket), "--project", "proj", *args]
+    proc = run_mirror(argv, cwd, MIRROR_TIMEOUT, env)
     assert proc.returncode == 0, f"tcfs mirror {args} exited {proc.returncode}:\n{proc.stderr}"
     return proc.stdout
 
@@ -88,8 +80,8 @@ def test_real_harness_is_mirrored_faithfully(name: str, tmp_path: Path) -> None:
         faithful(auto, name, home)
 
         follower = subprocess.Popen(
-            [sys.executable, "-m", "tcfs", "mirror", "--follow", "--interval", "0.2",
-             "--harness", name, "--bucket", str(named), "--project", "proj"],
+            tcfs_cmd("--follow", "--interval", "0.2", "--harness", name,
+                     "--bucket", str(named), "--project", "proj"),
             cwd=project,
             env=mirror_env,
             stdout=subprocess.PIPE,

@@ -22,7 +22,7 @@ from tcfs.protocol.sessions import SessionReader
 from tcfs.store.local import LocalStore
 from tests.harnesses import sources
 from tests.harnesses.fixtures import FIXTURES, install_fixture
-from tests.mirror.conftest import HARNESS_ENV, run_mirror
+from tests.mirror.conftest import HARNESS_ENV, run_mirror, transcript
 from tests.mirror.test_redact import JSON_SECRETS, SECRETS
 
 HARNESSES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
@@ -69,22 +69,26 @@ def test_real_sessions_mirror_faithfully_named_and_auto(
         assert "0 part(s) uploaded" in again.stdout, again.stdout
 
 
+def openclaw_db(home: Path) -> Path:
+    db = next((home / ".openclaw" / "agents").glob("*/agent/openclaw-agent.sqlite"))
+    with sqlite3.connect(db) as conn:
+        (packed,) = conn.execute(
+            "SELECT COUNT(*) FROM transcript_events WHERE event_json IS NULL"
+        ).fetchone()
+    assert packed >= 1, "the fixture has no zstd-compressed event"
+    return db
+
+
 def test_openclaw_large_events_are_decoded_not_null(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tcfs_home: Path
 ) -> None:
     home, project = setup_home("openclaw", tmp_path, monkeypatch)
-    db = next((home / ".openclaw" / "agents").glob("*/agent/openclaw-agent.sqlite"))
-    with sqlite3.connect(db) as conn:
-        packed = conn.execute(
-            "SELECT COUNT(*) FROM transcript_events WHERE event_json IS NULL"
-        ).fetchone()[0]
-    assert packed >= 1, "the fixture has no zstd-compressed event"
+    openclaw_db(home)
     r = run_mirror(bucket_args(tmp_path / "b"), cwd=project)  # auto, default workspace
     assert r.returncode == 0, r.stderr
     store = LocalStore(tmp_path / "b", "proj")
     (sid,) = SessionReader(store).sessions("openclaw")
-    parts = SessionReader(store).parts("openclaw", sid)
-    lines = SessionReader(store).read(parts, 0, sum(p.size for p in parts)).splitlines()
+    lines = transcript(store, "openclaw", sid).splitlines()
     assert b"null" not in lines
     assert any(b"LONG-OUTPUT-LINE" in line and len(line) > 8192 for line in lines)
 
@@ -93,8 +97,7 @@ def test_openclaw_damaged_event_is_an_error_and_uploads_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tcfs_home: Path
 ) -> None:
     home, project = setup_home("openclaw", tmp_path, monkeypatch)
-    db = next((home / ".openclaw" / "agents").glob("*/agent/openclaw-agent.sqlite"))
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(openclaw_db(home)) as conn:
         conn.execute(
             "UPDATE transcript_events SET event_zstd = x'00010203' WHERE event_json IS NULL"
         )
@@ -103,9 +106,7 @@ def test_openclaw_damaged_event_is_an_error_and_uploads_nothing(
     assert "Traceback" not in r.stderr
     store = LocalStore(tmp_path / "b", "proj")
     for sid in SessionReader(store).sessions("openclaw"):
-        parts = SessionReader(store).parts("openclaw", sid)
-        body = SessionReader(store).read(parts, 0, sum(p.size for p in parts))
-        assert b"null\n" not in body
+        assert b"null\n" not in transcript(store, "openclaw", sid)
 
 
 def test_hermes_subagent_is_its_own_stream_with_its_parent(
