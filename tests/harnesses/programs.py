@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,16 @@ class Program:
     shell: Callable[[str], ToolCall]
     subagent: Callable[[str], ToolCall] | None
     extra: Callable[[Script], None] | None = None
+    # a daemon the turns need (OpenClaw's gateway), running around both turns
+    service: Callable[[Installed, dict[str, str], Path], AbstractContextManager[None]] | None = None
 
     def script(self) -> Script:
         return sc.script(self.shell, self.subagent, extra=self.extra)
+
+    def running(
+        self, installed: Installed, env: dict[str, str], cwd: Path
+    ) -> AbstractContextManager[None]:
+        return self.service(installed, env, cwd) if self.service else nullcontext()
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -219,7 +229,60 @@ def _openclaw(url: str, home: Path, project: Path) -> dict[str, str]:
 
 
 OPENCLAW_SESSION = "conformance"
-OPENCLAW_FLAGS = ["agent", "--local", "--session-id", OPENCLAW_SESSION, "-m"]
+OPENCLAW_FLAGS = ["agent", "--session-id", OPENCLAW_SESSION, "-m"]
+GATEWAY_START_TIMEOUT = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _openclaw_gateway(installed: Installed, env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """The gateway on a loopback port: subagents (sessions_spawn) run only there."""
+    port = _free_port()
+    config_path = Path(env["HOME"]) / ".openclaw" / "openclaw.json"
+    config = json.loads(config_path.read_text())
+    config["gateway"] = {
+        "mode": "local",
+        "port": port,
+        "bind": "loopback",
+        "auth": {"mode": "none"},
+    }
+    config_path.write_text(json.dumps(config))
+    log = open(Path(env["HOME"]) / "gateway.log", "wb")  # noqa: SIM115 - closed below
+    gateway = subprocess.Popen(
+        [*installed.argv, "gateway", "--port", str(port), "--bind", "loopback", "--auth", "none"],
+        cwd=cwd,
+        env=installed.env(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + GATEWAY_START_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if gateway.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the OpenClaw gateway did not listen on {port}: see {log.name}"
+                    ) from None
+                time.sleep(0.5)
+        yield
+    finally:
+        gateway.terminate()
+        try:
+            gateway.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+            gateway.wait(timeout=10)
+        log.close()
+
 
 # ------------------------------------------------------------------- Hermes
 
@@ -293,9 +356,9 @@ PROGRAMS: dict[str, Program] = {
             [*OPENCLAW_FLAGS, sc.TURN_ONE],
             [*OPENCLAW_FLAGS, sc.TURN_TWO],
             lambda c: ToolCall(("exec",), {"command": c}),
-            # Its spawn tool (sessions_spawn, behind the tool-search surface) needs
-            # a running gateway; ``agent --local`` records the call as failed.
+            # Its spawn tool sits behind the tool-search surface: called by name.
             lambda p: ToolCall(("tool_call",), {"id": "sessions_spawn", "args": {"task": p}}),
+            service=_openclaw_gateway,
         ),
         Program(
             "hermes",

@@ -20,6 +20,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,59 +70,29 @@ def test_real_harness_is_mirrored_faithfully(name: str, tmp_path: Path) -> None:
     with FakeModel(program.script()) as model:
         env = base_env(home) | program.configure(model.url, home, project)
         mirror_env = dict(env, PYTHONPATH=os.pathsep.join(sys.path))
-        run_turn(installed, env, program.turn_one, project)
-        assert model.answered(), f"{name} never called the fake model"
-
-        named, auto = tmp_path / "named", tmp_path / "auto"
-        mirror(mirror_env, project, named, "--once", "--harness", name)
-        first = faithful(named, name, home)
-        again = mirror(mirror_env, project, named, "--once", "--harness", name)
-        assert "0 part(s) uploaded" in again, again
-        mirror(mirror_env, project, auto, "--once")
-        faithful(auto, name, home)
-
-        follower = subprocess.Popen(
-            tcfs_cmd("--follow", "--interval", "0.2", "--harness", name,
-                     "--bucket", str(named), "--project", "proj"),
-            cwd=project,
-            env=mirror_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        try:
-            turn_two = program.turn_two(home) if callable(program.turn_two) else program.turn_two
-            run_turn(installed, env, turn_two, project)
-            deadline = time.monotonic() + FOLLOW_TIMEOUT
-            while True:
-                try:
-                    final = faithful(named, name, home)
-                    break
-                except AssertionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
-        finally:
-            follower.send_signal(signal.SIGTERM)
-            try:
-                out, _ = follower.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                follower.kill()
-                out, _ = follower.communicate(timeout=10)
-        assert follower.returncode == 0, out
-        assert sum(s.size for s in final) > sum(s.size for s in first), "turn two stored nothing"
-        long_output = sources_text(final)
-        assert "LONG-OUTPUT-LINE" in long_output, f"{name}: the long tool result is missing"
+        with program.running(installed, env, project):
+            run_turn(installed, env, program.turn_one, project)
+            assert model.answered(), f"{name} never called the fake model"
+            assert model.wait_idle(), f"{name} kept calling the model after turn one"
+            first = mirror_once_named_and_auto(name, mirror_env, project, home, tmp_path)
+            with following(name, mirror_env, project, tmp_path / "named"):
+                turn_two = (
+                    program.turn_two(home) if callable(program.turn_two) else program.turn_two
+                )
+                run_turn(installed, env, turn_two, project)
+                assert model.wait_idle(), f"{name} kept calling the model after turn two"
+                final = caught_up(tmp_path / "named", name, home)
+    assert sum(s.size for s in final) > sum(s.size for s in first), "turn two stored nothing"
+    assert "LONG-OUTPUT-LINE" in sources_text(final), f"{name}: the long tool result is missing"
 
     if os.environ.get("TCFS_HARNESS_CAPTURE"):  # refresh the committed fixtures
         capture(name, home, tmp_path)
-    children = [s for s in final if s.parent]
     ROWS.append(
         {
             "harness": name,
             "version": PINS[name].version,
             "sessions": str(len(final)),
-            "children": str(len(children)),
+            "children": str(sum(1 for s in final if s.parent)),
             "lines": str(sum(s.size for s in final)),
             "named": "ok",
             "auto": "ok",
@@ -128,6 +100,55 @@ def test_real_harness_is_mirrored_faithfully(name: str, tmp_path: Path) -> None:
             "s": f"{time.monotonic() - started:.0f}",
         }
     )
+
+
+def mirror_once_named_and_auto(
+    name: str, env: dict[str, str], project: Path, home: Path, tmp_path: Path
+) -> list[sources.Source]:
+    named, auto = tmp_path / "named", tmp_path / "auto"
+    mirror(env, project, named, "--once", "--harness", name)
+    first = faithful(named, name, home)
+    again = mirror(env, project, named, "--once", "--harness", name)
+    assert "0 part(s) uploaded" in again, again
+    mirror(env, project, auto, "--once")
+    faithful(auto, name, home)
+    return first
+
+
+@contextmanager
+def following(name: str, env: dict[str, str], project: Path, bucket: Path) -> Iterator[None]:
+    """``tcfs mirror --follow`` running; stopped by SIGTERM, which must end it cleanly."""
+    follower = subprocess.Popen(
+        tcfs_cmd("--follow", "--interval", "0.2", "--harness", name,
+                 "--bucket", str(bucket), "--project", "proj"),
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        try:
+            out, _ = follower.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+            out, _ = follower.communicate(timeout=10)
+    assert follower.returncode == 0, out
+
+
+def caught_up(bucket: Path, name: str, home: Path) -> list[sources.Source]:
+    """The follower's bucket once it holds all that was stored (bounded wait)."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT
+    while True:
+        try:
+            return faithful(bucket, name, home)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def sources_text(found: list[sources.Source]) -> str:
