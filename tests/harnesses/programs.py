@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -299,8 +300,6 @@ def _hermes(url: str, home: Path, project: Path) -> dict[str, str]:
 
 def _hermes_session(home: Path) -> str:
     """The top-level session turn one started."""
-    import sqlite3
-
     with sqlite3.connect(f"file:{home / '.hermes' / 'state.db'}?mode=ro", uri=True) as conn:
         row = conn.execute(
             "SELECT id FROM sessions WHERE parent_session_id IS NULL ORDER BY started_at DESC"
