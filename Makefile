@@ -43,4 +43,8 @@ clean:
 # The real harness programs (npm, PyPI) against a fake model on loopback; the
 # installs are cached in $(TCFS_HARNESS_CACHE) (default ~/.cache/tcfs/harnesses).
 test-harnesses: setup
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "installing apt packages: nodejs npm"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 	TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v --timeout 900 tests/harnesses $(PYTEST_ARGS)
