@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test demo bench lint format docs clean
+.PHONY: setup test test-harnesses demo bench lint format docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,3 +43,12 @@ format: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+
+# The real harness programs (npm, PyPI) against a fake model on loopback; the
+# installs are cached in $(TCFS_HARNESS_CACHE) (default ~/.cache/tcfs/harnesses).
+test-harnesses: setup
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "installing apt packages: nodejs npm"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v --timeout 900 tests/harnesses $(PYTEST_ARGS)

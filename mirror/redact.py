@@ -9,7 +9,11 @@ Hugging Face, GitHub (classic and fine-grained) and Slack tokens, JWTs,
 ``Bearer`` credentials in any case, PEM private key blocks (inside one JSON
 string or as raw lines), and ``NAME=value`` / ``"name": "value"`` /
 ``name_with_parts: value`` assignments whose name says secret, token,
-password, passwd, pwd, api_key, key or credential.  Token shapes are anchored
+password, passwd, pwd, api_key, key or credential.  The value decides too: a
+name that only ends in ``key`` (``idempotencyKey``, a bare ``key``) is
+redacted only when its value is credential-shaped (one long, mixed, random
+token; not a UUID-based or ``a:b:c`` id), and templates, sequences and plain
+numbers are never secrets (the heuristics of Yelp's detect-secrets).  Token shapes are anchored
 at word boundaries, so ``task-ABCDEFGHIJKLMNOPQRSTUVWX`` stays intact.
 
 A JSON line stays JSON: replacements never swallow a quote or a backslash,
@@ -24,6 +28,13 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+from detect_secrets.filters.heuristic import (
+    is_potential_uuid,
+    is_sequential_string,
+    is_templated_secret,
+)
+from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
 
 PEM_MAX_LINES = 200  # a raw PEM block never spans more lines than this
 
@@ -96,12 +107,55 @@ def _marker(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
+# A name ending in "key" says secret only with one of these before it; any
+# other ``*Key`` / bare ``key`` (idempotencyKey, cacheKey, sort_key) names a
+# lookup key, and its value must look like a credential to be redacted.
+_STRONG_KEY = re.compile(
+    r"(?i)(?:api|secret|access|private|auth|client|encryption|signing|master|license|"
+    r"account|service|deploy|ssh|gpg|session_?secret)[_.-]?key$"
+)
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_-]+")
+_STRUCTURED_ID = re.compile(r"^[\w.-]+(?::[\w.-]+)+$")  # tool:call_9de6:1796108876687
+_ENTROPY = Base64HighEntropyString()
+WEAK_MIN_LEN = 20
+WEAK_MIN_ENTROPY = 3.5  # bits per character, over the base64 alphabet
+
+
+def _not_a_secret(value: str) -> bool:
+    """Values no name makes secret: templates, sequences, plain numbers
+    (detect-secrets' false-positive filters)."""
+    return is_templated_secret(value) or is_sequential_string(value) or value.isdigit()
+
+
+def _identifier(value: str) -> bool:
+    """Lookup-key shapes: built from a UUID, or ``a:b:c`` segments."""
+    return is_potential_uuid(value) or bool(_STRUCTURED_ID.match(value))
+
+
+def _credential_shaped(value: str) -> bool:
+    """One token of base64/url-safe characters, long, random and mixed."""
+    return (
+        len(value) >= WEAK_MIN_LEN
+        and bool(_TOKEN_CHARS.fullmatch(value))
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+        and _ENTROPY.calculate_shannon_entropy(value) >= WEAK_MIN_ENTROPY
+    )
+
+
 def _keep_value(name: str, value: str) -> bool:
-    """Values that are not secrets: placeholders, variable references, and for a
-    bare ``key`` field anything short (``"key": "Enter"`` is not a credential)."""
-    if _PLACEHOLDER.match(value.strip()):
+    """True when the value of a secret-sounding name is not a secret.
+
+    Decided by the value's shape, not the name alone: placeholders and
+    variable references stay, identifiers stay, and a name that only *ends*
+    in ``key`` (``idempotencyKey``, a bare ``key``) keeps anything that does
+    not look like a credential (``"key": "Enter"``)."""
+    v = value.strip()
+    if _PLACEHOLDER.match(v) or _not_a_secret(v):
         return True
-    return name.lower() == "key" and len(value) < 8
+    if name.lower().endswith("key") and not _STRONG_KEY.search(name):
+        return _identifier(v) or not _credential_shaped(v)
+    return False
 
 
 def redact_text(text: str, counts: Counter[str]) -> str:

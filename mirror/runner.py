@@ -114,7 +114,7 @@ class Runner:
         return [r for r in refs if r.session_id in chosen or r.parent_id in chosen]
 
     def select(self) -> list[tuple[Adapter, SessionRef]]:
-        out = []
+        out: list[tuple[Adapter, SessionRef]] = []
         for adapter in self._adapters():
             try:
                 refs = self._candidates(adapter)

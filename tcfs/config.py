@@ -51,7 +51,7 @@ def runtime_dir() -> Path:
 class Settings:
     backend: str = "local"
     bucket: str = ""
-    project: str = "default"
+    project: str = ""  # empty: resolve() names it after the working directory
     agent: str = ""
     endpoint: str | None = None
     region: str | None = None

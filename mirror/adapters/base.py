@@ -96,9 +96,9 @@ class FileTailAdapter(Adapter):
             return b"", dict(cursor or {})  # rotated away between locate and open
 
     def probe(self, session: SessionRef) -> Hashable:
+        path: str | None = session.source
         try:  # one stat while the file stays where it is
             st = os.stat(session.source)
-            path = session.source
         except OSError:
             path = self.locate(session)
             if path is None:

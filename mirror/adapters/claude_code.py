@@ -7,6 +7,11 @@ hash of the cwd (the CLI's own rule).  Subagent transcripts
 (``<id>/subagents/agent-<agent>.jsonl``, or ``agent-*.jsonl`` beside the
 sessions in older versions) are streams of their own, named
 ``<session id>__agent-<agent>``, never top-level sessions.
+
+Claude Code is closed source: checked against the files Claude Code 2.1.332
+wrote in the conformance suite (``--continue`` appends to the session's
+file; an ``Agent`` subagent writes ``<id>/subagents/agent-<agent>.jsonl`` and
+its ``.meta.json``).
 """
 
 from __future__ import annotations

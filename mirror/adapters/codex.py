@@ -6,7 +6,13 @@
 stream is keyed by the thread id, the plain file is authoritative while it
 exists, and a file that holds the same bytes is a rename, not new data (the
 cursor's CRC of the consumed prefix proves it).  The session's cwd comes from
-the ``session_meta`` first line.
+the ``session_meta`` first line; a ``spawn_agent`` child is a rollout of its
+own whose ``session_meta.parent_thread_id`` names the parent thread.
+
+Checked against openai/codex ``codex-rs/rollout/src/recorder.rs`` (a new
+thread's file is created at its first persist, ``resume`` reopens the same
+file), ``codex-rs/rollout/src/compression.rs`` (idle ``.jsonl.zst``) and the
+rollouts Codex 0.169.0 wrote in the conformance suite.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ def _open_zst(path: str) -> BinaryIO:
 
     raw = open(path, "rb")  # noqa: SIM115 - closed with the reader
     reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    return io.BufferedReader(reader, buffer_size=1 << 20)
 
 
 def _first_line(path: str) -> bytes:

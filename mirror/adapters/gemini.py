@@ -8,6 +8,14 @@ in ``tmp/<project>/.project_root`` (older layouts name the folder
 ``$set`` and ``$rewindTo`` included: replaying them is the reader's job, and
 the file itself only ever grows.  The legacy whole-file ``session-*.json``
 format is not mirrored.
+
+Checked against google-gemini/gemini-cli
+``packages/core/src/services/chatRecordingService.ts`` (``initialize``: the
+file name ``session-<time>-<id8>.jsonl``, a subagent's
+``chats/<parent id>/<id>.jsonl``, a resume reopening the session's file) and
+``packages/core/src/config/storage.ts`` (``getProjectTempDir``), and the chats
+Gemini CLI 0.61.0 wrote in the conformance suite.  A resume can still start a
+second file with the same session id; it is a stream of its own.
 """
 
 from __future__ import annotations
@@ -76,8 +84,16 @@ class Gemini(FileTailAdapter):
                 continue
             where = root if root is not None else (str(cwd) if cwd is not None else None)
             chats = project_dir / "chats"
+            taken: set[str] = set()
+            # File names start with the start time, so the original file of a
+            # session sorts first; a later file with the same session id (a
+            # resume can start one) is a stream of its own, never merged.
             for path in sorted(chats.glob("session-*.jsonl")):
-                refs.append(self._ref(path, safe_id(self._sid(path)), where, None))
+                sid = safe_id(self._sid(path))
+                if sid in taken:
+                    sid = safe_id(f"{sid}__{path.stem}")
+                taken.add(sid)
+                refs.append(self._ref(path, sid, where, None))
             for path in sorted(chats.glob("*/*.jsonl")):
                 parent = safe_id(path.parent.name)
                 sid = safe_id(f"{parent}__{self._sid(path)}")

@@ -7,6 +7,16 @@ table has (read with ``PRAGMA table_info``, since columns are added over
 time), with ``content`` decoded when Hermes stored it as ``\\x00json:<json>``.
 Rows Hermes later rewrites in place or deletes (compression, rewind) stay in
 the bucket as first written: the mirror is an append-only superset.
+
+A ``delegate_task`` child (Hermes 0.19) is a ``sessions`` row with
+``parent_session_id`` set, ``source='subagent'`` and ``cwd`` NULL: it is its
+own stream, names its parent, and runs where its parent ran (the nearest
+ancestor with a cwd), so discovery by cwd finds it with its parent.
+
+Checked against NousResearch/hermes-agent ``hermes_state.py`` (``state.db``
+under ``get_hermes_home()``, ``parent_session_id`` chains) and
+``tools/delegate_tool.py``, and the database Hermes 0.19.0 wrote in the
+conformance suite.
 """
 
 from __future__ import annotations
@@ -49,6 +59,19 @@ def row_line(row: dict[str, Any]) -> bytes:
     return text.encode("utf-8", "surrogateescape") + b"\n"
 
 
+def _cwd(row: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> str | None:
+    """The session's cwd, or its nearest ancestor's (a subagent records none)."""
+    seen: set[str] = set()
+    current: dict[str, Any] | None = row
+    while current is not None and current["id"] not in seen:
+        seen.add(current["id"])
+        if isinstance(current.get("cwd"), str) and current["cwd"]:
+            return str(current["cwd"])
+        parent = current.get("parent_session_id")
+        current = by_id.get(parent) if isinstance(parent, str) else None
+    return None
+
+
 @register
 class Hermes(Adapter):
     name = "hermes"
@@ -60,13 +83,17 @@ class Hermes(Adapter):
             return []
 
         rows = db.select_present(
-            path, "sessions", ("id", "cwd", "started_at", "ended_at", "last_activity_at")
+            path,
+            "sessions",
+            ("id", "cwd", "parent_session_id", "started_at", "ended_at", "last_activity_at"),
         )
+        rows = [r for r in rows if isinstance(r["id"], str) and r["id"]]
+        by_id = {r["id"]: r for r in rows}
         refs = []
         for r in rows:
-            if not isinstance(r["id"], str) or not r["id"]:
-                continue
-            where = r.get("cwd") if isinstance(r.get("cwd"), str) else None
+            parent = r.get("parent_session_id")
+            parent = parent if isinstance(parent, str) and parent in by_id else None
+            where = _cwd(r, by_id)
             if cwd is not None and not same_dir(where, cwd):
                 continue
             times = [r.get(k) for k in ("last_activity_at", "ended_at", "started_at")]
@@ -79,6 +106,7 @@ class Hermes(Adapter):
                     updated_at=max(
                         (float(t) for t in times if isinstance(t, (int, float))), default=0.0
                     ),
+                    parent_id=safe_id(parent) if parent else None,
                     key=r["id"],
                 )
             )

@@ -8,7 +8,12 @@ emitted when its ``(time_updated, id)`` passes the cursor, so the transcript
 records each change in order and a reader keeps the last version per ``id``.
 The cursor is a keyset high-water mark per table plus the rows seen in the
 last :data:`LAG_MS` milliseconds, re-checked each read so a write that commits
-slightly out of timestamp order is still caught.
+slightly out of timestamp order is still caught.  A ``task`` subagent is a
+``session`` row whose ``parent_id`` names its parent.
+
+Checked against sst/opencode ``packages/opencode/src/session/session.sql.ts``
+(the ``session``/``message``/``part`` tables) and the database OpenCode
+1.18.33 wrote in the conformance suite.
 """
 
 from __future__ import annotations

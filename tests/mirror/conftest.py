@@ -79,11 +79,13 @@ def tcfs_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "tcfs", "mirror", *args]
 
 
-def run_mirror(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_mirror(
+    args: list[str], cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         tcfs_cmd(*args),
         cwd=cwd,
-        env=dict(os.environ),
+        env=dict(os.environ) if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -101,6 +101,9 @@ JSON_SECRETS: list[tuple[str, str, dict]] = [
         },
     ),
     ("jwt", JWT, {"headers": {"Authorization": f"Bearer {JWT}"}}),
+    # a name that only ends in "key" is still redacted when the value is credential-shaped
+    ("secret_assignment", "Zk3x9QmP2vLr8TnW4yBc7HsJ", {"cacheKey": "Zk3x9QmP2vLr8TnW4yBc7HsJ"}),
+    ("secret_assignment", "wq0Zr4Kd81LmXv5nTb2GhY7c", {"key": "wq0Zr4Kd81LmXv5nTb2GhY7c"}),
 ]
 
 ORDINARY = [
@@ -152,6 +155,11 @@ ORDINARY = [
     ),
     "sk-ant is a prefix; sk-short; hf_short; ghp_short; AKIA1234; eyJhbGciOiJIUzI1NiJ9 alone",
     "line with unicode é ü 日本語 and emoji 🎉",
+    # ids OpenClaw writes under names ending in Key, and a bare key
+    json.dumps({"idempotencyKey": "a45a8beb-1c2d-4e5f-8a9b-0c1d2e3f4a5b:user"}),
+    json.dumps({"key": "tool:call_9de6f73b4d3a4c1e9f2b6a7c:1796108876687"}),
+    json.dumps({"sessionKey": "agent:main:explicit:conformance", "sortKey": "2026-12-01"}),
+    json.dumps({"key": "ctrl+shift+p", "cacheKey": "v1/models/list"}),
 ]
 
 
