@@ -21,6 +21,7 @@ COMMANDS = {
     "status": ("tcfs.commands.mount", "status", "List this machine's mounts and their health."),
     "mirror": ("tcfs.commands.mirror", "mirror", "Mirror agent transcripts into sessions/."),
     "doctor": ("tcfs.commands.doctor", "doctor", "Prove a backend is safe to coordinate on."),
+    "replay": ("tcfs.commands.replay", "replay", "Render the project's history as one HTML page."),
 }
 
 
