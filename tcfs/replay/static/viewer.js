@@ -153,6 +153,10 @@ function applyFilters() {
     (!k || e.kind === k) &&
     (!q || hay(e).includes(q)));
   $("count").textContent = `${S.shown.length} of ${S.events.length} events`;
+  // what is applied, for scripts that drive the page
+  document.body.dataset.query = S.q;
+  document.body.dataset.filters = [a, st, k].join("|");
+  document.body.dataset.shown = String(S.shown.length);
   renderList(true);
   draw();
 }
