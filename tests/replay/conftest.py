@@ -95,6 +95,14 @@ class Viewer:
             arg=[["agent", "step", "kind"].index(which), value],
         )
 
+    def wait_row(self, box: str, contains: str) -> None:
+        """Wait until a row of ``#list`` or ``#transcript`` shows ``contains``."""
+        self.page.wait_for_function(
+            "([box, text]) => [...document.querySelectorAll(`#${box} .row`)]"
+            ".some(r => r.textContent.includes(text))",
+            arg=[box, contains],
+        )
+
     def click_row(self, contains: str) -> None:
         self.page.locator("#list .row", has_text=contains).first.click()
 

@@ -108,7 +108,9 @@ def test_the_page_shows_the_whole_project(
 
     # and a transcript line selects the event nearest in time
     v.page.locator("#transcript .row", has_text="alice writes the report").click()
-    v.page.wait_for_function("!document.getElementById('detail').textContent.includes('\"claim\"')")
+    v.page.wait_for_function(
+        "() => !document.getElementById('detail').textContent.includes('\"claim\"')"
+    )
     assert json.loads(v.detail())["agent"] == "alice"
 
     # search and filters change what is shown
@@ -134,12 +136,12 @@ def test_the_scrubber_replays_in_time(s3, tracecraft, backend_args, viewer, tmp_
     v.page.eval_on_selector(
         "#scrub", "el => { el.value = 1; el.dispatchEvent(new Event('input')); }"
     )
-    v.page.wait_for_function(f"Number(document.body.dataset.shown) < {total}")
+    v.page.wait_for_function(f"() => Number(document.body.dataset.shown) < {total}")
     early = len(v.rows())
     v.page.eval_on_selector(
         "#scrub", "el => { el.value = 1000; el.dispatchEvent(new Event('input')); }"
     )
-    v.page.wait_for_function(f"Number(document.body.dataset.shown) === {total}")
+    v.page.wait_for_function(f"() => Number(document.body.dataset.shown) === {total}")
     assert early < total
 
 
