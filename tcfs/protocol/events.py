@@ -365,7 +365,12 @@ class EventWriter:
                     self._cond.wait(self.interval)
                 closing = self._closing
             try:
-                self.flush()
+                # closing drains the queue; otherwise one round sends what was
+                # queued when it began, so a busy agent fills batches
+                if closing:
+                    self.flush()
+                else:
+                    self._flush_round()
             except Exception:
                 log.exception("event log flush failed; will retry")
             if closing:
@@ -411,6 +416,17 @@ class EventWriter:
         if top is None or top.seq is None:
             return -1, None
         return top.seq, top.hash
+
+    def _flush_round(self) -> None:
+        with self._cond:
+            batches = -(-len(self._pending) // MAX_BATCH)
+        if self._inflight is not None:
+            batches += 1
+        for _ in range(batches):
+            if self._inflight is None and not (self._ensure_head() and self._next_batch()):
+                return
+            if not self._send():
+                return
 
     def _ensure_head(self) -> bool:
         if self._head is None:

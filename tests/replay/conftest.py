@@ -8,24 +8,14 @@ loopback are switched off.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tcfs.replay.browser import ARGS, CHROMIUM
+
 TIMEOUT_MS = 15_000
 
 
@@ -39,7 +29,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ctx = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=CHROMIUM,
-            args=ARGS,
+            args=list(ARGS),
             headless=True,
             viewport={"width": 1400, "height": 1000},
             timeout=TIMEOUT_MS,
