@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tcfs.errors import CorruptObject, InvalidName, NotFound, TcfsError
 from tcfs.protocol import records
@@ -188,6 +188,24 @@ def agents_of(store: Store, events: Iterable[Event], extra: Sequence[Session]) -
     return sorted(found)
 
 
+def with_old_values(events: Iterable[Event]) -> list[Event]:
+    """Memory sets that do not say what they replaced get the value of the
+    previous set of the same key (``old``, and ``old_from``: that event's id)."""
+    last: dict[str, Event] = {}
+    out: list[Event] = []
+    for ev in events:
+        key = ev.subject
+        if ev.kind in ("memory-set", "memory-delete") and key:
+            before = last.get(key)
+            fill = ev.kind == "memory-set" and "old" not in ev.detail
+            if fill and before is not None and before.kind == "memory-set":
+                old = before.detail.get("value")
+                ev = replace(ev, detail={**ev.detail, "old": old, "old_from": before.id})
+            last[key] = ev
+        out.append(ev)
+    return out
+
+
 def collect(store: Store, filters: Filters = Filters(), *, with_sessions: bool = True) -> Snapshot:
     evs, malformed = read_all(store)
     problems = [f"{p.agent}: {p.message}" for p in verify(evs, malformed)]
@@ -196,7 +214,7 @@ def collect(store: Store, filters: Filters = Filters(), *, with_sessions: bool =
         sess = [s for s in sess if s.agent in filters.agents]
     if filters.since is not None:
         sess = [s for s in sess if s.t1 is None or s.t1 >= filters.since]
-    kept = [e for e in evs if filters.keep(e)]
+    kept = [e for e in with_old_values(evs) if filters.keep(e)]
     return Snapshot(
         project=store.project,
         generated_at=time.time(),

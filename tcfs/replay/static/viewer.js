@@ -239,9 +239,10 @@ function draw() {
     g.strokeRect(x0 + 0.5, y + 0.5, x1 - x0 - 1, 13);
     if (b.down != null && b.lease && (b.end == null || b.end > b.down)) {
       // the holder went down: the lease runs out unless someone takes over
-      const xe = xOf(Math.min(b.down + b.lease, now), w);
+      const expiry = b.down + b.lease, stop = Math.min(expiry, b.end ?? now, now);
+      const xe = xOf(stop, w);
       g.setLineDash([3, 3]); g.beginPath(); g.moveTo(xOf(b.down, w), y + 7); g.lineTo(xe, y + 7); g.stroke(); g.setLineDash([]);
-      g.fillStyle = "#e8590c"; g.fillText("lease expires", xe + 2, y + 11);
+      if (stop === expiry) { g.fillStyle = "#e8590c"; g.fillText("lease expires", xe + 2, y + 11); }
     }
     if (b.why === "lease expired, taken over") { g.fillStyle = "#e03131"; g.fillText("✕ lease expired", x1 + 2, y + 11); }
     g.fillStyle = "#1d2330";
