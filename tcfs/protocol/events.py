@@ -172,45 +172,50 @@ def _size(n: Scalar) -> str:
     return f"{n} B"
 
 
+#: each kind's words; the fields are those of ``_fields``
+WORDS = {
+    "claim": "claimed {s} ({epoch}, {lease})",
+    "takeover": "took over {s} from {from} ({epoch})",
+    "release": "released {s} ({epoch})",
+    "renew-failed": "lost the lease on {s} ({epoch}): {reason}",
+    "status": "set {s} to {status}",
+    "handoff": "handed off {s}{to} ({state}): {note}",
+    "send": "sent {s} {text}",
+    "broadcast": "broadcast {text}",
+    "memory-set": "set memory {s} = {old}{value}",
+    "memory-delete": "deleted memory {s}",
+    "artifact-put": "uploaded artifact {s} ({size})",
+    "artifact-delete": "deleted artifact {s}",
+    "agent-up": "is up ({how})",
+    "agent-down": "is down ({how})",
+}
+
+
+def _fields(ev: Event) -> dict[str, str]:
+    d = ev.detail
+    lease = d.get("lease_s")
+    return {
+        "s": ev.subject or "?",
+        "epoch": f"epoch {ev.epoch}" if ev.epoch is not None else "no epoch",
+        "lease": f"lease {lease:g} s" if isinstance(lease, (int, float)) else "no lease",
+        "from": str(d.get("from", "?")),
+        "reason": str(d.get("reason", "renewal refused")),
+        "status": str(d.get("status", "?")),
+        "to": f" to {d['next_agent']}" if d.get("next_agent") else "",
+        "state": str(d.get("state") or "complete"),
+        "note": _quote(d.get("note", "")),
+        "text": _quote(d.get("text", "")),
+        "old": f"{_quote(d['old'])} → " if "old" in d else "",
+        "value": _quote(d.get("value", "")),
+        "size": _size(d.get("size")),
+        "how": str(d.get("how") or ("mounted" if ev.kind == "agent-up" else "unmounted")),
+    }
+
+
 def describe(ev: Event) -> str:
     """What happened, in words (the line without time and agent)."""
-    d = ev.detail
-    s = ev.subject or "?"
-    epoch = f"epoch {ev.epoch}" if ev.epoch is not None else "no epoch"
-    if ev.kind == "claim":
-        lease = d.get("lease_s")
-        return f"claimed {s} ({epoch}, " + (
-            f"lease {lease:g} s)" if isinstance(lease, (int, float)) else "no lease)"
-        )
-    if ev.kind == "takeover":
-        return f"took over {s} from {d.get('from', '?')} ({epoch})"
-    if ev.kind == "release":
-        return f"released {s} ({epoch})"
-    if ev.kind == "renew-failed":
-        return f"lost the lease on {s} ({epoch}): {d.get('reason', 'renewal refused')}"
-    if ev.kind == "status":
-        return f"set {s} to {d.get('status', '?')}"
-    if ev.kind == "handoff":
-        to = f" to {d['next_agent']}" if d.get("next_agent") else ""
-        return f"handed off {s}{to} ({d.get('state', 'complete')}): {_quote(d.get('note', ''))}"
-    if ev.kind == "send":
-        return f"sent {s} {_quote(d.get('text', ''))}"
-    if ev.kind == "broadcast":
-        return f"broadcast {_quote(d.get('text', ''))}"
-    if ev.kind == "memory-set":
-        old = f"{_quote(d['old'])} → " if "old" in d else ""
-        return f"set memory {s} = {old}{_quote(d.get('value', ''))}"
-    if ev.kind == "memory-delete":
-        return f"deleted memory {s}"
-    if ev.kind == "artifact-put":
-        return f"uploaded artifact {s} ({_size(d.get('size'))})"
-    if ev.kind == "artifact-delete":
-        return f"deleted artifact {s}"
-    if ev.kind == "agent-up":
-        return f"is up ({d.get('how', 'mounted')})"
-    if ev.kind == "agent-down":
-        return f"is down ({d.get('how', 'unmounted')})"
-    return f"{ev.kind} {s}"
+    words = WORDS.get(ev.kind)
+    return words.format(**_fields(ev)) if words else f"{ev.kind} {ev.subject or '?'}"
 
 
 # ---------------------------------------------------------------- parsing

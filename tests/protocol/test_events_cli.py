@@ -7,32 +7,19 @@ never derived a second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tcfs.protocol import Project
 from tcfs.protocol.events import EventTail, EventWriter, read_all
 from tcfs.store.s3 import S3Store
+from tests.conftest import make_store
+from tests.protocol.test_protocol_interop import ok
 
 pytestmark = pytest.mark.interop
 
 
-@pytest.fixture
-def s3(moto_server, s3_bucket) -> Iterator[S3Store]:  # type: ignore[no-untyped-def]
-    store = S3Store(
-        s3_bucket, "proj", endpoint=moto_server.endpoint, region="us-east-1", path_style=True
-    )
-    yield store
-    store.close()
-
-
-def ok(proc) -> str:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
-    return proc.stdout
-
-
-def test_cli_records_become_events_and_logged_ones_are_not_repeated(s3, tracecraft) -> None:
+def test_cli_records_become_events_and_logged_ones_are_not_repeated(request, tracecraft) -> None:
+    s3: S3Store = make_store("s3", request)
     ok(tracecraft("bob", "send", "alice", "from the cli <b>bold</b>"))
     ok(tracecraft("bob", "memory", "set", "design.db", "postgres"))
     ok(tracecraft("bob", "claim", "parser"))
@@ -66,7 +53,8 @@ def test_cli_records_become_events_and_logged_ones_are_not_repeated(s3, tracecra
     assert any("[tracecraft CLI]" in e.line() for e in evs)
 
 
-def test_the_tail_derives_cli_records_once_they_settle(s3, tracecraft, monkeypatch) -> None:
+def test_the_tail_derives_cli_records_once_they_settle(request, tracecraft, monkeypatch) -> None:
+    s3: S3Store = make_store("s3", request)
     monkeypatch.setattr("tcfs.protocol.events.CLI_SETTLE_S", 0.0)
     tail = EventTail(s3, cli_every=0)
     assert tail.poll() == []

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,17 @@ import pytest
 from tcfs.protocol import Project
 from tcfs.protocol.events import EventWriter
 from tcfs.store.s3 import S3Store
+from tests.conftest import make_store
 from tests.mirror.harnesses import ClaudeSession
+from tests.protocol.test_protocol_interop import ok
 from tests.replay.scenario import mirror_once, replay_page, say
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
-def s3(moto_server, s3_bucket) -> Any:  # type: ignore[no-untyped-def]
-    store = S3Store(
-        s3_bucket, "proj", endpoint=moto_server.endpoint, region="us-east-1", path_style=True
-    )
+def s3(request: pytest.FixtureRequest) -> Iterator[S3Store]:
+    store = make_store("s3", request)
     yield store
     store.close()
 
@@ -35,11 +36,6 @@ def s3(moto_server, s3_bucket) -> Any:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def backend_args(moto_server, s3_bucket) -> list[str]:  # type: ignore[no-untyped-def]
     return ["--backend", "s3", "--endpoint", moto_server.endpoint, "--bucket", s3_bucket]
-
-
-def ok(proc) -> str:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
-    return proc.stdout
 
 
 def two_agents_and_the_cli(s3: S3Store, tracecraft: Any) -> None:
