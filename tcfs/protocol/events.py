@@ -65,6 +65,8 @@ GRACE_NS = 5 * 1_000_000_000
 #: so a mount's own record is not mistaken for the CLI's while its event is
 #: still in the writer's queue
 CLI_SETTLE_S = 3.0
+MESSAGES_ROOT = "messages/"
+STEPS_ROOT = "steps/"
 WRITE_RETRY = RetryPolicy(attempts=4, base_delay=0.1, max_delay=1.0, deadline=5.0)
 
 Scalar = str | int | float | bool | None
@@ -519,9 +521,9 @@ class CliRecords:
         out: list[Event] = []
         horizon = time.time() - self.settle_s if self.settle_s > 0 else float("inf")
         for prefix, derive in (
-            ("messages/", self._message),
+            (MESSAGES_ROOT, self._message),
             (keys.HISTORY_ROOT, self._history),
-            ("steps/", self._step_record),
+            (STEPS_ROOT, self._step_record),
         ):
             for info in self.store.list(prefix):
                 if not isinstance(info, ObjectInfo) or self._seen.get(info.key, "") == info.etag:
@@ -551,11 +553,11 @@ class CliRecords:
         return ns / 1e9 if ns else 0.0
 
     def _message(self, key: str, doc: dict[str, object], etag: str | None) -> Event | None:
-        mailbox, _, leaf = key[len("messages/") :].rpartition("/")
+        mailbox, _, leaf = key[len(MESSAGES_ROOT) :].rpartition("/")
         if (
             "/" in mailbox
             or not keys.is_data_leaf(leaf)
-            or keys.key_sender(key, f"messages/{mailbox}/") is None
+            or keys.key_sender(key, keys.mailbox_prefix(mailbox)) is None
         ):
             return None
         sender = doc.get("from")
@@ -563,7 +565,7 @@ class CliRecords:
         bcast = mailbox == keys.BROADCAST
         return Event(
             id=f"cli:{key}",
-            ts=self._when(doc, "sent_at", key=key, prefix=f"messages/{mailbox}/"),
+            ts=self._when(doc, "sent_at", key=key, prefix=keys.mailbox_prefix(mailbox)),
             agent=sender if isinstance(sender, str) else "?",
             kind="broadcast" if bcast else "send",
             subject=None if bcast else mailbox,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from tcfs.errors import CorruptObject, InvalidName, NotFound, TcfsError
-from tcfs.protocol import records
+from tcfs.protocol import keys, records
 from tcfs.protocol.agents import Agents
 from tcfs.protocol.events import Event, read_all, verify
 from tcfs.protocol.sessions import SessionReader, meta_key
@@ -138,7 +138,7 @@ def transcript(
 
 
 def _part_mtimes(store: Store, harness: str, session_id: str) -> dict[str, float]:
-    prefix = f"sessions/{harness}/{session_id}/"
+    prefix = keys.session_prefix(harness, session_id)
     return {e.key: e.mtime for e in store.list(prefix) if isinstance(e, ObjectInfo)}
 
 
