@@ -16,7 +16,7 @@ import pytest
 
 from tcfs.replay.browser import ARGS, CHROMIUM
 
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # generous: the machine may be busy; nothing here is timed
 
 
 @pytest.fixture(scope="session")
