@@ -65,8 +65,6 @@ GRACE_NS = 5 * 1_000_000_000
 #: so a mount's own record is not mistaken for the CLI's while its event is
 #: still in the writer's queue
 CLI_SETTLE_S = 3.0
-MESSAGES_ROOT = "messages/"
-STEPS_ROOT = "steps/"
 WRITE_RETRY = RetryPolicy(attempts=4, base_delay=0.1, max_delay=1.0, deadline=5.0)
 
 Scalar = str | int | float | bool | None
@@ -521,9 +519,9 @@ class CliRecords:
         out: list[Event] = []
         horizon = time.time() - self.settle_s if self.settle_s > 0 else float("inf")
         for prefix, derive in (
-            (MESSAGES_ROOT, self._message),
+            (keys.MESSAGES_ROOT, self._message),
             (keys.HISTORY_ROOT, self._history),
-            (STEPS_ROOT, self._step_record),
+            (keys.STEPS_ROOT, self._step_record),
         ):
             for info in self.store.list(prefix):
                 if not isinstance(info, ObjectInfo) or self._seen.get(info.key, "") == info.etag:
@@ -553,7 +551,7 @@ class CliRecords:
         return ns / 1e9 if ns else 0.0
 
     def _message(self, key: str, doc: dict[str, object], etag: str | None) -> Event | None:
-        mailbox, _, leaf = key[len(MESSAGES_ROOT) :].rpartition("/")
+        mailbox, _, leaf = key[len(keys.MESSAGES_ROOT) :].rpartition("/")
         if (
             "/" in mailbox
             or not keys.is_data_leaf(leaf)
@@ -596,12 +594,12 @@ class CliRecords:
         )
 
     def _step_record(self, key: str, doc: dict[str, object], etag: str | None) -> Event | None:
-        parts = key.split("/")
-        if len(parts) != 3 or "epoch" in doc:  # tcfs's records carry an epoch: logged already
+        found = keys.step_record_of(key)
+        if found is None or "epoch" in doc:  # tcfs's records carry an epoch: logged already
             return None
-        step, leaf = parts[1], parts[2]
+        step, leaf = found
         rid = f"cli:{key}:{etag}"
-        if leaf == "claim.json" and isinstance(doc.get("agent"), str):
+        if leaf == "claim" and isinstance(doc.get("agent"), str):
             return Event(
                 rid,
                 self._when(doc, "claimed_at", key=key),
@@ -611,7 +609,7 @@ class CliRecords:
                 source="cli",
                 key=key,
             )
-        if leaf == "status.json" and isinstance(doc.get("status"), str):
+        if leaf == "status" and isinstance(doc.get("status"), str):
             when = self._when(doc, "completed_at", "started_at", key=key)
             agent = doc.get("agent") if isinstance(doc.get("agent"), str) else "?"
             return Event(
@@ -624,7 +622,7 @@ class CliRecords:
                 source="cli",
                 key=key,
             )
-        if leaf == "handoff.json" and isinstance(doc.get("from_agent"), str):
+        if leaf == "handoff" and isinstance(doc.get("from_agent"), str):
             detail: Detail = {
                 "note": _clean(doc.get("note", "")),
                 "state": _clean(doc.get("state")),

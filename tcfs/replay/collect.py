@@ -17,7 +17,7 @@ from tcfs.errors import CorruptObject, InvalidName, NotFound, TcfsError
 from tcfs.protocol import keys, records
 from tcfs.protocol.agents import Agents
 from tcfs.protocol.events import Event, read_all, verify
-from tcfs.protocol.sessions import SessionReader, meta_key
+from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import ObjectInfo, Store
 
 _TS = re.compile(rb'"timestamp"\s*:\s*(?:"([^"]{10,40})"|([0-9]{10,13})[,}])')
@@ -159,7 +159,8 @@ def sessions(store: Store) -> list[Session]:
 def _session(reader: SessionReader, n: int, harness: str, sid: str) -> Session:
     agent = parent = None
     try:
-        doc = records.decode(reader.store.get(meta_key(harness, sid)).body, meta_key(harness, sid))
+        mkey = keys.meta_key(harness, sid)
+        doc = records.decode(reader.store.get(mkey).body, mkey)
         agent = doc.get("agent_id") if isinstance(doc.get("agent_id"), str) else None
         parent = (
             doc.get("parent_session_id") if isinstance(doc.get("parent_session_id"), str) else None
@@ -182,7 +183,7 @@ def _session(reader: SessionReader, n: int, harness: str, sid: str) -> Session:
 
 def agents_of(store: Store, events: Iterable[Event], extra: Sequence[Session]) -> list[str]:
     """Every agent that has a record, an event, or a transcript."""
-    found = set(Agents(store, "replay").list())
+    found = set(Agents(store, "replay").ids())
     found.update(e.agent for e in events if e.agent != "?")
     found.update(s.agent for s in extra if s.agent)
     return sorted(found)
