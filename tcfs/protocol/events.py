@@ -28,10 +28,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Protocol
 
 from tcfs.errors import CorruptObject, NotFound, TcfsError
 from tcfs.protocol import keys, records
 from tcfs.store.base import ObjectInfo, RetryPolicy, Store, call_with_retry
+
+if TYPE_CHECKING:
+    from tcfs.protocol.memory import MemoryValue
+    from tcfs.protocol.messages import Message
+    from tcfs.protocol.steps import Claim
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +180,9 @@ def _size(n: Scalar) -> str:
 
 #: each kind's words; the fields are those of ``_fields``
 WORDS = {
-    "claim": "claimed {s} ({epoch}, {lease})",
+    "claim": "claimed {s}{again} ({epoch}, {lease})",
     "takeover": "took over {s} from {from} ({epoch})",
-    "release": "released {s} ({epoch})",
+    "release": "released {s}",
     "renew-failed": "lost the lease on {s} ({epoch}): {reason}",
     "status": "set {s} to {status}",
     "handoff": "handed off {s}{to} ({state}): {note}",
@@ -198,6 +204,7 @@ def _fields(ev: Event) -> dict[str, str]:
         "s": ev.subject or "?",
         "epoch": f"epoch {ev.epoch}" if ev.epoch is not None else "no epoch",
         "lease": f"lease {lease:g} s" if isinstance(lease, (int, float)) else "no lease",
+        "again": " again" if d.get("renewed") else "",
         "from": str(d.get("from", "?")),
         "reason": str(d.get("reason", "renewal refused")),
         "status": str(d.get("status", "?")),
@@ -293,6 +300,23 @@ def dedup(events: Iterable[Event]) -> list[Event]:
 
 
 # ---------------------------------------------------------------- writing
+
+
+class EventSink(Protocol):
+    """Where an action's event goes: an ``EventWriter``, or ``NoEvents``."""
+
+    def emit(
+        self, kind: str, subject: str | None = None, *, epoch: int | None = None, **detail: object
+    ) -> None: ...
+
+
+class NoEvents:
+    """No event log (a core built without one, as in-process tests do)."""
+
+    def emit(
+        self, kind: str, subject: str | None = None, *, epoch: int | None = None, **detail: object
+    ) -> None:
+        return None
 
 
 class EventWriter:
@@ -485,6 +509,57 @@ class EventWriter:
         self.written += n
         self.batches += 1
         return True
+
+
+# ---------------------------------------------------------------- what an action records
+
+
+def record_claim(sink: EventSink, claim: Claim) -> None:
+    """A claim as ``Steps.claim`` made it: fresh, renewed, or taken over."""
+    if claim.taken_from:
+        sink.emit(
+            "takeover",
+            claim.step,
+            epoch=claim.epoch,
+            lease_s=claim.lease_ttl_s,
+            **{"from": claim.taken_from},
+        )
+    else:
+        sink.emit(
+            "claim",
+            claim.step,
+            epoch=claim.epoch,
+            lease_s=claim.lease_ttl_s,
+            renewed=claim.renewed or None,
+        )
+
+
+def record_handoff(sink: EventSink, doc: dict[str, object]) -> None:
+    """A handoff record as ``Steps.handoff`` wrote it."""
+    epoch = doc.get("epoch")
+    sink.emit(
+        "handoff",
+        str(doc.get("from_step")),
+        epoch=epoch if isinstance(epoch, int) else None,
+        note=doc.get("note"),
+        next_agent=doc.get("next_agent"),
+        state=doc.get("state"),
+    )
+
+
+def record_message(sink: EventSink, msg: Message) -> None:
+    kind = "broadcast" if msg.broadcast else "send"
+    sink.emit(kind, msg.to, text=msg.text, key=msg.key, size=len(msg.text.encode()))
+
+
+def record_memory_set(sink: EventSink, value: MemoryValue) -> None:
+    sink.emit(
+        "memory-set",
+        value.dotted,
+        value=value.value,
+        set_at=value.set_at,
+        size=len(value.value.encode()),
+    )
 
 
 # ---------------------------------------------------------------- reading

@@ -114,3 +114,7 @@ def viewer(browser_context: Any) -> Iterator[Any]:
     for v in views:
         assert v.errors == [], v.errors
         assert v.dialogs == [], f"bucket content ran as script: {v.dialogs}"
+
+
+# Real mounts, for the mount's event log and its ``events`` file.
+from tests.fs.conftest import backend, mount  # noqa: E402, F401
