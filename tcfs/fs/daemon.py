@@ -228,6 +228,10 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
         nursery.cancel_scope.cancel()
 
 
+def _stopping(signum: int, _frame: object) -> None:
+    log.info("received %s while unmounting: finishing the clean-up", signal.Signals(signum).name)
+
+
 def _invalidate(ino: int) -> None:
     import pyfuse3
 
@@ -316,6 +320,11 @@ def serve(
         trio.run(_run, core, project, settings.lease_ttl, mnt)
         clean = True
     finally:
+        # A SIGTERM after the loop ended (``fusermount3 -u`` then ``kill``)
+        # must not cut the clean-up short: it is bounded, and it writes the
+        # event log's last batch.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopping)
         with contextlib.suppress(Exception):
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
