@@ -23,13 +23,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import contention, cost, freshness, latency, report, scale
+from bench import contention, cost, freshness, history, latency, report, scale
 from bench.context import Ctx
 from bench.procs import Reaper
 from bench.proxy import CountingProxy
 from bench.servers import MotoServer
 
-SECTIONS = ("latency", "contention", "freshness", "cost", "scale")
+SECTIONS = ("latency", "contention", "freshness", "cost", "scale", "history")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         section("scale", lambda: scale.run(ctx, seeded))
         if "scale" in results:
             results["scale"]["growth"] = scale_growth(results["scale"]["rows"])
+        section("history", lambda: history.run(ctx))
     except KeyboardInterrupt:
         ctx.note("interrupted")
     finally:

@@ -387,6 +387,10 @@ def markdown(results: dict[str, Any]) -> str:
                 + "; ".join(f"`{f}` {x}%" for f, x in p["inclusive"][:6])
             )
             md.append("")
+    if "history" in results:
+        from bench.history import markdown as history_md
+
+        md += history_md(results["history"])
     notes = results.get("notes", [])
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]

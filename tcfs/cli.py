@@ -28,6 +28,7 @@ COMMANDS = {
         "instructions",
         "Print coordination text for an agent's AGENTS.md.",
     ),
+    "replay": ("tcfs.commands.replay", "replay", "Render the project's history as one HTML page."),
 }
 
 

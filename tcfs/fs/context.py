@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from tcfs.fs.calls import Calls
+from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
+    from tcfs.fs.events_feed import EventsFeed
     from tcfs.fs.nodes import Node
     from tcfs.fs.poller import Poller
     from tcfs.fs.tailer import Tailer
@@ -73,6 +75,10 @@ class FsContext:
     rendered: RenderCache = field(default_factory=RenderCache)
     #: memory directories made with mkdir that hold no value yet (this mount only)
     memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
+    #: where the mount records each action that succeeded (the event log)
+    events: EventSink = field(default_factory=NoEvents)
+    #: the ``events`` file's lines, read while someone has it open
+    feed: EventsFeed | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

@@ -33,10 +33,12 @@ from tcfs.fs import handles as h
 from tcfs.fs import tree
 from tcfs.fs.calls import Calls
 from tcfs.fs.context import FILE_TTL_S, REQUESTER, FsContext
+from tcfs.fs.events_feed import EventsFeed
 from tcfs.fs.inodes import Inode, InodeTable
 from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Stat
 from tcfs.fs.poller import Poller
 from tcfs.fs.tailer import Tailer
+from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
     from tcfs.protocol import Project
@@ -77,6 +79,7 @@ class FsCore:
         calls: Calls | None = None,
         invalidate: Callable[[int], None] | None = None,
         poll_interval: float = 1.0,
+        events: EventSink | None = None,
     ) -> None:
         self.p = project
         self.calls = calls or Calls.for_store(project.store)
@@ -96,6 +99,8 @@ class FsCore:
             tailer=self.tailer,
             readme=readme,
             spool_dir=spool_dir or "",
+            events=events or NoEvents(),
+            feed=EventsFeed(project.store, invalidate),
         )
         self.uid = os.getuid()
         self.gid = os.getgid()

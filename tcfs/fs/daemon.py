@@ -26,6 +26,7 @@ import trio
 from tcfs import config, registry
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import Project, keys
+from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
 
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 30.0
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
+#: at unmount, queued events are written for at most this long
+EVENTS_FLUSH_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
 
 
@@ -166,7 +169,7 @@ def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
 # ----- the main loop -----
 
 
-async def _keep_alive(project: Project, calls: Calls, lease_ttl: float) -> None:
+async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: EventSink) -> None:
     """Heartbeat every ~30 s; renew held leases well before they expire."""
     tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
     last_beat = trio.current_time()
@@ -176,6 +179,7 @@ async def _keep_alive(project: Project, calls: Calls, lease_ttl: float) -> None:
             lost = await calls.write(project.steps.renew_all)
             for step in lost:
                 log.warning("lost the lease on step %s", step)
+                events.emit("renew-failed", step, reason="taken over or released")
             if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
@@ -218,11 +222,15 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
     async with trio.open_nursery() as nursery:
         nursery.start_soon(core.poller.run)
         nursery.start_soon(core.tailer.run)
-        nursery.start_soon(_keep_alive, project, core.calls, lease_ttl)
+        nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events)
         nursery.start_soon(_watch_signals, core)
         nursery.start_soon(_watch_mount, core, mnt)
         await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
         nursery.cancel_scope.cancel()
+
+
+def _stopping(signum: int, _frame: object) -> None:
+    log.info("received %s while unmounting: finishing the clean-up", signal.Signals(signum).name)
 
 
 def _invalidate(ino: int) -> None:
@@ -262,6 +270,8 @@ def serve(
         log.warning("%s", warning)
     project = open_project(store, settings)
     project.agents.register(summary=f"mounted at {mnt}")
+    events = EventWriter(store, settings.agent)
+    events.start()
     spool = config.runtime_dir() / "spool"
     spool.mkdir(mode=0o700, exist_ok=True)
     core = FsCore(
@@ -277,6 +287,7 @@ def serve(
             lease_ttl=settings.lease_ttl,
         ),
         invalidate=_invalidate,
+        events=events,
     )
     options = set(pyfuse3.default_options)
     options |= {"fsname=tcfs", "subtype=tcfs"}
@@ -300,6 +311,7 @@ def serve(
             mirror_pid=mirror_proc.pid if mirror_proc else None,
         )
     )
+    events.emit("agent-up", how="mounted")
     log.info(
         "mounted %s: project %s as agent %s (%s)",
         mnt,
@@ -312,11 +324,20 @@ def serve(
         trio.run(_run, core, project, settings.lease_ttl, mnt)
         clean = True
     finally:
+        # A SIGTERM after the loop ended (``fusermount3 -u`` then ``kill``)
+        # must not cut the clean-up short: it is bounded, and it writes the
+        # event log's last batch.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopping)
         with contextlib.suppress(Exception):
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
         if stop_wake is not None:
             stop_wake()
+        if core.ctx.feed is not None:
+            core.ctx.feed.shutdown()
+        events.emit("agent-down", how="unmounted" if clean else "stopped after an error")
+        events.close(timeout=EVENTS_FLUSH_S)
         registry.remove_record(mnt, os.getpid())
         with contextlib.suppress(Exception):
             store.close()

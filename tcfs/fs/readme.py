@@ -23,6 +23,7 @@ Coordinate with plain shell commands:
                                     for you)
   cp file artifacts/shared/         share a file (or artifacts/<step>/)
   tail -f sessions/<harness>/<id>.jsonl   follow an agent's transcript live
+  tail -f events                    who did what, when: every agent's actions, live
   cat agents/<id>.json              an agent's record and presence
 
 Blocking files (never listed, so ls, find and grep -r never block on them):

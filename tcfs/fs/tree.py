@@ -15,13 +15,24 @@ from dataclasses import dataclass, field
 
 from tcfs import names
 from tcfs.errors import InvalidArgument, InvalidName, NotFound
-from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, sessions, steps
+from tcfs.fs.kinds import (
+    agents,
+    artifacts,
+    events,
+    inbox,
+    memory,
+    outbox,
+    root,
+    sessions,
+    steps,
+)
 from tcfs.fs.nodes import Dir, Node, Path
 from tcfs.protocol import sessions as session_names
 
 TABLE: list[tuple[str, type[Node]]] = [
     ("", root.Root),
     ("README", root.Readme),
+    ("events", events.EventsFile),
     ("agents", agents.AgentsDir),
     ("agents/<agent>.json", agents.AgentFile),
     ("steps", steps.StepsDir),

@@ -187,3 +187,20 @@ def key_sender(key: str, prefix: str) -> str | None:
     if len(parts) < 3 or not parts[0].isdigit():
         return None
     return "_".join(parts[1:-1])
+
+
+# ---------- the event log (tcfs only; the CLI never reads it) ----------
+# One object per writer flush: events/<ns>_<agent>_<uuid8>.json, a batch of
+# that agent's events.  A flat prefix keeps keys in time order, so a reader
+# follows the log with one LIST that starts after the newest key it has seen.
+
+EVENTS_ROOT = "events/"
+
+
+def event_batch_key(agent: str, ns: int | None = None) -> str:
+    return append_key(EVENTS_ROOT, agent, ns)
+
+
+def event_watermark(ns: int) -> str:
+    """A key that sorts just before every batch written at or after ``ns``."""
+    return f"{EVENTS_ROOT}{max(0, ns):019d}"

@@ -69,6 +69,9 @@ class Claim:
     etag: str
     lease_id: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: how ``claim`` got it: the expired holder it took over from, or our own renewed
+    taken_from: str | None = None
+    renewed: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now > self.expires_at + CLOCK_SKEW_S
@@ -310,7 +313,9 @@ class Steps:
         step = current.step
         if current.agent == self.agent:
             # Our own claim (a restarted mount, or a second shell of the same agent).
-            return self._renew_claim(current)
+            renewed = self._renew_claim(current)
+            renewed.renewed = True
+            return renewed
         if not current.expired(self.clock()):
             raise ClaimTaken(
                 f"step {step} is already claimed by {current.agent}", holder=current.agent
@@ -334,7 +339,9 @@ class Steps:
         log.info(
             "took over expired lease on %s from %s (epoch %d)", step, current.agent, doc["epoch"]
         )
-        return self._new_claim(step, doc, etag)
+        claim = self._new_claim(step, doc, etag)
+        claim.taken_from = current.agent
+        return claim
 
     def _same_lease(self, a: Claim, b: Claim) -> bool:
         """One lease of this agent: renewals keep its epoch and claimed_at."""

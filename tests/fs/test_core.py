@@ -100,6 +100,7 @@ def test_root_lists_the_tables_top_level_names(tmp_path: Path) -> None:
     listed = trio.run(main)
     assert listed == [
         "README",
+        "events",
         "agents",
         "steps",
         "memory",

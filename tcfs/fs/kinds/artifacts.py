@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO
 
 from tcfs import names
@@ -75,8 +76,17 @@ class Artifact(Node):
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
 
+        uploaded: list[int] = []  # the size of this open file's last upload
+
         async def upload(fileobj: BinaryIO, size: int) -> None:
             await ctx.write(artifacts.upload, scope, name, fileobj, size)
+            uploaded[:] = [size]
+
+        def record() -> None:
+            # one event per open file: a shell's redirection closes a copy of
+            # the descriptor (an upload) before the command writes anything
+            if uploaded:
+                ctx.events.emit("artifact-put", f"{scope}/{name}", size=uploaded[0])
 
         async def download(fileobj: BinaryIO) -> None:
             try:
@@ -85,7 +95,8 @@ class Artifact(Node):
             except NotFound:
                 pass
 
-        return h.ArtifactWriter(
+        return _RecordedWriter(
+            record,
             ino,
             ctx.spool_dir or tempfile.gettempdir(),
             upload,
@@ -96,3 +107,28 @@ class Artifact(Node):
 
     async def unlink(self, ctx: FsContext) -> None:
         await ctx.write(ctx.project.artifacts.delete, self.scope, self.name)
+        ctx.events.emit("artifact-delete", f"{self.scope}/{self.name}")
+
+
+class _RecordedWriter(h.ArtifactWriter):
+    """An artifact upload that records its event when the file is closed."""
+
+    def __init__(
+        self,
+        record: Callable[[], None],
+        ino: int,
+        spool_dir: str,
+        upload: Callable[[BinaryIO, int], Awaitable[None]],
+        *,
+        download: Callable[[BinaryIO], Awaitable[None]] | None = None,
+        created: bool = False,
+        append: bool = False,
+    ) -> None:
+        super().__init__(ino, spool_dir, upload, download=download, created=created, append=append)
+        self._record = record
+
+    async def release(self) -> None:
+        try:
+            await super().release()
+        finally:
+            self._record()

@@ -16,6 +16,7 @@ from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotE
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
+from tcfs.protocol import events
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -79,7 +80,8 @@ class MemoryValue(Keyed, TextFile, Rendered):
         return (await ctx.run(ctx.project.memory.get, self.key)).render()
 
     async def commit(self, ctx: FsContext, text: str) -> None:
-        await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
+        value = await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
+        events.record_memory_set(ctx.events, value)
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         async def commit(text: str) -> None:
@@ -104,7 +106,9 @@ class MemoryValue(Keyed, TextFile, Rendered):
 
     async def truncate(self, ctx: FsContext, size: int) -> None:
         if size == 0:  # `truncate -s 0 memory/k` sets the empty value
-            await ctx.write(ctx.project.memory.set, self.key, "")
+            events.record_memory_set(
+                ctx.events, await ctx.write(ctx.project.memory.set, self.key, "")
+            )
 
 
 class MemoryEntry(Keyed, Node):
@@ -136,6 +140,7 @@ class MemoryEntry(Keyed, Node):
         if self.key in ctx.memory_dirs:
             raise IsADirectory(f"{self.where} is a directory")
         await ctx.write(ctx.project.memory.delete, self.key)
+        ctx.events.emit("memory-delete", ".".join(self.key))
 
     async def mkdir(self, ctx: FsContext) -> Node:
         key = self.key

@@ -8,6 +8,7 @@ from tcfs.errors import AccessDenied, NotFound
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import OpenMode, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
+from tcfs.protocol import events
 from tcfs.protocol.messages import MAX_MESSAGE, Message
 
 if TYPE_CHECKING:
@@ -51,5 +52,6 @@ class OutboxMessage(TextFile):
                 sent[0] = await ctx.write(messages.rewrite, sent[0], body)
             else:
                 sent.append(await ctx.write(messages.send, to, body))
+                events.record_message(ctx.events, sent[0])
 
         return h.TextWriter(ino, send, limit=self.limit, what=self.what, created=True)

@@ -10,6 +10,7 @@ from tcfs.errors import InvalidArgument
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
+from tcfs.protocol import events
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -71,10 +72,12 @@ class Claim(StepFile, Rendered):
         # Decided here, in open/create: the only errors bash's builtin
         # `echo me > claim` reports (it ignores close()).
         claim = await ctx.write(ctx.project.steps.claim, self.step)
+        events.record_claim(ctx.events, claim)
         return h.ClaimHandle(ino, claim.render())
 
     async def unlink(self, ctx: FsContext) -> None:
         await ctx.write(ctx.project.steps.release, self.step)
+        ctx.events.emit("release", self.step)
 
 
 class Status(StepFile, TextFile, Computed):
@@ -91,7 +94,8 @@ class Status(StepFile, TextFile, Computed):
     async def commit(self, ctx: FsContext, text: str) -> None:
         word = text.strip()
         if word:
-            await ctx.write(ctx.project.steps.set_status, self.step, word)
+            st = await ctx.write(ctx.project.steps.set_status, self.step, word)
+            ctx.events.emit("status", self.step, epoch=st.epoch, status=st.status)
 
 
 class Handoff(StepFile, TextFile, Rendered):
@@ -107,7 +111,7 @@ class Handoff(StepFile, TextFile, Rendered):
 
     async def commit(self, ctx: FsContext, text: str) -> None:
         steps, step, fields = ctx.project.steps, self.step, handoff_fields(text)
-        await ctx.write(lambda: steps.handoff(step, **fields))
+        events.record_handoff(ctx.events, await ctx.write(lambda: steps.handoff(step, **fields)))
 
 
 class Wait(StepFile, Blocking):
