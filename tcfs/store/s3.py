@@ -54,6 +54,29 @@ def _public_endpoint(endpoint: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _server_start_after(start_after: str | None) -> str | None:
+    """A ``StartAfter`` no server can skip a wanted key with; the rest is filtered here.
+
+    Servers that store keys as a directory tree (SeaweedFS) compare a folder by
+    its bare name: after ``a.json`` they skip the folder ``a`` whole, although
+    ``a/x.json`` sorts after ``a.json`` in byte order (``/`` > ``.``).  Only a
+    folder whose name is a prefix of the last part followed by a byte below
+    ``/`` can be skipped so; starting one byte before the first such byte
+    keeps every such folder in the answer, at the price of a few keys the
+    caller filters out.
+    """
+    if not start_after:
+        return None
+    head, _, leaf = start_after.rpartition("/")
+    cut = next((i for i, ch in enumerate(leaf) if ch < "/"), len(leaf))
+    if cut == len(leaf):
+        return start_after
+    safe = leaf[: max(cut - 1, 0)]
+    if safe:
+        return f"{head}/{safe}" if head else safe
+    return f"{head}/" if head else None
+
+
 def _attempt_of(exc: BaseException) -> int:
     return int(getattr(exc, "attempt", 0))
 
@@ -216,8 +239,9 @@ class S3Store(Store):
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": LIST_PAGE}
         if delimiter:
             kwargs["Delimiter"] = delimiter
-        if start_after:
-            kwargs["StartAfter"] = self._prefix + start_after
+        server_start = _server_start_after(start_after)
+        if server_start:
+            kwargs["StartAfter"] = self._prefix + server_start
         return self._pages(kwargs, start_after)
 
     def _pages(self, kwargs: dict[str, Any], start_after: str | None) -> Iterator[ListEntry]:
@@ -228,6 +252,8 @@ class S3Store(Store):
             entries: list[tuple[str, ListEntry]] = []
             for obj in resp.get("Contents", ()):
                 key = obj["Key"][strip:]
+                if start_after is not None and key <= start_after:
+                    continue  # the server started earlier than asked (see _server_start_after)
                 mtime = obj["LastModified"].timestamp() if obj.get("LastModified") else 0.0
                 entries.append(
                     (key, ObjectInfo(key, int(obj.get("Size", 0)), obj.get("ETag"), mtime))
