@@ -302,20 +302,24 @@ class S3Store(Store):
             # Bodies carry the writer's id and a timestamp, so equal bytes from
             # another writer would be an identical record anyway.
             retried = conditional and _attempt_of(exc) > 0
-            if retried and not isinstance(exc, NoSuchBucket):
-                etag = self._etag_if_body_is(key, bytes(body))
-                if etag is not None:
+            # Some servers (SeaweedFS) answer If-Match on a missing key with 412
+            # where AWS says 404: a read tells the two apart.
+            ambiguous_412 = if_match is not None and isinstance(exc, PreconditionFailed)
+            if (retried or ambiguous_412) and not isinstance(exc, NoSuchBucket):
+                current = self._current(key)
+                if retried and current is not None and current.body == bytes(body):
                     log.info("s3 put %s: lost answer resolved by read-back: our write won", key)
-                    return etag
+                    return current.etag
+                if ambiguous_412 and current is None:
+                    raise NotFound(f"no such key: s3://{self.bucket}/{key}") from exc
             raise
         return str(resp.get("ETag", ""))
 
-    def _etag_if_body_is(self, key: str, body: bytes) -> str | None:
+    def _current(self, key: str) -> Blob | None:
         try:
-            blob = self.get(key)
+            return self.get(key)
         except NotFound:
             return None
-        return blob.etag if blob.body == body else None
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         full = check_key(key, self.project)
@@ -326,6 +330,15 @@ class S3Store(Store):
             self._call("delete_object", conditional=if_match is not None, **kwargs)
         except NoSuchBucket:
             raise
+        except PreconditionFailed as exc:
+            # SeaweedFS answers a conditional delete of a missing key with 412
+            # (AWS: 404); only a read can tell "changed" from "gone".
+            if self.exists(key):
+                raise
+            if _attempt_of(exc) > 0:
+                log.info("s3 delete %s: gone on retry, treating as done", key)
+                return
+            raise NotFound(f"no such key: s3://{self.bucket}/{key}") from exc
         except NotFound as exc:
             if if_match is None:
                 return  # deleting an absent key is not an error
