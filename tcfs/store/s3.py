@@ -28,7 +28,7 @@ from tcfs.store.base import (
     Store,
     call_with_retry,
 )
-from tcfs.store.s3_errors import NoSuchBucket, RangeNotSatisfiable, translate
+from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
 from tcfs.store.validate import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -215,6 +215,27 @@ class S3Store(Store):
             body=body,
             etag=resp.get("ETag", ""),
             size=size,
+            mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
+        )
+
+    def get_if_changed(self, key: str, etag: str | None) -> Blob | None:
+        """One GET with ``If-None-Match``: an unchanged object answers 304, no body."""
+        if etag is None:
+            return self.get(key)
+        full = check_key(key, self.project)
+        try:
+            resp = self._call(
+                "get_object", read_body=True, Bucket=self.bucket, Key=full, IfNoneMatch=etag
+            )
+        except NotModified:
+            return None
+        body: bytes = resp["Body"]
+        if resp.get("ETag", "") == etag:
+            return None  # a server that ignores If-None-Match answered 200
+        return Blob(
+            body=body,
+            etag=resp.get("ETag", ""),
+            size=len(body),
             mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
         )
 

@@ -29,6 +29,10 @@ class NoSuchBucket(NotFound):
     """The bucket itself is missing (never swallowed like an absent key)."""
 
 
+class NotModified(StoreError):
+    """A conditional GET whose ``If-None-Match`` ETag is still current (HTTP 304)."""
+
+
 class RangeNotSatisfiable(StoreError):
     """A ranged GET starting at or past the end of the object (HTTP 416)."""
 
@@ -73,10 +77,13 @@ ERROR_CODES: dict[str, type[StoreError]] = {
     "RequestTimeTooSkewed": AccessDenied,
     "NotImplemented": Unsupported,
     "InvalidRange": RangeNotSatisfiable,
+    "304": NotModified,
+    "NotModified": NotModified,
 }
 
 # HTTP status → tcfs error class, when the code is not in the table
 HTTP_STATUS: dict[int, type[StoreError]] = {
+    304: NotModified,
     401: AccessDenied,
     403: AccessDenied,
     404: NotFound,
