@@ -77,6 +77,13 @@ def _server_start_after(start_after: str | None) -> str | None:
     return f"{head}/" if head else None
 
 
+def _keeps_empty_prefixes(resp: dict[str, Any]) -> bool:
+    """SeaweedFS keeps a folder listed as a CommonPrefix after its last key is
+    deleted; its answers name it in the ``Server`` header."""
+    headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    return str(headers.get("server", "")).startswith("SeaweedFS")
+
+
 def _attempt_of(exc: BaseException) -> int:
     return int(getattr(exc, "attempt", 0))
 
@@ -279,11 +286,15 @@ class S3Store(Store):
                 entries.append(
                     (key, ObjectInfo(key, int(obj.get("Size", 0)), obj.get("ETag"), mtime))
                 )
+            keeps_empty = _keeps_empty_prefixes(resp)
             for cp in resp.get("CommonPrefixes", ()):
                 sub = cp["Prefix"][strip:]
                 # Same answer as the local store: a folded prefix is "after" only if it sorts after.
-                if start_after is None or sub > start_after:
-                    entries.append((sub, CommonPrefix(sub)))
+                if start_after is not None and sub <= start_after:
+                    continue
+                if keeps_empty and self._is_empty(cp["Prefix"]):
+                    continue  # an emptied folder the server still lists
+                entries.append((sub, CommonPrefix(sub)))
             # S3 returns objects and prefixes in two sorted lists; interleave them.
             entries.sort(key=lambda e: e[0].encode("utf-8"))
             for _, entry in entries:
@@ -292,6 +303,10 @@ class S3Store(Store):
             if not resp.get("IsTruncated") or not token:
                 return
             kwargs = {**kwargs, "ContinuationToken": token}
+
+    def _is_empty(self, full_prefix: str) -> bool:
+        resp = self._call("list_objects_v2", Bucket=self.bucket, Prefix=full_prefix, MaxKeys=1)
+        return not resp.get("Contents")
 
     # ----- writes -----
 

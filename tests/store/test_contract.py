@@ -193,3 +193,10 @@ def test_get_if_changed(store) -> None:  # type: ignore[no-untyped-def]
     store.delete(key)
     with pytest.raises(NotFound):
         store.get_if_changed(key, e2)
+
+
+def test_emptied_folder_is_not_listed(store) -> None:  # type: ignore[no-untyped-def]
+    store.put("memory/a/x.json", b"1")
+    store.put("memory/b/y.json", b"2")
+    store.delete("memory/a/x.json")
+    assert _keys(store.list("memory/", delimiter="/")) == ["<memory/b/>"]
