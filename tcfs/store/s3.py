@@ -77,7 +77,7 @@ def _server_start_after(start_after: str | None) -> str | None:
     return f"{head}/" if head else None
 
 
-def _keeps_empty_prefixes(resp: dict[str, Any]) -> bool:
+def keeps_empty_prefixes(resp: dict[str, Any]) -> bool:
     """SeaweedFS keeps a folder listed as a CommonPrefix after its last key is
     deleted; its answers name it in the ``Server`` header."""
     headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
@@ -286,7 +286,7 @@ class S3Store(Store):
                 entries.append(
                     (key, ObjectInfo(key, int(obj.get("Size", 0)), obj.get("ETag"), mtime))
                 )
-            keeps_empty = _keeps_empty_prefixes(resp)
+            keeps_empty = keeps_empty_prefixes(resp)
             for cp in resp.get("CommonPrefixes", ()):
                 sub = cp["Prefix"][strip:]
                 # Same answer as the local store: a folded prefix is "after" only if it sorts after.
@@ -446,6 +446,36 @@ class S3Store(Store):
         return done
 
     # ----- misc -----
+
+    def raw(self, op: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """One request exactly as asked: no retry, no translation, no read-back.
+
+        For ``tcfs doctor``'s probes of how a server answers.  ``Key``,
+        ``Prefix`` and ``StartAfter`` are project-relative.  Returns the HTTP
+        status and the response (the error response for a 4xx/5xx).
+        """
+        from botocore.exceptions import ClientError
+
+        for name in ("Key", "Prefix", "StartAfter"):
+            if name in kwargs:
+                kwargs[name] = self._prefix + kwargs[name]
+        fn: Callable[..., dict[str, Any]] = getattr(self._client, op)
+        try:
+            resp = fn(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            meta = exc.response.get("ResponseMetadata") or {}
+            return int(meta.get("HTTPStatusCode") or 0), dict(exc.response)
+        except Exception as exc:
+            raise translate(exc, op=op, bucket=self.bucket) from exc
+        body = resp.get("Body")
+        if body is not None:
+            body.close()
+        return int((resp.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0), resp
+
+    @property
+    def strip(self) -> int:
+        """Length of the project prefix on full keys in raw answers."""
+        return len(self._prefix)
 
     def describe(self) -> str:
         where = _public_endpoint(self.endpoint)
