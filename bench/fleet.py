@@ -1,11 +1,12 @@
 """``python -m bench.fleet`` (``make bench-scale``): where "bucket as coordinator" breaks.
 
 N simulated agents (N = 10, 100, 1,000; protocol-level, ``bench.fleet_agents``,
-a few processes) run a realistic mix against moto's S3 on loopback behind the
-counting proxy, which adds a fixed 20 ms round trip to every request and
-counts each one.  A real mount with 5 blocked ``inbox/next`` and 5 blocked
-``wait`` readers is measured first, on its own bucket: its LISTs a minute,
-its cost, and how fast a message, a completion and a CLI message reach it.
+a few processes) run a realistic mix against SeaweedFS's S3 (or moto's, with
+``--s3 moto``) on loopback behind the counting proxy, which adds a fixed 20 ms
+round trip to every request and counts each one.  A real mount with 5 blocked
+``inbox/next`` and 5 blocked ``wait`` readers is measured first, on its own
+bucket: its LISTs a minute, its cost, and how fast a message, a completion and
+a CLI message reach it.
 
 Writes ``bench/results/scale.json`` and ``scale.md`` (tables and the model),
 and leaves nothing running.  ``--quick`` shortens every window (a smoke run).
@@ -33,6 +34,7 @@ from bench.mounts import Backend, Mount
 from bench.procs import Reaper, base_env, rss_kb
 from bench.proxy import CountingProxy
 from bench.servers import S3_ENV, MotoServer, s3_client
+from tests.seaweedfs import SeaweedServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RTT_MS = 20.0
@@ -373,7 +375,7 @@ def render(res: dict[str, Any]) -> str:
     lines = [f"# Scale run {res['started']} ({res['seconds']:.0f} s)", ""]
     lines.append(
         f"Machine: {res['nproc']} cores; load average at start {res['load_start']}, at end "
-        f"{res['load_end']}. S3 is moto on loopback behind the counting proxy with "
+        f"{res['load_end']}. S3 is {res['s3']} on loopback behind the counting proxy with "
         f"{RTT_MS:g} ms added to every request. Prices: AWS S3 Standard us-east-1 list "
         "prices, $0.005 per 1,000 PUT/COPY/POST/LIST, $0.0004 per 1,000 GET/HEAD, DELETE free."
     )
@@ -461,6 +463,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short windows: a smoke run")
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="N values, comma-separated")
     ap.add_argument("--no-mount", action="store_true", help="skip the real-mount section")
+    ap.add_argument(
+        "--s3",
+        choices=("seaweedfs", "moto"),
+        default="seaweedfs",
+        help="the S3 server on loopback behind the proxy (moto's serialized writes saturate "
+        "first on a small machine)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -473,13 +482,14 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(tempfile.mkdtemp(prefix="tcfs-fleet-"))
     reaper = Reaper()
-    moto = MotoServer(root)
+    moto: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else MotoServer(root)
     proxy = CountingProxy(moto.port, rtt_ms=RTT_MS)
     res: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(),
         "load_start": loadavg(),
         "rtt_ms": RTT_MS,
+        "s3": args.s3,
         "fleet": [],
     }
     try:

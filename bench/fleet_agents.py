@@ -64,7 +64,9 @@ def _claim(p: Any, team: int, shared: Shared) -> str | None:
     from tcfs.errors import ClaimTaken, TcfsError
 
     with shared.lock:
-        k = shared.next_step[team]
+        # teammates aim at different steps near the team's front, and collide
+        # when two aim at the same one, as agents working one plan do
+        k = shared.next_step[team] + random.randrange(TEAM)
     for _ in range(TEAM * 2):
         step = f"t{team:03d}-s{k:04d}"
         try:
@@ -141,10 +143,14 @@ def agent_loop(
     from tcfs.errors import TcfsError
 
     rng = random.Random(index)
-    p.agents.register("scale benchmark agent")
-    last_beat = last_renew = time.monotonic()
     # agents start spread over the first work period, as a real fleet would
     time.sleep(rng.uniform(0, WORK_S[0]))
+    try:
+        _timed(shared, "register", p.agents.register, "scale benchmark agent")
+    except TcfsError as exc:
+        with shared.lock:
+            shared.errors[f"register: {type(exc).__name__}"] += 1
+    last_beat = last_renew = time.monotonic()
     while time.monotonic() < deadline:
         try:
             step = _claim(p, team, shared)
@@ -172,7 +178,7 @@ def agent_loop(
                 dep = shared.holding.get(peers[(index + 1) % len(peers)])
                 shared.cycles += 1
             _wait(p, dep, shared, deadline)
-        except TcfsError as exc:
+        except Exception as exc:  # counted, never fatal: the run must report
             with shared.lock:
                 shared.errors[type(exc).__name__] += 1
             time.sleep(1.0)
