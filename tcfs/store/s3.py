@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
-from tcfs.errors import ConfigError, NotFound, PreconditionFailed, TcfsError
+from tcfs.errors import ConfigError, NotFound, PreconditionFailed, StaleRead, TcfsError
 from tcfs.store.base import (
     DEFAULT_RETRY,
     Blob,
@@ -91,6 +91,7 @@ def _attempt_of(exc: BaseException) -> int:
 class S3Store(Store):
     kind = "s3"
     conditional_writes = True
+    attempt_timeout_s = CONNECT_TIMEOUT + READ_TIMEOUT
 
     def __init__(
         self,
@@ -104,14 +105,13 @@ class S3Store(Store):
         secret_key: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        super().__init__(bucket, project)
+        super().__init__(bucket, project, retry=retry)
         import boto3
         from botocore.config import Config
 
         self.endpoint = endpoint or None
         self.region = region or ("us-east-1" if endpoint else None)
         self.path_style = bool(endpoint) if path_style is None else path_style
-        self.retry = retry
         config = Config(
             # We own retries: botocore retrying inside one of our attempts would
             # hide a lost conditional-PUT answer from the ambiguity check below.
@@ -430,15 +430,15 @@ class S3Store(Store):
         return str(done.get("ETag", ""))
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = PART_SIZE) -> int:
-        """Stream an object with ranged GETs; ``PreconditionFailed`` if it
-        changes while being read (the pieces would not belong together)."""
+        """Stream an object with ranged GETs; ``StaleRead`` if it changes
+        while being read (the pieces would not belong together)."""
         first = self.get(key, byte_range=(0, chunk))
         fileobj.write(first.body)
         done = len(first.body)
         while done < first.size:
             blob = self.get(key, byte_range=(done, min(chunk, first.size - done)))
             if blob.etag != first.etag:
-                raise PreconditionFailed(f"{key} changed while it was being downloaded")
+                raise StaleRead(f"{key} changed while it was being downloaded")
             if not blob.body:
                 break
             fileobj.write(blob.body)
