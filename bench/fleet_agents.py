@@ -97,7 +97,7 @@ def _wait(p: Any, dep: str | None, shared: Shared, deadline: float) -> None:
     waiting = p.waiting
     if dep is not None:
         status = _timed(shared, "wait: subscribe", waiting.add_step, dep)
-        if status.status == "complete":
+        if status is not None and status.status == "complete":
             waiting.remove_step(dep)
             dep = None
     fresh = True

@@ -86,6 +86,7 @@ class FsCore:
             project.steps,
             project.messages,
             self.calls,
+            project.waiting,
             timeout=wait_timeout,
             interval=poll_interval,
         )

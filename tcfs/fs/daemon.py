@@ -25,6 +25,7 @@ import trio
 
 from tcfs import config, registry
 from tcfs.protocol import Project
+from tcfs.protocol.agents import HEARTBEAT_S
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
 
@@ -42,7 +43,6 @@ from tcfs.errors import (
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 30.0
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
@@ -95,7 +95,9 @@ def check_store(store: Store, settings: Settings) -> None:
 
 
 def open_project(store: Store, settings: Settings) -> Project:
-    return Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    project = Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    project.waiting.sweep_s = settings.sweep
+    return project
 
 
 def open_sessions(store: Store) -> SessionReader:
@@ -166,7 +168,9 @@ def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 async def _keep_alive(project: Project, calls: Calls, lease_ttl: float) -> None:
-    """Heartbeat every ~30 s; renew held leases well before they expire."""
+    """Heartbeat every ``HEARTBEAT_S`` (120 s: presence turns stale after 300 s);
+    renew each held lease at half its life (one If-Match PUT: 2 a minute at the
+    default 60 s lease)."""
     tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
     last_beat = trio.current_time()
     while True:
@@ -312,6 +316,8 @@ def serve(
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
         registry.remove_record(mnt, os.getpid())
+        with contextlib.suppress(Exception):
+            project.close()  # rings still due go out before the store closes
         with contextlib.suppress(Exception):
             store.close()
         log.info("unmounted %s%s", mnt, "" if clean else " after an error")

@@ -44,6 +44,7 @@ class Look:
     statuses: dict[str, StepStatus] = field(default_factory=dict)  # steps read this pass
     swept: bool = False
     requests: int = 0  # requests this pass sent (the inbox reading not included)
+    bells: int = 0  # of which doorbell GETs: the steady cost of waiting
 
 
 class Waiting:
@@ -67,20 +68,24 @@ class Waiting:
         self._lock = threading.Lock()
         self._passes = 0
         self._swept = clock()
+        self.requests = 0  # every request sent for the readers (the inbox reading not included)
 
     # ----- readers come and go -----
 
-    def add_step(self, step: str) -> StepStatus:
-        """Start waiting on ``step``: subscribe to its completion, then read it once,
-        so a completion written before the subscription is not missed."""
+    def add_step(self, step: str) -> StepStatus | None:
+        """Start waiting on ``step``.  The first reader of a step subscribes to its
+        completion, then reads it once, so a completion written before the
+        subscription is not missed; a later reader shares that (None: no request)."""
         with self._lock:
             first = step not in self._waited
             self._waited[step] = self._waited.get(step, 0) + 1
-        if first:
-            try:
-                self.bells.subscribe(step)
-            except TcfsError as exc:  # the sweep still sees the completion
-                log.log(exc.level, "subscribing to step %s: %s", step, exc)
+        if not first:
+            return None
+        self.requests += 3
+        try:
+            self.bells.subscribe(step)
+        except TcfsError as exc:  # the sweep still sees the completion
+            log.log(exc.level, "subscribing to step %s: %s", step, exc)
         return self.steps.status(step)
 
     def remove_step(self, step: str) -> None:
@@ -90,6 +95,7 @@ class Waiting:
                 self._waited[step] = left
                 return
             self._waited.pop(step, None)
+        self.requests += 1
         self.bells.unsubscribe(step)
 
     @property
@@ -118,15 +124,17 @@ class Waiting:
         out.inbox = inbox and (own or broadcast or out.swept or fresh_reader)
         if steps and (own or out.swept):
             for step in steps:
+                out.requests += 2
                 try:
                     out.statuses[step] = self.steps.status(step)
                 except TcfsError as exc:  # bad data or a failed read: still waiting
                     log.log(exc.level, "step %s: %s (still waiting)", step, exc)
-                out.requests += 2
+        self.requests += out.requests
         return out
 
     def _rang(self, mailbox: str, out: Look) -> bool:
         out.requests += 1
+        out.bells += 1
         try:
             return self.watch.rang(mailbox)
         except TcfsError as exc:  # a bell we cannot read counts as rung: look
