@@ -155,7 +155,14 @@ def mount_section(
         "daemon_rss_mb": round((mount.rss_kb() or 0) / 1024, 1),
         "sweep_s": SWEEP_S,
     }
-    store = S3Store(bucket, "bench", endpoint=proxy.endpoint, path_style=True)
+    store = S3Store(
+        bucket,
+        "bench",
+        endpoint=proxy.endpoint,
+        path_style=True,
+        access_key=S3_ENV["AWS_ACCESS_KEY_ID"],
+        secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
     sender = Project(store, "sender")
     # messages: each wakes one blocked inbox/next; a new reader takes its place
     fresh_msg: list[float] = []
@@ -201,37 +208,32 @@ def mount_section(
 
 
 def cli_send(root: Path, backend: Backend, to: str, text: str) -> float | None:
-    """``tracecraft send`` (the real CLI) into the same bucket; when it returned."""
+    """``tracecraft send`` (the real CLI, set up by its own ``init``) into the same
+    bucket; when it returned."""
     import shutil
 
     exe = shutil.which("tracecraft", path=str(Path(sys.executable).parent)) or shutil.which(
         "tracecraft"
     )
-    if exe is None:
+    if exe is None or backend.endpoint is None:
         return None
     home = root / "home" / f"cli-{backend.bucket}"
     home.mkdir(parents=True, exist_ok=True)
-    cfg = {
-        "backend": "s3",
-        "endpoint": backend.endpoint,
-        "bucket": backend.bucket,
-        "project": backend.project,
-        "agent_id": "cli-agent",
-        "access_key": S3_ENV["AWS_ACCESS_KEY_ID"],
-        "secret_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
-    }
-    (home / ".tracecraft.json").write_text(json.dumps(cfg))
-    os.chmod(home / ".tracecraft.json", 0o600)
     env = {**base_env(home), "TRACECRAFT_AGENT": "cli-agent"}
-    proc = subprocess.run(
-        [exe, "send", to, text],
-        cwd=home,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=60,
-    )
-    return time.time() if proc.returncode == 0 else None
+    init = ["init", "--backend", "s3", "--endpoint", backend.endpoint, "--bucket", backend.bucket]
+    init += ["--project", backend.project, "--agent", "cli-agent"]
+    for args in (init, ["send", to, text]):
+        proc = subprocess.run(
+            [exe, *args],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            return None
+    return time.time()
 
 
 # ---------- the fleet ----------

@@ -20,11 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.s3server import S3_ENV, free_port, wait_port
+from tests.s3server import S3_ENV, LoopbackServer, free_port, wait_port
 
 START_TIMEOUT = 60.0
 
@@ -54,7 +53,7 @@ def _identity_config() -> dict[str, Any]:
     }
 
 
-class SeaweedServer:
+class SeaweedServer(LoopbackServer):
     """``weed server -s3`` as a subprocess on free loopback ports."""
 
     name = "seaweedfs"
@@ -133,37 +132,8 @@ class SeaweedServer:
                 time.sleep(0.2)
         raise RuntimeError(f"SeaweedFS S3 not ready after {START_TIMEOUT}s: {last}")
 
-    def client(self):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-            region_name=S3_ENV["AWS_DEFAULT_REGION"],
-            config=Config(
-                s3={"addressing_style": "path"},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-        )
-
-    def new_bucket(self) -> str:
-        name = f"tcfs-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
-        return name
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        super().stop()
         shutil.rmtree(self.data, ignore_errors=True)
 
 

@@ -18,15 +18,11 @@ import pytest
 
 from tcfs.protocol import Project, keys
 from tests.fs.conftest import Backend, Mount, eventually, sh
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.store.loopback_proxy import LoopbackProxy, refuse
 
 #: long enough that only a bell can explain a wake-up inside WAKE_S
 LONG_SWEEP = ["--sweep", "300"]
 WAKE_S = 20.0
-THROTTLED = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-    b"<Message>Please reduce your request rate.</Message></Error>"
-)
 
 
 def blocked(path: Path) -> subprocess.Popen[str]:
@@ -101,14 +97,7 @@ def proxied(backend: Backend) -> Iterator[LoopbackProxy]:
 
 @pytest.mark.parametrize("status", [503, 429])
 def test_a_throttled_bell_never_fails_a_send(mount, backend: Backend, proxied, status) -> None:  # type: ignore[no-untyped-def]
-    refused = {"n": 0}
-
-    def hook(req: Request):  # type: ignore[no-untyped-def]
-        if req.method == "PUT" and keys.BELL_LEAF in req.target and refused["n"] < 6:
-            refused["n"] += 1
-            return (status, THROTTLED)
-        return "forward"
-
+    hook, refused = refuse(lambda r: r.method == "PUT" and keys.BELL_LEAF in r.target, status, 6)
     proxied.hook = hook
     sender = mount("sender", extra=["--endpoint", proxied.endpoint])
     watcher = mount("watcher", wait_timeout=120, extra=LONG_SWEEP)
@@ -119,7 +108,7 @@ def test_a_throttled_bell_never_fails_a_send(mount, backend: Backend, proxied, s
     assert time.monotonic() - t0 < 5  # the ring is off the write's path
     rc, out, err = finish(reader, timeout=60)
     assert (rc, out) == (0, "still sent\n"), err
-    assert refused["n"] >= 1
+    assert refused["refused"] >= 1
 
 
 def test_a_few_waits_never_list_all_steps(mount, backend: Backend, proxied) -> None:  # type: ignore[no-untyped-def]

@@ -16,12 +16,7 @@ from tcfs.protocol import keys
 from tcfs.protocol.doorbells import BellWatch, Doorbells
 from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
-from tests.store.loopback_proxy import LoopbackProxy, Request
-
-THROTTLED = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-    b"<Message>Please reduce your request rate.</Message></Error>"
-)
+from tests.store.loopback_proxy import LoopbackProxy, refuse
 
 
 def test_a_ring_is_seen_once_by_a_watcher(store) -> None:  # type: ignore[no-untyped-def]
@@ -82,14 +77,7 @@ def test_final_status_rings_the_subscribers_bells(store) -> None:  # type: ignor
 
 @pytest.mark.parametrize("status", [503, 429])
 def test_throttled_bell_is_retried_and_never_raises(moto_server, s3_bucket, status: int) -> None:  # type: ignore[no-untyped-def]
-    state = {"refused": 0}
-
-    def hook(req: Request):  # type: ignore[no-untyped-def]
-        if req.method == "PUT" and keys.BELL_LEAF in req.target and state["refused"] < 8:
-            state["refused"] += 1
-            return (status, THROTTLED)
-        return "forward"
-
+    hook, state = refuse(lambda r: r.method == "PUT" and keys.BELL_LEAF in r.target, status, 8)
     proxy = LoopbackProxy(moto_server.port, hook)
     store = S3Store(
         s3_bucket,
