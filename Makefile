@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test test-harnesses demo bench lint format docs clean
+.PHONY: setup test test-harnesses demo bench bench-scale lint format docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,6 +29,9 @@ demo: setup
 
 bench: setup
 	$(PY) -m bench
+
+bench-scale: setup
+	$(PY) -m bench.fleet
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,7 @@ from typing import Any
 
 from tcfs import names
 from tcfs.errors import ConfigError, InvalidName
+from tcfs.protocol.waiting import SWEEP_S
 from tcfs.store import BACKENDS as STORES
 
 BACKENDS = tuple(STORES)
@@ -58,6 +59,8 @@ class Settings:
     path_style: bool | None = None  # None: path-style when an endpoint is given
     lease_ttl: float = 60.0
     wait_timeout: float = 300.0
+    #: how often blocked readers look without a doorbell (senders on the CLI ring none)
+    sweep: float = SWEEP_S
     # secrets: only from the environment, the AWS chain, or a 0600 file
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
@@ -97,6 +100,7 @@ _ENV = {
     "path_style": "TCFS_PATH_STYLE",
     "lease_ttl": "TCFS_LEASE_TTL",
     "wait_timeout": "TCFS_WAIT_TIMEOUT",
+    "sweep": "TCFS_SWEEP",
 }
 
 # .tracecraft.json field -> Settings field
@@ -183,8 +187,11 @@ def resolve(**flags: Any) -> Settings:
     try:
         s.lease_ttl = float(s.lease_ttl)
         s.wait_timeout = float(s.wait_timeout)
+        s.sweep = float(s.sweep)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"lease_ttl and wait_timeout must be numbers: {exc}") from exc
+        raise ConfigError(f"lease_ttl, wait_timeout and sweep must be numbers: {exc}") from exc
+    if not 1 <= s.sweep <= 3600:
+        raise ConfigError("the sweep period must be between 1 and 3600 seconds")
     if s.lease_ttl < 5:
         raise ConfigError("lease ttl must be at least 5 seconds")
     if s.wait_timeout <= 0:

@@ -6,11 +6,15 @@ SAFE only when the backend reached, accepted the credentials, and *enforced*
 every condition: exactly one of N concurrent ``If-None-Match`` creators won, a
 stale ``If-Match`` write was refused, and a stale conditional delete was
 refused.  A backend that ignores conditions (several winners) is UNSAFE.
+On an S3 server the doctor then reports each way the server departs from AWS
+(``doctor_differences``): tcfs stays correct on each, and the line says what
+it means for agents.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +38,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: the server departs from AWS here; tcfs stays correct, the detail says what it means
+    difference: bool = False
 
 
 @dataclass
@@ -75,11 +81,14 @@ def run(
     report = Report(target=store.describe())
     base = f"{PROBE_DIR}/{uuid.uuid4().hex}"
 
-    def record(name: str, ok: bool, detail: str) -> None:
-        check = Check(name, ok, detail)
+    def note(name: str, ok: bool, detail: str, difference: bool = False) -> None:
+        check = Check(name, ok, detail, difference)
         report.checks.append(check)
         if emit is not None:
             emit(check)
+
+    def record(name: str, ok: bool, detail: str) -> None:
+        note(name, ok, detail)
         if not ok:
             raise _Stop(detail)
 
@@ -88,8 +97,9 @@ def run(
         warning = best_effort_warning(type(store))
         if warning:
             record("conditional writes", False, warning)
-        _race(store, base, contenders, record)
+        race_s = _race(store, base, contenders, record)
         _stale_if_match(store, base, record)
+        _differences(store, base, contenders, race_s, note)
         report.verdict = "SAFE"
         report.reason = "conditional writes are enforced: claims and leases are exact"
     except _Stop as stop:
@@ -128,9 +138,31 @@ def _basic(store: Store, base: str, record: Callable[[str, bool, str], None]) ->
     record("read/write", True, f"put, get and delete of a probe work (ETag {etag})")
 
 
+def _differences(
+    store: Store,
+    base: str,
+    contenders: int,
+    race_s: float,
+    note: Callable[[str, bool, str, bool], None],
+) -> None:
+    """Where an S3 server departs from AWS (informational: tcfs copes with each)."""
+    if store.kind != "s3":
+        return
+    from tcfs import doctor_differences
+    from tcfs.store.s3 import S3Store
+
+    assert isinstance(store, S3Store)
+    doctor_differences.report_race(race_s, contenders, note)
+    try:
+        doctor_differences.probe(store, f"{base}/differences", note)
+    except TcfsError as exc:
+        note("differences", True, f"could not probe how this server departs from AWS: {exc}", True)
+
+
 def _race(
     store: Store, base: str, contenders: int, record: Callable[[str, bool, str], None]
-) -> None:
+) -> float:
+    """The race; returns how long it took, in seconds."""
     key = f"{base}/race"
     barrier = threading.Barrier(contenders)
     lock = threading.Lock()
@@ -159,8 +191,10 @@ def _race(
     ]
     for t in threads:
         t.start()
+    started = time.monotonic()
     for t in threads:
         t.join(timeout=120)
+    took = time.monotonic() - started
     name = f"If-None-Match race ({contenders} contenders)"
     if any(t.is_alive() for t in threads):
         record(name, False, "contenders did not finish within 120 s")
@@ -181,7 +215,8 @@ def _race(
         record(name, False, _explain(exc))
     if stored != f"contender {winners[0]}".encode():
         record(name, False, "the stored object is not the winner's")
-    record(name, True, f"exactly one winner, {len(losers)} refused")
+    record(name, True, f"exactly one winner, {len(losers)} refused ({took:.1f} s)")
+    return took
 
 
 def _stale_if_match(store: Store, base: str, record: Callable[[str, bool, str], None]) -> None:

@@ -1,7 +1,8 @@
 """Shared fixtures: a real S3 endpoint on loopback, per-test buckets, stores.
 
-The S3 endpoint is moto's server run as a separate process (``tests/s3server.py``)
-and spoken to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
+The S3 endpoint is moto's server run as a separate process (``tests/s3server.py``),
+or SeaweedFS with ``TCFS_TEST_S3=seaweedfs`` (``tests/seaweedfs.py``), spoken
+to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
 never see each other's keys.  ``store`` runs a test once per backend.
 """
 
@@ -18,18 +19,41 @@ from pathlib import Path
 import pytest
 
 from tests.s3server import S3_ENV, MotoServer
+from tests.seaweedfs import SeaweedServer
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# TCFS_TEST_S3 picks the S3 server every S3 fixture uses: moto (the default,
+# writes serialized) or seaweedfs (a second real server with its own quirks).
+S3_SERVERS = ("moto", "seaweedfs")
+TEST_S3 = os.environ.get("TCFS_TEST_S3", "moto").strip().lower() or "moto"
+if TEST_S3 not in S3_SERVERS:
+    raise pytest.UsageError(f"TCFS_TEST_S3={TEST_S3!r}: expected one of {', '.join(S3_SERVERS)}")
+
+
+def start_s3_server(log_dir: Path) -> MotoServer | SeaweedServer:
+    """The S3 server TCFS_TEST_S3 names, on loopback; both have one API."""
+    if TEST_S3 == "seaweedfs":
+        return SeaweedServer(log_dir)
+    return MotoServer(log_dir)
+
+
 @pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto"))
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer | SeaweedServer]:
+    """The session's S3 endpoint on loopback, whichever TCFS_TEST_S3 names."""
+    server = start_s3_server(tmp_path_factory.mktemp(TEST_S3))
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server(s3_server: MotoServer | SeaweedServer) -> MotoServer | SeaweedServer:
+    """The older name of ``s3_server``, kept so existing tests need no edit."""
+    return s3_server
 
 
 # The hf stand-in: the real huggingface_hub client, pointed at a loopback server,

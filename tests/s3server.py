@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 MUTATING = {"PUT", "POST", "DELETE"}
@@ -50,6 +50,37 @@ def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: f
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def loopback_client(endpoint: str, *, pool: int = 10, retries: bool = True) -> Any:
+    """A boto3 client for a loopback server, with the fake credentials (path
+    style; ``retries=False``: one attempt per request, as tcfs's store sends)."""
+    import boto3
+    from botocore.config import Config
+
+    extra: dict[str, Any] = {}
+    if not retries:
+        extra["retries"] = {"total_max_attempts": 1, "mode": "standard"}
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_ENV["AWS_DEFAULT_REGION"],
+        config=Config(
+            s3={"addressing_style": "path"},
+            max_pool_connections=pool,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            **extra,
+        ),
+    )
+
+
+def new_bucket(client: Any) -> str:
+    name = f"tcfs-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return name
 
 
 def serialized(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -85,7 +116,33 @@ def main(port: int) -> None:
     )
 
 
-class MotoServer:
+class LoopbackServer:
+    """An S3 server subprocess on loopback: ``endpoint``, ``port``, ``client()``,
+    ``new_bucket()``, ``stop()``.  Subclasses start ``proc`` logging to ``log``."""
+
+    port: int
+    endpoint: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def client(self):  # type: ignore[no-untyped-def]
+        return loopback_client(self.endpoint)
+
+    def new_bucket(self) -> str:
+        return new_bucket(self.client())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+class MotoServer(LoopbackServer):
     """The launcher as a subprocess on a free loopback port."""
 
     def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
@@ -105,34 +162,6 @@ class MotoServer:
         except BaseException:
             self.stop()
             raise
-
-    def client(self):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-            region_name=S3_ENV["AWS_DEFAULT_REGION"],
-            config=Config(s3={"addressing_style": "path"}),
-        )
-
-    def new_bucket(self) -> str:
-        name = f"tcfs-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
-        return name
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
 
 
 if __name__ == "__main__":

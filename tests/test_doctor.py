@@ -14,21 +14,32 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3_ENV
+from tests.conftest import S3_ENV, TEST_S3
 from tests.s3server import MotoServer as StrictMoto
+from tests.seaweedfs import SeaweedServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
 PYTHON = sys.executable  # the test environment's interpreter, where tcfs is installed
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def strict_moto(moto_server: StrictMoto) -> StrictMoto:
-    return moto_server
+@pytest.fixture(scope="module")
+def strict_moto(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """moto itself, whatever TCFS_TEST_S3 says: the condition-stripping proxy
+    relies on moto not checking signatures."""
+    if TEST_S3 == "moto":
+        yield request.getfixturevalue("moto_server")
+        return
+    server = StrictMoto(tmp_path_factory.mktemp("moto-doctor"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def doctor(
@@ -83,6 +94,54 @@ def test_safe_on_moto(tmp_path: Path, strict_moto: StrictMoto) -> None:
     assert proc.stdout.strip().splitlines()[-1].startswith("SAFE")
     left = strict_moto.client().list_objects_v2(Bucket=bucket).get("KeyCount")
     assert left == 0
+
+
+AWS_LIKE = (
+    "✓ If-Match write on a missing key: 404, as AWS",
+    "✓ conditional delete of a missing key: 404, as AWS",
+    "✓ listing order: keys come in byte order",
+    "✓ StartAfter:",
+    "✓ emptied folder: disappears",
+)
+
+
+def test_moto_answers_as_aws(tmp_path: Path) -> None:
+    server = StrictMoto(tmp_path)
+    try:
+        proc = doctor(tmp_path, *_s3_args(server.new_bucket(), server.endpoint))
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for line in AWS_LIKE:
+        assert line in proc.stdout, proc.stdout
+    assert "~ " not in proc.stdout and "difference(s) from AWS" not in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs-doctor"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_seaweedfs_differences_are_reported(tmp_path: Path, seaweedfs: SeaweedServer) -> None:
+    bucket = seaweedfs.new_bucket()
+    proc = doctor(tmp_path, *_s3_args(bucket, seaweedfs.endpoint))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "~ If-Match write on a missing key: answers 412 where AWS answers 404" in out
+    assert "~ conditional delete of a missing key: answers 412 where AWS answers 404" in out
+    assert "~ listing order: keys come out of byte order" in out
+    assert "~ StartAfter: skips a folder's keys" in out
+    assert "~ emptied folder: stays listed as a CommonPrefix" in out
+    assert "tcfs checks each listed folder" in out  # recognised, so tcfs copes
+    assert "difference(s) from AWS (~): tcfs stays correct on each" in out
+    assert out.strip().splitlines()[-1].startswith("SAFE")
+    _no_traceback(proc)
+    left = seaweedfs.client().list_objects_v2(Bucket=bucket).get("KeyCount")
+    assert left == 0  # every probe removed
 
 
 def test_json_report(tmp_path: Path, strict_moto: StrictMoto) -> None:

@@ -46,7 +46,7 @@ def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
 
     def emit(check: logic.Check) -> None:
         if not as_json:
-            mark = "✓" if check.ok else "✗"
+            mark = "~" if check.difference else ("✓" if check.ok else "✗")
             click.echo(f"{mark} {check.name}: {check.detail}")
 
     try:
@@ -67,6 +67,9 @@ def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     elif report.safe:
+        departures = sum(1 for c in report.checks if c.difference)
+        if departures:
+            click.echo(f"{departures} difference(s) from AWS (~): tcfs stays correct on each")
         click.echo(f"SAFE: {report.reason}")
     else:
         click.echo(f"UNSAFE: {report.reason}")

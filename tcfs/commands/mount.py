@@ -29,6 +29,7 @@ def _settings_flags(s: Settings) -> list[str]:
     return [
         *s.backend_flags(),
         *("--lease-ttl", repr(s.lease_ttl), "--wait-timeout", repr(s.wait_timeout)),
+        *("--sweep", repr(s.sweep)),
     ]
 
 
@@ -71,6 +72,13 @@ def _warn_best_effort(s: Settings) -> None:
     type=float,
     default=None,
     help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
+)
+@click.option(
+    "--sweep",
+    type=float,
+    default=None,
+    help="seconds between blocked readers' looks without a doorbell: how late a message or "
+    "completion written by the tracecraft CLI is seen (default 60)  [env TCFS_SWEEP]",
 )
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
 @click.option(
@@ -116,7 +124,10 @@ def mount(
             raise click.ClickException(str(exc)) from exc
 
     s = settings_from(
-        kwargs, lease_ttl=kwargs.pop("lease_ttl"), wait_timeout=kwargs.pop("wait_timeout")
+        kwargs,
+        lease_ttl=kwargs.pop("lease_ttl"),
+        wait_timeout=kwargs.pop("wait_timeout"),
+        sweep=kwargs.pop("sweep"),
     )
     try:
         mnt = daemon.preflight(mountpoint)

@@ -89,6 +89,7 @@ class FsCore:
             project.steps,
             project.messages,
             self.calls,
+            project.waiting,
             timeout=wait_timeout,
             interval=poll_interval,
         )

@@ -26,6 +26,7 @@ import trio
 from tcfs import config, registry
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import Project, keys
+from tcfs.protocol.agents import HEARTBEAT_S
 from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
@@ -44,7 +45,6 @@ from tcfs.errors import (
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 30.0
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
 #: at unmount, queued events are written for at most this long
@@ -99,7 +99,9 @@ def check_store(store: Store, settings: Settings) -> None:
 
 
 def open_project(store: Store, settings: Settings) -> Project:
-    return Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    project = Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    project.waiting.sweep_s = settings.sweep
+    return project
 
 
 def open_sessions(store: Store) -> SessionReader:
@@ -170,7 +172,9 @@ def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: EventSink) -> None:
-    """Heartbeat every ~30 s; renew held leases well before they expire."""
+    """Heartbeat every ``HEARTBEAT_S`` (120 s: presence turns stale after 300 s);
+    renew each held lease at half its life (one If-Match PUT: 2 a minute at the
+    default 60 s lease)."""
     tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
     last_beat = trio.current_time()
     while True:
@@ -339,6 +343,8 @@ def serve(
         events.emit("agent-down", how="unmounted" if clean else "stopped after an error")
         events.close(timeout=EVENTS_FLUSH_S)
         registry.remove_record(mnt, os.getpid())
+        with contextlib.suppress(Exception):
+            project.close()  # rings still due go out before the store closes
         with contextlib.suppress(Exception):
             store.close()
         log.info("unmounted %s%s", mnt, "" if clean else " after an error")

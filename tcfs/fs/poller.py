@@ -1,21 +1,18 @@
 """One bounded poller per mount for the blocking files.
 
 However many shells block in ``cat steps/<id>/wait`` or ``cat inbox/next``, the
-mount polls the bucket from this one task, at most once per ``interval``:
+mount polls the bucket from this one task, one pass at a time, and a pass is
+``Waiting.look`` (protocol): one conditional GET of the agent's doorbell while
+nothing happens (the broadcasts' bell on every fifth pass).  Only a bell that
+rang, a new reader or the slow sweep reads the mailbox (``next_unread``) or the
+waited steps' status; a few waits never LIST ``steps/``.  A reader of
+``steps/<id>/wait`` subscribes to the step, so its final status rings this
+agent's bell; the subscription goes when the last reader of that step does.
 
-* waited steps: one LIST per tick (of ``steps/<id>/`` for one waited step, of
-  ``steps/`` for several) whose ETags tell which steps changed; only those get
-  a ``Steps.status`` (two GETs);
-* the inbox: one ``Messages.poll_marker`` per tick (a short LIST of the
-  mailbox; the broadcasts too on every third tick and on a new reader's first
-  look), and a ``next_unread`` only when the marker moved.
-
-Passes that find nothing are paced by a token bucket: ``REQUESTS_PER_S`` on
-average, with bursts of up to ``BURST`` requests (a new reader's first look is
-one), and never closer than ``interval`` apart; so a mount with blocked readers
-stays near one request a second.  A pass that delivered or resolved something
-is not charged: the next reader is not made to wait for the work that served
-the last.
+Passes are paced by a token bucket charged with the bells' GETs only:
+``REQUESTS_PER_S`` on average, bursts of up to ``BURST``, never closer than
+``interval`` apart.  The sweep and the deliveries are not charged (the sweep
+has its own period), so they never delay the next pass.
 
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
@@ -38,22 +35,21 @@ from tcfs.errors import CorruptObject, Interrupted, StepBlocked, TcfsError, Wait
 if TYPE_CHECKING:
     from tcfs.fs.calls import Calls
     from tcfs.protocol.messages import Message, Messages
-    from tcfs.protocol.steps import RecordTags, Steps
+    from tcfs.protocol.steps import Steps, StepStatus
+    from tcfs.protocol.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
-REQUESTS_PER_S = 1.0
+#: the bells' GETs: one a pass, and the broadcasts' bell on every fifth
+REQUESTS_PER_S = 1.25
 #: a newly blocked reader is served this soon, not a whole interval later
 FIRST_CHECK_S = 0.1
 #: requests an idle mount may spend at once before the average pacing holds
 BURST = 5.0
-#: broadcasts are looked at on every n-th inbox pass (direct mail on every one)
-BROADCAST_EVERY = 3
 
 
 R = TypeVar("R")
-Marker = tuple[str | None, str | None]
 
 
 @dataclass
@@ -74,6 +70,7 @@ class Poller:
         steps: Steps,
         messages: Messages,
         calls: Calls,
+        waiting: Waiting,
         *,
         timeout: float,
         interval: float = POLL_INTERVAL_S,
@@ -81,19 +78,18 @@ class Poller:
         self.steps = steps
         self.messages = messages
         self.calls = calls
+        self.waiting = waiting
         self.timeout = timeout
         self.interval = interval
         self._step_waiters: dict[str, list[_Waiter[str]]] = collections.defaultdict(list)
         self._inbox_waiters: collections.deque[_Waiter[Message]] = collections.deque()
         self._undelivered: collections.deque[Message] = collections.deque()
-        self._marker: Marker | None = None
-        self._etags: dict[str, RecordTags] = {}
+        self._fresh_inbox = False  # a new inbox reader: its first pass reads the mailbox
+        self._leaving: list[str] = []  # steps whose readers left: unsubscribe
         self._wake = trio.Event()
-        self.requests = 0  # requests sent by the poller
+        self._reads = 0  # requests of the inbox reading (the rest Waiting counts)
         self.resolved = 0  # readers served (a message delivered, a wait ended)
         self.closing = False
-        self._inbox_passes = 0
-        self._cost = 0
 
     # ----- the readers' side -----
 
@@ -126,9 +122,15 @@ class Poller:
 
     async def wait_step(self, step: str, timeout: float | None = None) -> str:
         """Block until ``step`` is complete; ``StepBlocked`` if it is blocked."""
+        if self.closing:
+            raise Interrupted("the mount is shutting down")
         waiter: _Waiter[str] = _Waiter()
         self._step_waiters[step].append(waiter)
         try:
+            # Subscribe, then look: a completion before the subscription is seen here.
+            first = await self.calls.write(self.waiting.add_step, step)
+            if first is not None:
+                self._settle(step, first)
             try:
                 return await self._block(waiter, f"waiting for step {step}", timeout)
             except WaitTimeout:
@@ -147,7 +149,9 @@ class Poller:
                 waiters[:] = [w for w in waiters if w is not waiter]
                 if not waiters:
                     del self._step_waiters[step]
-                    self._etags.pop(step, None)
+            # the poller task unsubscribes: a cancelled read cannot await here
+            self._leaving.append(step)
+            self._wake.set()
 
     async def next_message(self, timeout: float | None = None) -> Message:
         """Block until a message this agent has not read arrives; consume it."""
@@ -155,7 +159,7 @@ class Poller:
             return self._undelivered.popleft()
         waiter: _Waiter[Message] = _Waiter()
         self._inbox_waiters.append(waiter)
-        self._marker = None  # a new reader always gets one fresh look
+        self._fresh_inbox = True  # a new reader always gets one fresh look
         try:
             try:
                 return await self._block(waiter, "waiting for a message", timeout)
@@ -178,6 +182,11 @@ class Poller:
         self._undelivered = collections.deque(m for m in self._undelivered if m.name not in names)
 
     @property
+    def requests(self) -> int:
+        """Requests sent for the blocked readers, by the poller and their first looks."""
+        return self._reads + self.waiting.requests
+
+    @property
     def busy(self) -> bool:
         return bool(self._step_waiters or self._inbox_waiters)
 
@@ -186,14 +195,16 @@ class Poller:
     async def run(self) -> None:
         """Poll while readers block, paced by a token bucket: ``REQUESTS_PER_S``
         on average, bursts up to ``BURST`` (a new reader's first look), passes at
-        least ``interval`` apart.  Passes that served a reader are not charged."""
+        least ``interval`` apart.  Only the bells' GETs are charged."""
         last = -math.inf
         tokens = float(BURST)
         refilled = trio.current_time()
         while True:
+            await self._unsubscribe()
             if not self.busy:
                 self._wake = trio.Event()
                 await self._wake.wait()
+                await self._unsubscribe()
                 await trio.sleep(FIRST_CHECK_S)  # readers arriving together share a pass
             now = trio.current_time()
             tokens = min(BURST, tokens + (now - refilled) * REQUESTS_PER_S)
@@ -209,57 +220,36 @@ class Poller:
             if not self.busy:
                 continue
             last = trio.current_time()
-            resolved = self.resolved
-            cost = await self.poll_once()
-            if self.resolved == resolved:  # found nothing: background polling
-                tokens -= cost
+            tokens -= await self.poll_once()
 
-    async def _call(self, cost: int, fn: Callable[..., R], *args: object) -> R:
-        self._cost += cost
-        self.requests += cost
-        return await self.calls.run(fn, *args)
-
-    async def _consume(self) -> Message | None:
-        """Advance the durable cursor: a write, so never abandoned half way
-        (a message consumed by an abandoned call would reach no reader)."""
-        self._cost += 3
-        self.requests += 3
-        return await self.calls.write(self.messages.next_unread)
+    async def _unsubscribe(self) -> None:
+        while self._leaving:
+            step = self._leaving.pop()
+            await self.calls.write(self.waiting.remove_step, step)
 
     async def poll_once(self) -> int:
-        """One pass; returns the number of requests it sent."""
-        self._cost = 0
-        await self._poll_steps()
-        await self._poll_inbox()
-        return self._cost
-
-    async def _poll_steps(self) -> None:
-        waited = sorted(self._step_waiters)
-        if not waited:
-            return
+        """One pass; returns the bells' GETs it sent (what pacing charges)."""
+        fresh, self._fresh_inbox = self._fresh_inbox, False
+        inbox = bool(self._inbox_waiters)
         try:
-            etags = await self._call(1, self.steps.record_etags, waited)
+            look = await self.calls.run(self.waiting.look, inbox=inbox, fresh_reader=fresh)
         except TcfsError as exc:
-            log.log(exc.level, "polling steps: %s", exc)
-            return
-        for step in waited:
-            if step in self._etags and self._etags[step] == etags.get(step):
-                continue  # nothing about this step changed since the last look
-            try:
-                st = await self._call(2, self.steps.status, step)
-            except CorruptObject as exc:
-                log.warning("step %s: %s (still waiting)", step, exc)
-                continue
-            except TcfsError as exc:
-                log.log(exc.level, "polling step %s: %s", step, exc)
-                continue
-            self._etags[step] = etags.get(step, ())
-            if st.status == "complete":
-                self._resolve_step(step, "complete")
-            elif st.status == "blocked":
-                self._resolve_step(
-                    step, error=StepBlocked(f"step {step} is blocked: it will not complete")
-                )
+            log.log(exc.level, "polling: %s", exc)
+            return 1
+        for step, st in look.statuses.items():
+            self._settle(step, st)
+        if look.inbox:
+            await self._drain_inbox()
+        return look.bells
+
+    def _settle(self, step: str, st: StepStatus) -> None:
+        """Resolve the readers of ``step`` if its status is final for them."""
+        if st.status == "complete":
+            self._resolve_step(step, "complete")
+        elif st.status == "blocked":
+            self._resolve_step(
+                step, error=StepBlocked(f"step {step} is blocked: it will not complete")
+            )
 
     def _resolve_step(
         self, step: str, result: str | None = None, error: TcfsError | None = None
@@ -267,28 +257,22 @@ class Poller:
         for w in self._step_waiters.pop(step, []):
             self.resolved += 1
             w.resolve(result, error)
-        self._etags.pop(step, None)
 
-    async def _poll_inbox(self) -> None:
-        if not self._inbox_waiters:
-            return
-        self._inbox_passes += 1
-        with_broadcast = self._marker is None or self._inbox_passes % BROADCAST_EVERY == 0
+    async def _drain_inbox(self) -> None:
+        """Hand each unread message to one reader.  Advancing the durable cursor
+        is a write, never abandoned half way (a message consumed by an abandoned
+        call would reach no reader)."""
         try:
-            marker = await self._call(2 if with_broadcast else 1, self._poll_marker, with_broadcast)
-            if marker == self._marker:
-                return
             while self._inbox_waiters:
-                msg = await self._consume()
+                self._reads += 4
+                msg = await self.calls.write(self.messages.next_unread)
                 if msg is None:
                     break
                 self._deliver(msg)
-            self._marker = marker
+        except CorruptObject as exc:
+            log.warning("reading the inbox: %s", exc)
         except TcfsError as exc:
-            log.log(exc.level, "polling the inbox: %s", exc)
-
-    def _poll_marker(self, broadcast: bool) -> tuple[str | None, str | None]:
-        return self.messages.poll_marker(broadcast=broadcast)
+            log.log(exc.level, "reading the inbox: %s", exc)
 
     def _deliver(self, msg: Message) -> None:
         self.resolved += 1

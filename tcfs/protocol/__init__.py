@@ -14,9 +14,11 @@ from collections.abc import Callable
 from tcfs import names
 from tcfs.protocol.agents import AgentRecord, Agents
 from tcfs.protocol.artifacts import Artifacts
+from tcfs.protocol.doorbells import Doorbells
 from tcfs.protocol.memory import Memory, MemoryValue
 from tcfs.protocol.messages import Message, Messages
 from tcfs.protocol.steps import STATUSES, Claim, Steps, StepStatus
+from tcfs.protocol.waiting import Waiting
 from tcfs.store.base import Store
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "Agents",
     "Artifacts",
     "Claim",
+    "Doorbells",
     "Memory",
     "MemoryValue",
     "Message",
@@ -32,6 +35,7 @@ __all__ = [
     "Project",
     "StepStatus",
     "Steps",
+    "Waiting",
 ]
 
 
@@ -49,8 +53,16 @@ class Project:
         self.store = store
         self.agent = names.agent_id(agent)
         self.lease_ttl = lease_ttl
+        # Sends and final statuses ring doorbells, so blocked readers poll a
+        # small object instead of listing (DESIGN §8).
+        self.bells = Doorbells(store, agent)
         self.agents = Agents(store, agent, clock=clock)
-        self.steps = Steps(store, agent, lease_ttl=lease_ttl, clock=clock)
-        self.messages = Messages(store, agent)
+        self.steps = Steps(store, agent, lease_ttl=lease_ttl, clock=clock, bells=self.bells)
+        self.messages = Messages(store, agent, bells=self.bells)
         self.memory = Memory(store, agent)
         self.artifacts = Artifacts(store)
+        self.waiting = Waiting(self.steps, self.bells)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Send the rings still due (within ``timeout``); the store stays open."""
+        self.bells.close(timeout)

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: the CLI's rule: a heartbeat older than this reads as stale
 STALE_AFTER_S = 300.0
+#: a mount heartbeats this often: 30 PUTs an hour ($0.00015 at S3 prices),
+#: and a live agent's record is never older than 40% of STALE_AFTER_S
+HEARTBEAT_S = 120.0
 
 
 @dataclass
@@ -115,4 +118,4 @@ class Agents:
         return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-__all__ = ["STALE_AFTER_S", "AgentRecord", "Agents", "NotFound"]
+__all__ = ["HEARTBEAT_S", "STALE_AFTER_S", "AgentRecord", "Agents", "NotFound"]

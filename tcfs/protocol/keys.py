@@ -27,6 +27,9 @@ BROADCAST = "_broadcast"
 CURSOR_LEAF = "_cursor.json"
 HIDDEN_LEAF = "_tcfs_hidden.json"  # broadcasts this agent removed from its inbox
 HISTORY_ROOT = "memory/_history/"
+# Doorbells (tcfs only, DESIGN §8): `_` leaves the CLI never reads as mail.
+BELL_LEAF = "_tcfs_bell.json"
+WAITERS_ROOT = "messages/_tcfs_waiters/"
 
 
 def agent_key(agent: str) -> str:
@@ -115,6 +118,20 @@ def hidden_key(agent: str) -> str:
 
 def artifact_scope_prefix(scope: str) -> str:
     return f"{ARTIFACTS_ROOT}{scope}/"
+
+
+def bell_key(mailbox: str) -> str:
+    """The doorbell of an agent's mailbox, or of the broadcasts (``_broadcast``)."""
+    return f"messages/{mailbox}/{BELL_LEAF}"
+
+
+def waiters_prefix(step: str) -> str:
+    """Agents blocked in ``wait`` on ``step``; a final status rings their bells."""
+    return f"{WAITERS_ROOT}{step}/"
+
+
+def waiter_key(step: str, agent: str) -> str:
+    return f"{waiters_prefix(step)}{agent}.json"
 
 
 def artifact_key(scope: str, name: str) -> str:

@@ -27,6 +27,7 @@ from tcfs.errors import (
     TooLarge,
 )
 from tcfs.protocol import cas, keys, records
+from tcfs.protocol.doorbells import Doorbells
 from tcfs.store.base import ObjectInfo, Store
 
 MAX_MESSAGE = 1 << 20
@@ -154,9 +155,10 @@ class _Pending:
 
 
 class Messages:
-    def __init__(self, store: Store, agent: str) -> None:
+    def __init__(self, store: Store, agent: str, *, bells: Doorbells | None = None) -> None:
         self.store = store
         self.agent = names.agent_id(agent)
+        self.bells = bells
         self.direct_prefix = keys.mailbox_prefix(self.agent)
         self._newest: dict[str, str | None] = {}
 
@@ -178,6 +180,8 @@ class Messages:
         if step:
             doc["step"] = step
         self.store.put(key, records.encode(doc))
+        if self.bells is not None:
+            self.bells.ring(to)  # after the write: a reader woken early would find nothing
         return self._message(key, doc)
 
     def rewrite(self, msg: Message, text: str) -> Message:
@@ -193,6 +197,8 @@ class Messages:
         if msg.step:
             doc["step"] = msg.step
         self.store.put(msg.key, records.encode(doc))
+        if self.bells is not None:
+            self.bells.ring(msg.to)
         return self._message(msg.key, doc)
 
     # ----- reading -----

@@ -41,6 +41,7 @@ from tcfs.errors import (
     TemporaryFailure,
 )
 from tcfs.protocol import cas, keys, records
+from tcfs.protocol.doorbells import Doorbells
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -133,11 +134,13 @@ class Steps:
         *,
         lease_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        bells: Doorbells | None = None,
     ) -> None:
         self.store = store
         self.agent = names.agent_id(agent)
         self.lease_ttl = float(lease_ttl)
         self.clock = clock
+        self.bells = bells
         self._held: dict[str, Claim] = {}
         self._lock = threading.Lock()
 
@@ -535,7 +538,13 @@ class Steps:
         self._write_status(step, claim, status)
         if status != "in_progress":
             self._forget(step)
+            self._ring(step)
         return StepStatus(step, status, self.agent, claim.epoch, claim)
+
+    def _ring(self, step: str) -> None:
+        """Wake the agents waiting on ``step`` (after its final status is written)."""
+        if self.bells is not None:
+            self.bells.ring_waiters(step)
 
     def _forget(self, step: str) -> None:
         """Stop renewing a finished step: its lease may lapse, and an expired
@@ -577,4 +586,5 @@ class Steps:
             doc["changed_files"] = [str(f) for f in changed_files]
         self._fenced_put(keys.handoff_key(step), doc, claim.epoch)
         self._forget(step)
+        self._ring(step)
         return doc

@@ -188,6 +188,16 @@ class Store(ABC):
                 break
         return done
 
+    def get_if_changed(self, key: str, etag: str | None) -> Blob | None:
+        """The object, or None while its ETag is still ``etag`` (not modified).
+
+        ``NotFound`` if absent.  Backends with conditional reads override this
+        so that an unchanged object costs one small request and no body (S3:
+        ``If-None-Match`` → 304); the default reads and compares.
+        """
+        blob = self.get(key)
+        return None if etag is not None and blob.etag == etag else blob
+
     def exists(self, key: str) -> bool:
         from tcfs.errors import NotFound
 

@@ -225,6 +225,12 @@ class HfStore(Store):
         body = self._read(key, offset, length, info.size) if length else b""
         return Blob(body=body, etag=info.etag or "", size=info.size, mtime=info.mtime)
 
+    def get_if_changed(self, key: str, etag: str | None) -> Blob | None:
+        """No conditional GET here: a metadata look, and the body only if it changed."""
+        if etag is not None and self.head(key).etag == etag:
+            return None
+        return self.get(key)
+
     def list(
         self,
         prefix: str,

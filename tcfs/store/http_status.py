@@ -17,7 +17,12 @@ class RangeNotSatisfiable(StoreError):
     """A ranged GET starting at or past the end of the object (HTTP 416)."""
 
 
+class NotModified(StoreError):
+    """A conditional GET whose ``If-None-Match`` ETag is still current (HTTP 304)."""
+
+
 HTTP_STATUS: dict[int, type[StoreError]] = {
+    304: NotModified,
     401: AccessDenied,
     403: AccessDenied,
     404: NotFound,

@@ -28,7 +28,7 @@ from tcfs.store.base import (
     Store,
     call_with_retry,
 )
-from tcfs.store.s3_errors import NoSuchBucket, RangeNotSatisfiable, translate
+from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
 from tcfs.store.validate import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -52,6 +52,36 @@ def _public_endpoint(endpoint: str | None) -> str | None:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _server_start_after(start_after: str | None) -> str | None:
+    """A ``StartAfter`` no server can skip a wanted key with; the rest is filtered here.
+
+    Servers that store keys as a directory tree (SeaweedFS) compare a folder by
+    its bare name: after ``a.json`` they skip the folder ``a`` whole, although
+    ``a/x.json`` sorts after ``a.json`` in byte order (``/`` > ``.``).  Only a
+    folder whose name is a prefix of the last part followed by a byte below
+    ``/`` can be skipped so; starting one byte before the first such byte
+    keeps every such folder in the answer, at the price of a few keys the
+    caller filters out.
+    """
+    if not start_after:
+        return None
+    head, _, leaf = start_after.rpartition("/")
+    cut = next((i for i, ch in enumerate(leaf) if ch < "/"), len(leaf))
+    if cut == len(leaf):
+        return start_after
+    safe = leaf[: max(cut - 1, 0)]
+    if safe:
+        return f"{head}/{safe}" if head else safe
+    return f"{head}/" if head else None
+
+
+def keeps_empty_prefixes(resp: dict[str, Any]) -> bool:
+    """SeaweedFS keeps a folder listed as a CommonPrefix after its last key is
+    deleted; its answers name it in the ``Server`` header."""
+    headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    return str(headers.get("server", "")).startswith("SeaweedFS")
 
 
 def _attempt_of(exc: BaseException) -> int:
@@ -195,6 +225,27 @@ class S3Store(Store):
             mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
         )
 
+    def get_if_changed(self, key: str, etag: str | None) -> Blob | None:
+        """One GET with ``If-None-Match``: an unchanged object answers 304, no body."""
+        if etag is None:
+            return self.get(key)
+        full = check_key(key, self.project)
+        try:
+            resp = self._call(
+                "get_object", read_body=True, Bucket=self.bucket, Key=full, IfNoneMatch=etag
+            )
+        except NotModified:
+            return None
+        body: bytes = resp["Body"]
+        if resp.get("ETag", "") == etag:
+            return None  # a server that ignores If-None-Match answered 200
+        return Blob(
+            body=body,
+            etag=resp.get("ETag", ""),
+            size=len(body),
+            mtime=resp["LastModified"].timestamp() if resp.get("LastModified") else 0.0,
+        )
+
     def head(self, key: str) -> ObjectInfo:
         full = check_key(key, self.project)
         resp = self._call("head_object", Bucket=self.bucket, Key=full)
@@ -216,8 +267,9 @@ class S3Store(Store):
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": full, "MaxKeys": LIST_PAGE}
         if delimiter:
             kwargs["Delimiter"] = delimiter
-        if start_after:
-            kwargs["StartAfter"] = self._prefix + start_after
+        server_start = _server_start_after(start_after)
+        if server_start:
+            kwargs["StartAfter"] = self._prefix + server_start
         return self._pages(kwargs, start_after)
 
     def _pages(self, kwargs: dict[str, Any], start_after: str | None) -> Iterator[ListEntry]:
@@ -228,15 +280,21 @@ class S3Store(Store):
             entries: list[tuple[str, ListEntry]] = []
             for obj in resp.get("Contents", ()):
                 key = obj["Key"][strip:]
+                if start_after is not None and key <= start_after:
+                    continue  # the server started earlier than asked (see _server_start_after)
                 mtime = obj["LastModified"].timestamp() if obj.get("LastModified") else 0.0
                 entries.append(
                     (key, ObjectInfo(key, int(obj.get("Size", 0)), obj.get("ETag"), mtime))
                 )
+            keeps_empty = keeps_empty_prefixes(resp)
             for cp in resp.get("CommonPrefixes", ()):
                 sub = cp["Prefix"][strip:]
                 # Same answer as the local store: a folded prefix is "after" only if it sorts after.
-                if start_after is None or sub > start_after:
-                    entries.append((sub, CommonPrefix(sub)))
+                if start_after is not None and sub <= start_after:
+                    continue
+                if keeps_empty and self._is_empty(cp["Prefix"]):
+                    continue  # an emptied folder the server still lists
+                entries.append((sub, CommonPrefix(sub)))
             # S3 returns objects and prefixes in two sorted lists; interleave them.
             entries.sort(key=lambda e: e[0].encode("utf-8"))
             for _, entry in entries:
@@ -245,6 +303,10 @@ class S3Store(Store):
             if not resp.get("IsTruncated") or not token:
                 return
             kwargs = {**kwargs, "ContinuationToken": token}
+
+    def _is_empty(self, full_prefix: str) -> bool:
+        resp = self._call("list_objects_v2", Bucket=self.bucket, Prefix=full_prefix, MaxKeys=1)
+        return not resp.get("Contents")
 
     # ----- writes -----
 
@@ -276,20 +338,24 @@ class S3Store(Store):
             # Bodies carry the writer's id and a timestamp, so equal bytes from
             # another writer would be an identical record anyway.
             retried = conditional and _attempt_of(exc) > 0
-            if retried and not isinstance(exc, NoSuchBucket):
-                etag = self._etag_if_body_is(key, bytes(body))
-                if etag is not None:
+            # Some servers (SeaweedFS) answer If-Match on a missing key with 412
+            # where AWS says 404: a read tells the two apart.
+            ambiguous_412 = if_match is not None and isinstance(exc, PreconditionFailed)
+            if (retried or ambiguous_412) and not isinstance(exc, NoSuchBucket):
+                current = self._current(key)
+                if retried and current is not None and current.body == bytes(body):
                     log.info("s3 put %s: lost answer resolved by read-back: our write won", key)
-                    return etag
+                    return current.etag
+                if ambiguous_412 and current is None:
+                    raise NotFound(f"no such key: s3://{self.bucket}/{key}") from exc
             raise
         return str(resp.get("ETag", ""))
 
-    def _etag_if_body_is(self, key: str, body: bytes) -> str | None:
+    def _current(self, key: str) -> Blob | None:
         try:
-            blob = self.get(key)
+            return self.get(key)
         except NotFound:
             return None
-        return blob.etag if blob.body == body else None
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         full = check_key(key, self.project)
@@ -300,6 +366,15 @@ class S3Store(Store):
             self._call("delete_object", conditional=if_match is not None, **kwargs)
         except NoSuchBucket:
             raise
+        except PreconditionFailed as exc:
+            # SeaweedFS answers a conditional delete of a missing key with 412
+            # (AWS: 404); only a read can tell "changed" from "gone".
+            if self.exists(key):
+                raise
+            if _attempt_of(exc) > 0:
+                log.info("s3 delete %s: gone on retry, treating as done", key)
+                return
+            raise NotFound(f"no such key: s3://{self.bucket}/{key}") from exc
         except NotFound as exc:
             if if_match is None:
                 return  # deleting an absent key is not an error
@@ -371,6 +446,36 @@ class S3Store(Store):
         return done
 
     # ----- misc -----
+
+    def raw(self, op: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """One request exactly as asked: no retry, no translation, no read-back.
+
+        For ``tcfs doctor``'s probes of how a server answers.  ``Key``,
+        ``Prefix`` and ``StartAfter`` are project-relative.  Returns the HTTP
+        status and the response (the error response for a 4xx/5xx).
+        """
+        from botocore.exceptions import ClientError
+
+        for name in ("Key", "Prefix", "StartAfter"):
+            if name in kwargs:
+                kwargs[name] = self._prefix + kwargs[name]
+        fn: Callable[..., dict[str, Any]] = getattr(self._client, op)
+        try:
+            resp = fn(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            meta = exc.response.get("ResponseMetadata") or {}
+            return int(meta.get("HTTPStatusCode") or 0), dict(exc.response)
+        except Exception as exc:
+            raise translate(exc, op=op, bucket=self.bucket) from exc
+        body = resp.get("Body")
+        if body is not None:
+            body.close()
+        return int((resp.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0), resp
+
+    @property
+    def strip(self) -> int:
+        """Length of the project prefix on full keys in raw answers."""
+        return len(self._prefix)
 
     def describe(self) -> str:
         where = _public_endpoint(self.endpoint)

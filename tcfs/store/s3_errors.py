@@ -23,9 +23,9 @@ from tcfs.errors import (
     TemporaryFailure,
     Unsupported,
 )
-from tcfs.store.http_status import HTTP_STATUS, RangeNotSatisfiable
+from tcfs.store.http_status import HTTP_STATUS, NotModified, RangeNotSatisfiable
 
-__all__ = ["HTTP_STATUS", "NoSuchBucket", "RangeNotSatisfiable", "translate"]
+__all__ = ["HTTP_STATUS", "NoSuchBucket", "NotModified", "RangeNotSatisfiable", "translate"]
 
 
 class NoSuchBucket(NotFound):
@@ -72,6 +72,8 @@ ERROR_CODES: dict[str, type[StoreError]] = {
     "RequestTimeTooSkewed": AccessDenied,
     "NotImplemented": Unsupported,
     "InvalidRange": RangeNotSatisfiable,
+    "304": NotModified,
+    "NotModified": NotModified,
 }
 
 # connection-level botocore errors, most specific first

@@ -18,6 +18,7 @@ from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE, InodeTable
 from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, sessions, steps
 from tcfs.fs.nodes import Node
+from tcfs.fs.poller import REQUESTS_PER_S
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
 from tests.fs.counting import CountingStore
@@ -240,10 +241,11 @@ def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:
                     readers.start_soon(reader, None)
             polled = core.poller.requests
             assert store.calls - before >= polled > 0
-            # 12 readers for ~6 s: a pass per second at most, paced by its cost
-            # one first look at everything (a LIST, 4 statuses, the inbox), then ~1/s
-            first_look = 1 + 2 * 4 + 2 + 3
-            assert polled <= first_look + 6 * 1.0, polled
+            # 12 readers for ~6 s: one first look at everything (4 subscriptions and
+            # statuses, both doorbells, the inbox), then a doorbell GET a pass, ~1/s
+            first_look = 4 * 3 + 2 + 4
+            # + 4 unsubscriptions, + a status read of the 4 steps when the bell is first seen
+            assert polled <= first_look + 6 * REQUESTS_PER_S + 4 + 8, polled
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=MockClock(rate=20))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -28,6 +29,7 @@ def test_agent_register_heartbeat_and_presence(store, project, clock) -> None:
     bob.agents.register()
     assert sorted(alice.agents.ids()) == ["alice", "bob"]
 
+    clock.now = time.time()  # the fake clock started before the (slow) first requests
     clock.advance(301)  # the CLI's five-minute rule
     assert alice.agents.get("bob").presence == "stale"
     bob.agents.heartbeat(step="s1")

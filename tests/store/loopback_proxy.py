@@ -174,6 +174,29 @@ class FaultInjector:
         return action
 
 
+#: what S3 answers a client that writes too fast (R2 and GCS: about once a second per key)
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+
+
+def refuse(
+    match: Callable[[Request], bool], status: int, times: int
+) -> tuple[Hook, dict[str, int]]:
+    """A hook that answers the first ``times`` matching requests with ``status``
+    SlowDown, and forwards the rest; ``state["refused"]`` counts them."""
+    state = {"refused": 0}
+
+    def hook(req: Request) -> str | tuple[int, bytes]:
+        if match(req) and state["refused"] < times:
+            state["refused"] += 1
+            return (status, SLOW_DOWN)
+        return "forward"
+
+    return hook, state
+
+
 class LoopbackProxy:
     def __init__(self, upstream_port: int, hook: Hook | None = None) -> None:
         self.upstream_port = upstream_port

@@ -176,3 +176,27 @@ def test_pagination_beyond_1000_keys(atomic_store) -> None:  # type: ignore[no-u
     assert list(atomic_store.keys("messages/", start_after=keys[998])) == keys[999:]
     folded = list(atomic_store.list("messages/", delimiter="/"))
     assert folded == [CommonPrefix("messages/_broadcast/")]
+
+
+def test_get_if_changed(store) -> None:  # type: ignore[no-untyped-def]
+    key = "messages/a/_tcfs_bell.json"
+    with pytest.raises(NotFound):
+        store.get_if_changed(key, None)
+    e1 = store.put(key, b"ring 1")
+    first = store.get_if_changed(key, None)
+    assert first is not None and (first.body, first.etag) == (b"ring 1", e1)
+    assert store.get_if_changed(key, e1) is None
+    e2 = store.put(key, b"ring 2")
+    again = store.get_if_changed(key, e1)
+    assert again is not None and (again.body, again.etag) == (b"ring 2", e2)
+    assert store.get_if_changed(key, e2) is None
+    store.delete(key)
+    with pytest.raises(NotFound):
+        store.get_if_changed(key, e2)
+
+
+def test_emptied_folder_is_not_listed(store) -> None:  # type: ignore[no-untyped-def]
+    store.put("memory/a/x.json", b"1")
+    store.put("memory/b/y.json", b"2")
+    store.delete("memory/a/x.json")
+    assert _keys(store.list("memory/", delimiter="/")) == ["<memory/b/>"]

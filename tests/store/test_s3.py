@@ -27,7 +27,7 @@ from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
 from tcfs.store.s3_errors import NoSuchBucket, translate
 from tests.s3server import MotoServer as StrictMoto
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.store.loopback_proxy import SLOW_DOWN, LoopbackProxy, Request
 
 
 def _s3(bucket: str, endpoint: str, **kw) -> S3Store:  # type: ignore[no-untyped-def]
@@ -291,12 +291,6 @@ def test_describe_has_no_secrets(moto_server) -> None:  # type: ignore[no-untype
     assert text == f"s3:b/proj at http://127.0.0.1:{port}"
     assert "hunter2" not in text and "SECRETKEY" not in text
     store.close()
-
-
-SLOW_DOWN = (
-    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-    b"<Message>Please reduce your request rate.</Message></Error>"
-)
 
 
 def test_throttling_is_retried_then_succeeds(moto_server, direct) -> None:  # type: ignore[no-untyped-def]

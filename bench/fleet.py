@@ -1,0 +1,526 @@
+"""``python -m bench.fleet`` (``make bench-scale``): where "bucket as coordinator" breaks.
+
+N simulated agents (N = 10, 100, 1,000; protocol-level, ``bench.fleet_agents``,
+a few processes) run a realistic mix against SeaweedFS's S3 (or moto's, with
+``--s3 moto``) on loopback behind the counting proxy, which adds a fixed 20 ms
+round trip to every request and counts each one.  A real mount with 5 blocked
+``inbox/next`` and 5 blocked ``wait`` readers is measured first, on its own
+bucket: its LISTs a minute, its cost, and how fast a message, a completion and
+a CLI message reach it.
+
+Writes ``bench/results/scale.json`` and ``scale.md`` (tables and the model),
+and leaves nothing running.  ``--quick`` shortens every window (a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.fleet_agents import TEAM, run_worker
+from bench.mounts import Backend, Mount
+from bench.procs import Reaper, base_env, rss_kb
+from bench.proxy import CountingProxy
+from bench.servers import S3_ENV, MotoServer, s3_client
+from tests.seaweedfs import SeaweedServer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RTT_MS = 20.0
+SIZES = (10, 100, 1000)
+
+# AWS S3 Standard, us-east-1, list prices per 1,000 requests.
+PRICE_WRITE = 0.005  # PUT, COPY, POST, LIST
+PRICE_READ = 0.0004  # GET, HEAD and every other request
+WRITE_OPS = {
+    "PutObject",
+    "CopyObject",
+    "ListObjectsV2",
+    "ListObjects",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+}
+FREE_OPS = {"DeleteObject", "DeleteObjects", "AbortMultipartUpload"}  # DELETE is free on S3
+LIST_OPS = {"ListObjectsV2", "ListObjects"}
+READ_OPS = {"GetObject", "HeadObject"}
+
+# S3's documented request rates per partitioned prefix, per second.
+PREFIX_WRITES_S = 3500
+PREFIX_READS_S = 5500
+
+
+def dollars(by_op: dict[str, int]) -> float:
+    total = 0.0
+    for op, n in by_op.items():
+        base = op.split(":")[0]
+        if base in FREE_OPS:
+            continue
+        total += n * (PRICE_WRITE if base in WRITE_OPS else PRICE_READ) / 1000
+    return total
+
+
+def pct(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def summary(xs: list[float], digits: int) -> dict[str, Any]:
+    p50, p95 = pct(xs, 0.5), pct(xs, 0.95)
+    return {
+        "n": len(xs),
+        "p50": None if p50 is None else round(p50, digits),
+        "p95": None if p95 is None else round(p95, digits),
+    }
+
+
+# ---------- the mount: 5 inbox/next + 5 wait readers ----------
+
+
+class Reader:
+    """One blocked ``cat`` on a mount; records when its output arrived."""
+
+    def __init__(self, reaper: Reaper, path: Path) -> None:
+        self.path = path
+        self.proc = reaper.spawn(
+            ["cat", str(path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        self.out: bytes | None = None
+        self.at: float | None = None
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        data = self.proc.stdout.read()
+        self.at = time.time()
+        self.out = data
+
+    def done(self) -> bool:
+        return self.at is not None
+
+
+def _wait(cond: Any, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
+
+
+def mount_section(
+    root: Path, reaper: Reaper, moto: MotoServer, proxy: CountingProxy, quick: bool, log: Any
+) -> dict[str, Any]:
+    from tcfs.protocol import Project
+    from tcfs.protocol.waiting import SWEEP_S
+    from tcfs.store.s3 import S3Store
+
+    direct = s3_client(moto.endpoint)
+    bucket = f"fleet-mount-{uuid.uuid4().hex[:6]}"
+    direct.create_bucket(Bucket=bucket)
+    backend = Backend("s3", bucket, endpoint=proxy.endpoint)
+    mount = Mount(reaper, root, backend, "watcher", wait_timeout=3600).start()
+    inbox = [Reader(reaper, mount.path / "inbox" / "next") for _ in range(5)]
+    waits = [Reader(reaper, mount.path / "steps" / f"dep-{i}" / "wait") for i in range(5)]
+    time.sleep(5)  # the readers' first looks are not the idle cost
+    window = 60.0 if quick else 120.0
+    log(f"mount: 5 inbox/next + 5 wait readers blocked; counting for {window:g} s")
+    t0 = time.monotonic()
+    time.sleep(window)
+    t1 = time.monotonic()
+    by_op = proxy.by_op(bucket, t0, t1)
+    minutes = (t1 - t0) / 60
+    lists = sum(n for op, n in by_op.items() if op.split(":")[0] in LIST_OPS)
+    out: dict[str, Any] = {
+        "window_s": round(t1 - t0, 1),
+        "by_op_per_min": {op: round(n / minutes, 2) for op, n in by_op.items()},
+        "lists_per_min": round(lists / minutes, 2),
+        "requests_per_min": round(sum(by_op.values()) / minutes, 2),
+        "dollars_per_agent_hour": round(dollars(by_op) / minutes * 60, 5),
+        "still_blocked": sum(not r.done() for r in inbox + waits),
+        "daemon_rss_mb": round((mount.rss_kb() or 0) / 1024, 1),
+        "sweep_s": SWEEP_S,
+    }
+    store = S3Store(
+        bucket,
+        "bench",
+        endpoint=proxy.endpoint,
+        path_style=True,
+        access_key=S3_ENV["AWS_ACCESS_KEY_ID"],
+        secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+    sender = Project(store, "sender")
+    # messages: each wakes one blocked inbox/next; a new reader takes its place
+    fresh_msg: list[float] = []
+    n_msgs = 6 if quick else 12
+    for i in range(n_msgs):
+        time.sleep(1.0 + (i * 0.37) % 1.5)  # arrive at every phase of the poller's pass
+        sent = time.time()
+        sender.messages.send("watcher", f"message {i}")
+        if not _wait(lambda: any(r.done() for r in inbox), 10):
+            continue
+        woke = next(r for r in inbox if r.done())
+        assert woke.at is not None
+        fresh_msg.append(woke.at - sent)
+        inbox.remove(woke)
+        inbox.append(Reader(reaper, mount.path / "inbox" / "next"))
+    # completions: each wakes that step's wait
+    fresh_done: list[float] = []
+    for i, reader in enumerate(waits):
+        time.sleep(1.0 + (i * 0.41) % 1.5)
+        sender.steps.claim(f"dep-{i}")
+        sent = time.time()
+        sender.steps.handoff(f"dep-{i}", note="done")
+        if _wait(reader.done, 10) and reader.at is not None:
+            fresh_done.append(reader.at - sent)
+    # the tracecraft CLI rings no bell: the sweep delivers its message
+    cli = cli_send(root, backend, "watcher", "from the CLI")
+    cli_s = None
+    if cli is not None and _wait(lambda: any(r.done() for r in inbox), SWEEP_S + 15):
+        woke = next(r for r in inbox if r.done())
+        assert woke.at is not None
+        cli_s = round(woke.at - cli, 2)
+    sender.close()
+    store.close()
+    out.update(
+        {
+            "message_s": summary(fresh_msg, 2),
+            "completion_s": summary(fresh_done, 2),
+            "cli_message_s": cli_s,
+        }
+    )
+    mount.stop()
+    return out
+
+
+def cli_send(root: Path, backend: Backend, to: str, text: str) -> float | None:
+    """``tracecraft send`` (the real CLI, set up by its own ``init``) into the same
+    bucket; when it returned."""
+    import shutil
+
+    exe = shutil.which("tracecraft", path=str(Path(sys.executable).parent)) or shutil.which(
+        "tracecraft"
+    )
+    if exe is None or backend.endpoint is None:
+        return None
+    home = root / "home" / f"cli-{backend.bucket}"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**base_env(home), "TRACECRAFT_AGENT": "cli-agent"}
+    init = ["init", "--backend", "s3", "--endpoint", backend.endpoint, "--bucket", backend.bucket]
+    init += ["--project", backend.project, "--agent", "cli-agent"]
+    for args in (init, ["send", to, text]):
+        proc = subprocess.run(
+            [exe, *args],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            return None
+    return time.time()
+
+
+# ---------- the fleet ----------
+
+
+def fleet_section(
+    n: int, moto: MotoServer, proxy: CountingProxy, seconds: float, log: Any
+) -> dict[str, Any]:
+    direct = s3_client(moto.endpoint)
+    bucket = f"fleet-{n}-{uuid.uuid4().hex[:6]}"
+    direct.create_bucket(Bucket=bucket)
+    workers = 1 if n <= 10 else 2 if n <= 100 else 4
+    teams = [list(range(t, min(n, t + TEAM))) for t in range(0, n, TEAM)]
+    shares: list[list[tuple[int, str]]] = [[] for _ in range(workers)]
+    for k, team in enumerate(teams):  # whole teams per process: peers share a process
+        shares[k % workers] += [(i, f"a{i:04d}") for i in team]
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=run_worker,
+            args=(
+                {
+                    "bucket": bucket,
+                    "endpoint": proxy.endpoint,
+                    "agents": s,
+                    "seconds": seconds,
+                    "access_key": S3_ENV["AWS_ACCESS_KEY_ID"],
+                    "secret_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
+                },
+                out,
+            ),
+            daemon=True,
+        )
+        for s in shares
+        if s
+    ]
+    log(f"N={n}: {len(procs)} processes, {seconds:g} s")
+    t0 = time.monotonic()
+    for p in procs:
+        p.start()
+    rss: list[int] = []
+
+    def sample() -> None:
+        while any(p.is_alive() for p in procs):
+            rss.append(sum(rss_kb(p.pid) or 0 for p in procs if p.pid))
+            time.sleep(5)
+
+    threading.Thread(target=sample, daemon=True).start()
+    results = []
+    try:
+        for _ in procs:
+            results.append(out.get(timeout=seconds + 240))
+    except queue.Empty:
+        log(f"N={n}: only {len(results)} of {len(procs)} processes reported")
+    t1 = time.monotonic()
+    for p in procs:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+    by_op = proxy.by_op(bucket, t0, t1)
+    minutes = (t1 - t0) / 60
+    lat: dict[str, list[float]] = {}
+    fresh: dict[str, list[float]] = {}
+    wins: list[tuple[str, str, int]] = []
+    errors: Counter[str] = Counter()
+    cycles = 0
+    for r in results:
+        for op, xs in r["lat"].items():
+            lat.setdefault(op, []).extend(xs)
+        for what, xs in r["fresh"].items():
+            fresh.setdefault(what, []).extend(xs)
+        wins += [tuple(w) for w in r["wins"]]
+        errors.update(r["errors"])
+        cycles += r["cycles"]
+    winners: dict[str, set[str]] = {}
+    for step, agent, _ in wins:
+        winners.setdefault(step, set()).add(agent)
+    doubles = sum(1 for w in winners.values() if len(w) > 1)
+    disagree = 0
+    for step, agents in winners.items():
+        resp = direct.get_object(Bucket=bucket, Key=f"proj/steps/{step}/claim.json")
+        holder = json.loads(resp["Body"].read()).get("agent")
+        disagree += holder not in agents
+    agent_minutes = n * minutes
+    return {
+        "n": n,
+        "processes": len(procs),
+        "window_s": round(t1 - t0, 1),
+        "cycles": cycles,
+        "requests_per_agent_min": {op: round(c / agent_minutes, 3) for op, c in by_op.items()},
+        "total_per_agent_min": round(sum(by_op.values()) / agent_minutes, 3),
+        "requests_per_s": round(sum(by_op.values()) / (t1 - t0), 1),
+        "dollars_per_agent_hour": round(dollars(by_op) / agent_minutes * 60, 5),
+        "claims": len(wins),
+        "claims_per_s": round(len(wins) / (t1 - t0), 2),
+        "claims_lost": len(lat.get("claim lost", [])),
+        "double_winners": doubles,
+        "bucket_disagrees": disagree,
+        "latency_ms": {op: summary(xs, 1) for op, xs in sorted(lat.items())},
+        "freshness_s": {what: summary(xs, 2) for what, xs in sorted(fresh.items())},
+        "errors": dict(errors),
+        "hung_agents": sum(r["hung"] for r in results),
+        "rss_mb_peak": round(max(rss or [0]) / 1024, 1),
+        "rss_kb_per_agent": round(max(rss or [0]) / n, 1),
+        "cpu_s": round(sum(r["cpu_s"] for r in results), 1),
+    }
+
+
+# ---------- the model ----------
+
+
+def model(fleet: list[dict[str, Any]], mount: dict[str, Any] | None) -> dict[str, Any]:
+    """Where it breaks, from the largest measured N's per-agent rates."""
+    if not fleet:
+        return {}
+    big = fleet[-1]
+    per_min = big["requests_per_agent_min"]
+    reads = sum(v for op, v in per_min.items() if op.split(":")[0] in READ_OPS) / 60
+    writes = sum(v for op, v in per_min.items() if op.split(":")[0] in WRITE_OPS | FREE_OPS) / 60
+    lists = sum(v for op, v in per_min.items() if op.split(":")[0] in LIST_OPS) / 60
+    out = {
+        "reads_per_agent_s": round(reads, 4),
+        "writes_per_agent_s": round(writes, 4),
+        "lists_per_agent_s": round(lists, 4),
+        "agents_at_prefix_read_limit": int(PREFIX_READS_S / reads) if reads else None,
+        "agents_at_prefix_write_limit": int(PREFIX_WRITES_S / writes) if writes else None,
+        "list_dollars_per_agent_hour": round(lists * 3600 * PRICE_WRITE / 1000, 5),
+        "dollars_per_hour_1000_agents": round(big["dollars_per_agent_hour"] * 1000, 3),
+        "dollars_per_hour_10000_agents": round(big["dollars_per_agent_hour"] * 10000, 2),
+    }
+    if mount:
+        out["mount_dollars_per_hour_1000"] = round(mount["dollars_per_agent_hour"] * 1000, 3)
+    return out
+
+
+# ---------- report ----------
+
+
+def render(res: dict[str, Any]) -> str:
+    lines = [f"# Scale run {res['started']} ({res['seconds']:.0f} s)", ""]
+    lines.append(
+        f"Machine: {res['nproc']} cores; load average at start {res['load_start']}, at end "
+        f"{res['load_end']}. S3 is {res['s3']} on loopback behind the counting proxy with "
+        f"{RTT_MS:g} ms added to every request. Prices: AWS S3 Standard us-east-1 list "
+        "prices, $0.005 per 1,000 PUT/COPY/POST/LIST, $0.0004 per 1,000 GET/HEAD, DELETE free."
+    )
+    m = res.get("mount")
+    if m:
+        lines += ["", "## A mount with 5 blocked `inbox/next` and 5 blocked `wait` readers", ""]
+        lines.append("| figure | value |")
+        lines.append("|---|---|")
+        lines.append(f"| window | {m['window_s']} s |")
+        lines.append(f"| LISTs per minute | {m['lists_per_min']} |")
+        lines.append(f"| requests per minute | {m['requests_per_min']} |")
+        ops = ", ".join(f"{k} {v}" for k, v in m["by_op_per_min"].items())
+        lines.append(f"| by op, per minute | {ops} |")
+        lines.append(f"| dollars per agent-hour | {m['dollars_per_agent_hour']} |")
+        ms, cs = m["message_s"], m["completion_s"]
+        lines.append(f"| message → blocked `inbox/next`, p50 / p95 (n) | {_p(ms)} |")
+        lines.append(f"| completion → blocked `wait`, p50 / p95 (n) | {_p(cs)} |")
+        cli = _s(m["cli_message_s"])
+        lines.append(f"| message from the tracecraft CLI (sweep {m['sweep_s']:g} s) | {cli} s |")
+        lines.append(f"| daemon RSS | {m['daemon_rss_mb']} MB |")
+    f = res.get("fleet", [])
+    if f:
+        lines += ["", "## N simulated agents", ""]
+        lines.append(
+            "| N | processes | window s | cycles | req/agent-min | $/agent-hour | req/s | "
+            "claims/s | claims lost | double winners | msg fresh p50/p95 s | "
+            "completion fresh p50/p95 s | RSS MB (KB/agent) | errors |"
+        )
+        lines.append("|" + "---|" * 14)
+        for r in f:
+            fm = r["freshness_s"].get("message", {})
+            fc = r["freshness_s"].get("completion", {})
+            errs = sum(r["errors"].values())
+            lines.append(
+                f"| {r['n']} | {r['processes']} | {r['window_s']} | {r['cycles']} | "
+                f"{r['total_per_agent_min']} | {r['dollars_per_agent_hour']} | "
+                f"{r['requests_per_s']} | {r['claims_per_s']} | {r['claims_lost']} | "
+                f"{r['double_winners']} | {_s(fm.get('p50'))}/{_s(fm.get('p95'))} | "
+                f"{_s(fc.get('p50'))}/{_s(fc.get('p95'))} | {r['rss_mb_peak']} "
+                f"({r['rss_kb_per_agent']}) | {errs} |"
+            )
+        lines += ["", "### Requests per agent-minute, by operation", ""]
+        ops = sorted({op for r in f for op in r["requests_per_agent_min"]})
+        lines.append("| op | " + " | ".join(f"N={r['n']}" for r in f) + " |")
+        lines.append("|---|" + "---|" * len(f))
+        for op in ops:
+            lines.append(
+                f"| {op} | "
+                + " | ".join(str(r["requests_per_agent_min"].get(op, 0)) for r in f)
+                + " |"
+            )
+        lines += ["", "### Latency per operation, p50 / p95 ms", ""]
+        opsl = sorted({op for r in f for op in r["latency_ms"]})
+        lines.append("| op | " + " | ".join(f"N={r['n']}" for r in f) + " |")
+        lines.append("|---|" + "---|" * len(f))
+        for op in opsl:
+            cells = []
+            for r in f:
+                x = r["latency_ms"].get(op)
+                cells.append(f"{x['p50']} / {x['p95']}" if x else "–")
+            lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    mod = res.get("model")
+    if mod:
+        lines += ["", "## The model", "", "```", json.dumps(mod, indent=2), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _p(x: dict[str, Any]) -> str:
+    return f"{_s(x['p50'])} / {_s(x['p95'])} s ({x['n']})"
+
+
+def _s(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="short windows: a smoke run")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="N values, comma-separated")
+    ap.add_argument("--no-mount", action="store_true", help="skip the real-mount section")
+    ap.add_argument(
+        "--s3",
+        choices=("seaweedfs", "moto"),
+        default="seaweedfs",
+        help="the S3 server on loopback behind the proxy (moto's serialized writes saturate "
+        "first on a small machine)",
+    )
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    started = time.monotonic()
+
+    def log(msg: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {msg}", flush=True)
+
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="tcfs-fleet-"))
+    reaper = Reaper()
+    moto: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else MotoServer(root)
+    proxy = CountingProxy(moto.port, rtt_ms=RTT_MS)
+    res: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "nproc": os.cpu_count(),
+        "load_start": loadavg(),
+        "rtt_ms": RTT_MS,
+        "s3": args.s3,
+        "fleet": [],
+    }
+    try:
+        if not args.no_mount:
+            res["mount"] = mount_section(root, reaper, moto, proxy, args.quick, log)
+            log(f"mount: {json.dumps(res['mount'])}")
+        for n in sizes:
+            seconds = 40.0 if args.quick else (90.0 if n < 1000 else 120.0)
+            r = fleet_section(n, moto, proxy, seconds, log)
+            res["fleet"].append(r)
+            log(
+                f"N={n}: {r['total_per_agent_min']} req/agent-min, "
+                f"${r['dollars_per_agent_hour']}/agent-hour, {r['claims_per_s']} claims/s, "
+                f"double winners {r['double_winners']}, errors {r['errors']}"
+            )
+        res["model"] = model(res["fleet"], res.get("mount"))
+    finally:
+        reaper.cleanup()
+        proxy.stop()
+        moto.stop()
+    res["seconds"] = time.monotonic() - started
+    res["load_end"] = loadavg()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(res, indent=2))
+    (args.out / "scale.md").write_text(render(res))
+    print(render(res))
+    ok = all(r["double_winners"] == 0 and r["bucket_disagrees"] == 0 for r in res["fleet"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""Doorbells: a blocked reader polls one small object, not a listing (DESIGN §8).
+
+A LIST costs 12.5× a GET at S3 prices, so waiting must not LIST:
+
+* every mailbox has a bell, ``messages/<agent>/_tcfs_bell.json``, and the
+  broadcasts one of their own; a send rings the recipient's bell *after* the
+  message is written;
+* a reader blocked in ``wait`` on a step subscribes
+  (``messages/_tcfs_waiters/<step>/<agent>.json``); a final status or a
+  handoff, once written, rings the bell of every subscriber.  So a mount polls
+  its own bell (and the broadcasts' bell), however many steps it waits on.
+
+Readers look at a bell with a conditional GET (``If-None-Match`` → 304) and
+LIST only when it changed; senders on the ``tracecraft`` CLI ring nothing, so
+readers also sweep slowly.  The subscriber looks at the step once more after
+subscribing, so a completion that came first is never missed.
+
+Rings are sent by one background thread per process, off the caller's path:
+a ring never fails or delays a send.  Rings of one bell are coalesced and kept
+``spacing`` apart (R2 and GCS allow about one write a second per key), and a
+ring that meets throttling (429/503) is retried later with backoff, then
+dropped: the sweep still delivers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tcfs.errors import NotFound, TcfsError, TemporaryFailure
+from tcfs.protocol import keys
+from tcfs.store.base import ObjectInfo, Store
+
+log = logging.getLogger(__name__)
+
+#: rings of one bell from one process are at least this far apart
+RING_SPACING_S = 0.25
+#: a throttled ring is retried after this, doubling, up to GIVE_UP_S in all
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 8.0
+GIVE_UP_S = 60.0
+
+
+@dataclass(order=True)
+class _Job:
+    due: float
+    key: str  # a bell key, or a waiters prefix (ring every subscriber)
+    first: float = 0.0  # when it was first due, for GIVE_UP_S
+    delay: float = 0.0  # the last backoff
+
+
+class Doorbells:
+    """Rings bells for one agent's process; thread-safe."""
+
+    def __init__(
+        self,
+        store: Store,
+        agent: str,
+        *,
+        spacing: float = RING_SPACING_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.agent = agent
+        self.spacing = spacing
+        self.clock = clock
+        self._cv = threading.Condition()
+        self._heap: list[_Job] = []
+        self._queued: set[str] = set()
+        self._last: dict[str, float] = {}
+        self._busy = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # counters, for tests and benchmarks
+        self.rung = 0
+        self.coalesced = 0
+        self.retried = 0
+        self.dropped = 0
+
+    # ----- ringing (senders) -----
+
+    def ring(self, mailbox: str) -> None:
+        """Ring ``mailbox``'s bell soon (an agent id, or ``_broadcast``)."""
+        self._enqueue(keys.bell_key(mailbox))
+
+    def ring_waiters(self, step: str) -> None:
+        """Ring the bell of every agent waiting on ``step``."""
+        self._enqueue(keys.waiters_prefix(step))
+
+    def _enqueue(self, key: str) -> None:
+        with self._cv:
+            if self._closed:
+                return
+            if key in self._queued:
+                self.coalesced += 1  # the queued ring will cover this one too
+                return
+            now = self.clock()
+            due = max(now, self._last.get(key, -self.spacing) + self.spacing)
+            heapq.heappush(self._heap, _Job(due, key, first=due))
+            self._queued.add(key)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"doorbells-{self.agent}", daemon=True
+                )
+                self._thread.start()
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._closed and (not self._heap or self._heap[0].due > self.clock()):
+                    self._cv.wait(None if not self._heap else self._heap[0].due - self.clock())
+                if not self._heap:
+                    return  # closed and drained
+                job = heapq.heappop(self._heap)
+                self._queued.discard(job.key)
+                self._last[job.key] = self.clock()
+                self._busy += 1
+            try:
+                self._send(job)
+            finally:
+                with self._cv:
+                    self._busy -= 1
+                    self._cv.notify_all()
+
+    def _send(self, job: _Job) -> None:
+        try:
+            if job.key.startswith(keys.WAITERS_ROOT):
+                for agent in self._subscribers(job.key):
+                    self.ring(agent)
+            else:
+                body = {"rung_by": self.agent, "at_ns": time.time_ns(), "id": uuid.uuid4().hex}
+                self.store.put(job.key, json.dumps(body).encode())
+                self.rung += 1
+        except TemporaryFailure as exc:
+            self._retry(job, exc)
+        except TcfsError as exc:
+            self.dropped += 1
+            log.log(exc.level, "doorbell %s not rung: %s", job.key, exc)
+
+    def _subscribers(self, prefix: str) -> list[str]:
+        agents = []
+        for e in self.store.list(prefix):
+            if not isinstance(e, ObjectInfo):
+                continue
+            leaf = keys.leaf_of(e.key, prefix)
+            if keys.is_data_leaf(leaf) and leaf.endswith(".json"):
+                agents.append(leaf[: -len(".json")])
+        return agents
+
+    def _retry(self, job: _Job, exc: TcfsError) -> None:
+        now = self.clock()
+        delay = min(RETRY_MAX_S, job.delay * 2 if job.delay else RETRY_FIRST_S)
+        with self._cv:
+            if now + delay - job.first > GIVE_UP_S or self._closed:
+                self.dropped += 1
+                log.warning("doorbell %s given up after throttling: %s", job.key, exc)
+                return
+            self.retried += 1
+            if job.key not in self._queued:
+                heapq.heappush(self._heap, _Job(now + delay, job.key, job.first, delay))
+                self._queued.add(job.key)
+            self._cv.notify()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every ring asked for so far was sent (or dropped)."""
+        deadline = self.clock() + timeout
+        with self._cv:
+            while self._heap or self._busy:
+                left = deadline - self.clock()
+                if left <= 0:
+                    return False
+                self._cv.notify_all()
+                self._cv.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Send what is due within ``timeout``, then stop the thread."""
+        self.flush(timeout)
+        with self._cv:
+            self._closed = True
+            self._heap.clear()
+            self._queued.clear()
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+    # ----- subscribing (waiters) -----
+
+    def subscribe(self, step: str) -> None:
+        """Ask for this agent's bell to ring when ``step`` reaches a final status."""
+        body = {"agent": self.agent, "since_ns": time.time_ns()}
+        self.store.put(keys.waiter_key(step, self.agent), json.dumps(body).encode())
+
+    def unsubscribe(self, step: str) -> None:
+        try:
+            self.store.delete(keys.waiter_key(step, self.agent))
+        except TcfsError as exc:  # a leftover only costs the completer one extra ring
+            log.log(exc.level, "unsubscribing from step %s: %s", step, exc)
+
+
+class BellWatch:
+    """A reader's view of bells: one conditional GET tells whether one rang."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._seen: dict[str, str | None] = {}  # bell key -> ETag (None: absent)
+        self.requests = 0
+
+    def rang(self, mailbox: str) -> bool:
+        """True when the bell changed since the last look (and on the first look)."""
+        key = keys.bell_key(mailbox)
+        first = key not in self._seen
+        before = self._seen.get(key)
+        self.requests += 1
+        try:
+            blob = self.store.get_if_changed(key, before)
+        except NotFound:
+            self._seen[key] = None
+            return first or before is not None
+        if blob is None:
+            return False
+        self._seen[key] = blob.etag
+        return True
+
+    def forget(self, mailbox: str) -> None:
+        """The next look counts as a first look."""
+        self._seen.pop(keys.bell_key(mailbox), None)
