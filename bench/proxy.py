@@ -7,10 +7,18 @@ measurements on different buckets can share one proxy.
 
 Only path-style addressing is understood (``/bucket/key``), which is what every
 client in the benchmark uses against a custom endpoint.
+
+RTT mode (``rtt_ms``, default 20 ms when on) adds a fixed round trip to every
+request, half before it is forwarded and half after the answer, as the way
+there and back of a real bucket: on loopback a request costs about 5 ms, which
+hides requests sent one after the other.  Requests on different connections
+wait in parallel, so concurrent requests cost one round trip, not one each.
+Standalone: ``python -m bench.proxy UPSTREAM_PORT [--rtt [MS]]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import socket
 import threading
@@ -19,6 +27,9 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+#: the round trip RTT mode adds when no figure is given (in-region S3)
+DEFAULT_RTT_MS = 20.0
 
 # Response headers that describe the hop, not the payload.
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
@@ -69,10 +80,15 @@ def classify(method: str, path: str, headers: dict[str, str]) -> tuple[str, str]
 
 
 class CountingProxy:
-    """Forwards HTTP/1.1 requests from 127.0.0.1:<port> to ``upstream`` and counts them."""
+    """Forwards HTTP/1.1 requests from 127.0.0.1:<port> to ``upstream`` and counts them.
 
-    def __init__(self, upstream_port: int) -> None:
+    ``rtt_ms`` (settable at any time through ``rtt_ms``) is the round trip added
+    to every request; 0 forwards at loopback speed.
+    """
+
+    def __init__(self, upstream_port: int, rtt_ms: float = 0.0) -> None:
         self.upstream_port = upstream_port
+        self.rtt_ms = rtt_ms
         self._events: list[Event] = []
         self._lock = threading.Lock()
         proxy = self
@@ -111,7 +127,12 @@ class CountingProxy:
                     headers["Content-Length"] = str(len(body))
                 lower = {k.lower(): v for k, v in headers.items()}
                 bucket, op = classify(self.command, self.path, lower)
+                half = proxy.rtt_ms / 2000
+                if half > 0:
+                    time.sleep(half)  # the way there
                 status, rheaders, rbody = proxy._upstream(self.command, self.path, body, headers)
+                if half > 0:
+                    time.sleep(half)  # the way back
                 key = urlsplit(self.path).path.lstrip("/").partition("/")[2]
                 proxy._record(Event(t, bucket, op, status, key))
                 self.send_response_only(status)
@@ -197,3 +218,33 @@ class CountingProxy:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.proxy", description=__doc__)
+    ap.add_argument("upstream_port", type=int, help="the S3 endpoint's port on 127.0.0.1")
+    ap.add_argument(
+        "--rtt",
+        type=float,
+        nargs="?",
+        const=DEFAULT_RTT_MS,
+        default=0.0,
+        metavar="MS",
+        help=f"add a round trip to every request ({DEFAULT_RTT_MS:g} ms when no figure is given)",
+    )
+    args = ap.parse_args(argv)
+    proxy = CountingProxy(args.upstream_port, rtt_ms=args.rtt)
+    print(f"{proxy.endpoint} -> 127.0.0.1:{args.upstream_port}, +{args.rtt:g} ms per request")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"{proxy.count()} requests: {proxy.by_op()}")
+        proxy.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
