@@ -62,13 +62,15 @@ def _stat_file(path: Path) -> os.stat_result | None:
 def _read_range(fd: int, st: os.stat_result, byte_range: tuple[int, int] | None) -> bytes:
     off, length = (0, st.st_size) if byte_range is None else byte_range
     length = max(0, min(length, st.st_size - off))
-    out = bytearray()
-    while len(out) < length:  # pread may return less than asked (large reads, signals)
-        chunk = os.pread(fd, length - len(out), off + len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
+    body = os.pread(fd, length, off)
+    if len(body) == length or not body:
+        return body  # the common case: one read, no copy
+    parts = [body]  # pread may return less than asked (huge reads, signals)
+    got = len(body)
+    while got < length and (chunk := os.pread(fd, length - got, off + got)):
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def _os_error(exc: OSError, key: str) -> StoreError:
