@@ -23,13 +23,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import contention, cost, freshness, latency, report, rtt, scale
+from bench import contention, copy, cost, freshness, latency, report, rtt, scale
 from bench.context import Ctx
 from bench.procs import Reaper
 from bench.proxy import CountingProxy
 from bench.servers import MotoServer
 
-SECTIONS = ("latency", "rtt", "contention", "freshness", "cost", "scale")
+SECTIONS = ("latency", "rtt", "copy", "contention", "freshness", "cost", "scale")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "s3" in kinds:
             section("rtt", lambda: rtt.run(ctx, args.baseline))
+        if "local" in kinds:
+            section("copy", lambda: copy.run(ctx))
         section("contention", lambda: contention.run(ctx, kinds))
         section("freshness", lambda: freshness.run(ctx, backends("fresh")))
 

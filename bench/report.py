@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import rtt
+from bench import copy, rtt
 from bench.latency import OPS, WAYS
 from bench.stats import ratio
 
@@ -145,6 +145,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     g += rtt.goals(results.get("rtt", {}))
+    g += copy.goals(results.get("copy", {}))
     return g
 
 
@@ -374,6 +375,8 @@ def markdown(results: dict[str, Any]) -> str:
 
     if "rtt" in results:
         md += rtt.markdown(results["rtt"])
+    if "copy" in results:
+        md += copy.markdown(results["copy"])
 
     profiles = results.get("profiles", {})
     if profiles:
@@ -537,6 +540,8 @@ def stdout_table(results: dict[str, Any]) -> str:
         )
     if "rtt" in results:
         lines += rtt.stdout(results["rtt"])
+    if "copy" in results:
+        lines += copy.stdout(results["copy"])
     lines.append("\ngoals:")
     for g in results.get("goals", []):
         lines.append(f"  [{'met' if g['met'] else 'NOT MET':7}] {g['goal']}: {g['figure']}")
