@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test demo bench bench-rtt lint format clean
+.PHONY: setup test demo bench bench-rtt lint format docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,6 +35,10 @@ bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+docs: setup
+	$(PY) -m tests.fs.semantics_doc
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -163,7 +163,7 @@ def main() -> int:
             time.sleep(0.7)
             with src.open("a") as f:
                 f.write(line(n) + "\n")
-        seen = []
+        seen: list[str] = []
         os.set_blocking(tail.stdout.fileno(), False)  # type: ignore[union-attr]
         deadline = time.monotonic() + 15
         while len(seen) < 4 and time.monotonic() < deadline:
@@ -183,13 +183,14 @@ def main() -> int:
         print(f"\n{BOLD}Demo complete.{RESET}")
         return 0
     finally:
-        for proc in (tail, mirror):
-            if proc is not None:
-                proc.terminate()
+        children: list[subprocess.Popen[str] | subprocess.Popen[bytes] | None] = [tail, mirror]
+        for child in children:
+            if child is not None:
+                child.terminate()
                 try:
-                    proc.wait(timeout=10)
+                    child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    child.kill()
         for path in mnt.values():
             if path.exists():
                 subprocess.run(

@@ -1,10 +1,13 @@
-"""One error type for every layer.
+"""One error type for every layer, and the one table from cause to errno.
 
 A ``TcfsError`` carries the errno the filesystem answers with, the cause, and
 the level it is logged at, so the FUSE adapter translates errors in exactly one
-place and the CLI prints one clear line.  Store errors also inherit the generic
-ones (``NotFound`` is a ``LookupError``, ``InvalidName`` a ``ValueError``) so
-callers that know nothing of tcfs can still catch them.
+place and the CLI prints one clear line.  Each class below is one cause and
+its errno is decided here, never in a handler: a stale read is ``ESTALE``,
+contention that outlasted the retries is ``EAGAIN``, a bad argument is
+``EINVAL``.  Store errors also inherit the generic ones (``NotFound`` is a
+``LookupError``, ``InvalidArgument`` a ``ValueError``) so callers that know
+nothing of tcfs can still catch them.
 """
 
 from __future__ import annotations
@@ -53,9 +56,17 @@ class NotFound(StoreError, LookupError):
 
 
 class PreconditionFailed(StoreError):
-    """A conditional write or delete lost (HTTP 412)."""
+    """A conditional write or delete lost (HTTP 412): someone else wrote first.
+    Callers that decide a race catch it; one that escapes is contention."""
 
-    errno = _errno.EEXIST
+    errno = _errno.EAGAIN
+    level = logging.INFO
+
+
+class StaleRead(StoreError):
+    """The object changed while it was being read (a multi-request download)."""
+
+    errno = _errno.ESTALE
     level = logging.INFO
 
 
@@ -90,11 +101,16 @@ class Unsupported(StoreError):
 # ---------- protocol errors ----------
 
 
-class InvalidName(TcfsError, ValueError):
-    """A step id, agent id, memory key or artifact name breaks a naming rule."""
+class InvalidArgument(TcfsError, ValueError):
+    """A value breaks a rule: a status word, text that is not UTF-8, an
+    unknown handoff field, a sequence number out of range."""
 
     errno = _errno.EINVAL
     level = logging.INFO
+
+
+class InvalidName(InvalidArgument):
+    """A step id, agent id, memory key or artifact name breaks a naming rule."""
 
 
 class CorruptObject(TcfsError, ValueError):
@@ -121,6 +137,13 @@ class NotHolder(TcfsError):
     level = logging.INFO
 
 
+class Contention(TcfsError):
+    """A compare-and-swap kept losing to other writers for all its attempts."""
+
+    errno = _errno.EAGAIN
+    level = logging.INFO
+
+
 class TooLarge(TcfsError):
     errno = _errno.EFBIG
     level = logging.INFO
@@ -143,3 +166,50 @@ class ConfigError(TcfsError):
 
     errno = _errno.EINVAL
     level = logging.ERROR
+
+
+# ---------- filesystem errors: what a path or a handle is not ----------
+
+
+class FsError(TcfsError):
+    """A filesystem-level refusal; logged quietly, the caller sees the errno."""
+
+    level = logging.INFO
+
+
+class Exists(FsError):
+    """``mkdir`` of a directory that exists."""
+
+    errno = _errno.EEXIST
+
+
+class IsADirectory(FsError):
+    errno = _errno.EISDIR
+
+
+class NotADirectory(FsError):
+    errno = _errno.ENOTDIR
+
+
+class NotEmpty(FsError):
+    errno = _errno.ENOTEMPTY
+
+
+class Stale(FsError):
+    """What an inode or an open file refers to changed kind, or is gone."""
+
+    errno = _errno.ESTALE
+
+
+class BadHandle(FsError):
+    errno = _errno.EBADF
+
+
+class NameTooLong(FsError):
+    errno = _errno.ENAMETOOLONG
+
+
+class Interrupted(FsError):
+    """The mount is shutting down: blocked readers end now."""
+
+    errno = _errno.EINTR

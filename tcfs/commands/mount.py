@@ -13,11 +13,10 @@ from typing import Any
 
 import click
 
-from tcfs import config
+from tcfs import config, registry
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
-from tcfs.fs import registry
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0

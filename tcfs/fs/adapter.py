@@ -12,8 +12,8 @@ import errno
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import pyfuse3
 import trio
@@ -23,12 +23,13 @@ from tcfs.fs.core import Attr, FsCore, Opened
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _boundary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+def _boundary(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> T:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:
@@ -72,7 +73,11 @@ def entry_attributes(a: Attr) -> pyfuse3.EntryAttributes:
 
 def file_info(o: Opened) -> pyfuse3.FileInfo:
     # keep_cache is always off: another agent may have changed the object
-    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=o.keep_cache)
+    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=False)
+
+
+def _pid(ctx: pyfuse3.RequestContext) -> int:
+    return int(ctx.pid)
 
 
 def _name(raw: bytes) -> str:
@@ -90,9 +95,9 @@ class TcfsOperations(pyfuse3.Operations):
 
     @_boundary
     async def lookup(
-        self, parent_inode: int, name: bytes, ctx: Any = None
+        self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
-        return entry_attributes(await self.core.lookup(parent_inode, _name(name)))
+        return entry_attributes(await self.core.lookup(parent_inode, _name(name), pid=_pid(ctx)))
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         try:
@@ -101,12 +106,17 @@ class TcfsOperations(pyfuse3.Operations):
             log.exception("forget failed")
 
     @_boundary
-    async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
+    async def getattr(self, inode: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
         return entry_attributes(await self.core.getattr(inode))
 
     @_boundary
     async def setattr(
-        self, inode: int, attr: Any, fields: Any, fh: int | None, ctx: Any
+        self,
+        inode: int,
+        attr: pyfuse3.EntryAttributes,
+        fields: pyfuse3.SetattrFields,
+        fh: int | None,
+        ctx: pyfuse3.RequestContext,
     ) -> pyfuse3.EntryAttributes:
         return entry_attributes(
             await self.core.setattr(
@@ -119,11 +129,11 @@ class TcfsOperations(pyfuse3.Operations):
         )
 
     @_boundary
-    async def opendir(self, inode: int, ctx: Any) -> int:
+    async def opendir(self, inode: int, ctx: pyfuse3.RequestContext) -> int:
         return await self.core.opendir(inode)
 
     @_boundary
-    async def readdir(self, fh: int, start_id: int, token: Any) -> None:
+    async def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
         entries = await self.core.listdir(fh, start_id)
         inodes = self.core.inodes
         for i, st in enumerate(entries, start=start_id + 1):
@@ -140,28 +150,33 @@ class TcfsOperations(pyfuse3.Operations):
 
     @_boundary
     async def mkdir(
-        self, parent_inode: int, name: bytes, mode: int, ctx: Any
+        self, parent_inode: int, name: bytes, mode: int, ctx: pyfuse3.RequestContext
     ) -> pyfuse3.EntryAttributes:
         return entry_attributes(await self.core.mkdir(parent_inode, _name(name)))
 
     @_boundary
-    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         await self.core.rmdir(parent_inode, _name(name))
 
     @_boundary
-    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+    async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
         await self.core.unlink(parent_inode, _name(name))
 
     @_boundary
     async def create(
-        self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any
+        self,
+        parent_inode: int,
+        name: bytes,
+        mode: int,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
     ) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
         opened, attr = await self.core.create(parent_inode, _name(name), flags)
         return file_info(opened), entry_attributes(attr)
 
     @_boundary
-    async def open(self, inode: int, flags: int, ctx: Any) -> pyfuse3.FileInfo:
-        return file_info(await self.core.open(inode, flags))
+    async def open(self, inode: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        return file_info(await self.core.open(inode, flags, pid=_pid(ctx)))
 
     @_boundary
     async def read(self, fh: int, off: int, size: int) -> bytes:
@@ -184,7 +199,7 @@ class TcfsOperations(pyfuse3.Operations):
         await self.core.release(fh)
 
     @_boundary
-    async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
+    async def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:
         s = pyfuse3.StatvfsData()
         s.f_bsize = s.f_frsize = 4096
         s.f_blocks = s.f_bfree = s.f_bavail = 1 << 30
@@ -195,29 +210,45 @@ class TcfsOperations(pyfuse3.Operations):
     # ----- what a bucket cannot do -----
 
     @_boundary
-    async def rename(self, *args: Any) -> None:
+    async def rename(
+        self,
+        parent_inode_old: int,
+        name_old: bytes,
+        parent_inode_new: int,
+        name_new: bytes,
+        flags: int,
+        ctx: pyfuse3.RequestContext,
+    ) -> None:
         raise self.core.unsupported("rename")
 
     @_boundary
-    async def link(self, *args: Any) -> pyfuse3.EntryAttributes:
+    async def link(
+        self, inode: int, new_parent_inode: int, new_name: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
         raise self.core.unsupported("hard links")
 
     @_boundary
-    async def symlink(self, *args: Any) -> pyfuse3.EntryAttributes:
+    async def symlink(
+        self, parent_inode: int, name: bytes, target: bytes, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
         raise self.core.unsupported("symbolic links")
 
     @_boundary
-    async def mknod(self, *args: Any) -> pyfuse3.EntryAttributes:
+    async def mknod(
+        self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: pyfuse3.RequestContext
+    ) -> pyfuse3.EntryAttributes:
         raise self.core.unsupported("special files")
 
     @_boundary
-    async def setxattr(self, *args: Any) -> None:
+    async def setxattr(
+        self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
+    ) -> None:
         raise self.core.unsupported("extended attributes")
 
     @_boundary
-    async def getxattr(self, *args: Any) -> bytes:
+    async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
         raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
 
     @_boundary
-    async def listxattr(self, *args: Any) -> list[bytes]:
+    async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> Sequence[bytes]:
         return []

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from tcfs import config
+from tcfs import config, registry
 from tcfs.config import Settings
 from tcfs.errors import (
     AccessDenied,
@@ -32,7 +32,6 @@ from tcfs.errors import (
     StoreError,
     TcfsError,
 )
-from tcfs.fs import registry
 
 log = logging.getLogger(__name__)
 

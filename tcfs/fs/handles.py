@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 
-from tcfs.errors import InvalidName, TcfsError, TooLarge
+from tcfs.errors import AccessDenied, InvalidArgument, TcfsError, TooLarge
 
 if TYPE_CHECKING:
-    from tcfs.fs.calls import Calls
     from tcfs.fs.tailer import Tailer
 
 log = logging.getLogger(__name__)
@@ -55,8 +54,6 @@ class Handle:
         return b""
 
     async def write(self, off: int, buf: bytes) -> int:
-        from tcfs.errors import AccessDenied
-
         raise AccessDenied("this file is read-only")
 
     async def truncate(self, size: int) -> None:
@@ -182,7 +179,7 @@ class TextWriter(Handle):
         try:
             return bytes(self.buf).decode()
         except UnicodeDecodeError as exc:
-            raise InvalidName(f"{self.what} must be UTF-8 text", cause=exc) from exc
+            raise InvalidArgument(f"{self.what} must be UTF-8 text", cause=exc) from exc
 
     async def release(self) -> None:
         # ``: > memory/x`` writes nothing: an emptied value is still a set.  Not
@@ -297,10 +294,9 @@ class ArtifactReader(Handle):
 
 
 class SessionHandle(Handle):
-    def __init__(self, ino: int, tailer: Tailer, calls: Calls) -> None:
+    def __init__(self, ino: int, tailer: Tailer) -> None:
         super().__init__(ino)
         self._tailer = tailer
-        self._calls = calls
 
     async def read(self, off: int, size: int) -> bytes:
         return await self._tailer.read(self.ino, off, size)

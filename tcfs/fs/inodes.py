@@ -13,7 +13,8 @@ import itertools
 import logging
 from dataclasses import dataclass
 
-from tcfs.fs.nodes import Kind, Node, Path
+from tcfs.fs.kinds.root import Root
+from tcfs.fs.nodes import Node, Path
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,6 @@ class Inode:
     opens: int = 0
 
     @property
-    def kind(self) -> Kind:
-        return self.node.kind
-
-    @property
     def path(self) -> Path:
         return self.node.path
 
@@ -41,7 +38,7 @@ class InodeTable:
         self._by_ino: dict[int, Inode] = {}
         self._by_path: dict[Path, int] = {}
         self._next = itertools.count(ROOT_INODE + 1)
-        root = Inode(ROOT_INODE, Node(Kind.ROOT, ()), lookups=1)
+        root = Inode(ROOT_INODE, Root(()), lookups=1)
         self._by_ino[ROOT_INODE] = root
         self._by_path[()] = ROOT_INODE
 
@@ -62,7 +59,7 @@ class InodeTable:
         ino = self._by_path.get(node.path)
         if ino is not None:
             entry = self._by_ino[ino]
-            if entry.node.kind is node.kind:
+            if type(entry.node) is type(node):
                 return entry
         entry = Inode(next(self._next), node)
         self._by_ino[entry.ino] = entry

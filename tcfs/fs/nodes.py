@@ -1,282 +1,245 @@
-"""Pure path -> node resolution: what a path in the mount *is*.
+"""What a path in the mount *is*: one class per path kind.
 
-A path is a tuple of names below the mountpoint (``("steps", "s1", "claim")``).
-``classify`` decides its kind from the names alone, checking every name with the
-naming rules, so a bad name is ``EINVAL`` before any request is sent and never
-becomes a key.  The one question names cannot answer is whether
-``memory/a/b`` is a value or a directory: that is ``MEMORY_ENTRY`` here and the
-core asks the bucket.  Nothing in this module does I/O.
+A node is a path (a tuple of names below the mountpoint) of one kind.  Its
+class declares the kind's mode and capabilities and implements what the
+kind does with each operation, over protocol calls made through the
+``FsContext``:
+
+* ``stat``       does it exist, and how big is it (``NotFound`` if not)
+* ``entries``    a directory's listing
+* ``open_read``  / ``open_write``: the ``Handle`` an open file gets
+* ``unlink``, ``mkdir``, ``rmdir``, ``truncate`` (``truncate -s`` on a closed file)
+
+Every default refuses with the error a user expects from a read-only path,
+so a kind implements only what it supports.  Which class a path is belongs
+to the table in ``tree.py``; ``core.py`` only keeps inodes and handles.
 """
 
 from __future__ import annotations
 
-import enum
-import stat
+import logging
+import stat as stat_
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from tcfs import names
-from tcfs.errors import InvalidName, NotFound
-from tcfs.protocol.sessions import check_name as session_name
+from tcfs.errors import (
+    AccessDenied,
+    CorruptObject,
+    Exists,
+    InvalidArgument,
+    IsADirectory,
+    NotFound,
+)
+from tcfs.fs import handles as h
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+log = logging.getLogger(__name__)
 
 Path = tuple[str, ...]
 
 
-class Kind(enum.Enum):
-    ROOT = "root"
-    README = "readme"
-    AGENTS = "agents"
-    AGENT = "agent"
-    STEPS = "steps"
-    STEP = "step"
-    CLAIM = "claim"
-    STATUS = "status"
-    HANDOFF = "handoff"
-    WAIT = "wait"
-    MEMORY_ROOT = "memory-root"
-    MEMORY_ENTRY = "memory-entry"  # unresolved: the core decides value or directory
-    MEMORY_DIR = "memory-dir"
-    MEMORY_VALUE = "memory-value"
-    INBOX = "inbox"
-    INBOX_MSG = "inbox-msg"
-    INBOX_NEXT = "inbox-next"
-    OUTBOX = "outbox"
-    OUTBOX_MSG = "outbox-msg"
-    ARTIFACTS = "artifacts"
-    SCOPE = "artifact-scope"
-    ARTIFACT = "artifact"
-    SESSIONS = "sessions"
-    HARNESS = "harness"
-    SESSION = "session"
+@dataclass(frozen=True)
+class OpenMode:
+    """How a file is opened for writing."""
 
-
-DIRS = frozenset(
-    {
-        Kind.ROOT,
-        Kind.AGENTS,
-        Kind.STEPS,
-        Kind.STEP,
-        Kind.MEMORY_ROOT,
-        Kind.MEMORY_DIR,
-        Kind.INBOX,
-        Kind.OUTBOX,
-        Kind.ARTIFACTS,
-        Kind.SCOPE,
-        Kind.SESSIONS,
-        Kind.HARNESS,
-    }
-)
-
-#: files a user may write (what ``write``/``create`` do differs per kind)
-WRITABLE = frozenset(
-    {
-        Kind.CLAIM,
-        Kind.STATUS,
-        Kind.HANDOFF,
-        Kind.MEMORY_VALUE,
-        Kind.OUTBOX_MSG,
-        Kind.ARTIFACT,
-    }
-)
-
-#: directories a user may create files in (and the kind of file created)
-CREATES = {
-    Kind.STEP: (Kind.CLAIM, Kind.STATUS, Kind.HANDOFF),
-    Kind.MEMORY_ROOT: (Kind.MEMORY_VALUE,),
-    Kind.MEMORY_DIR: (Kind.MEMORY_VALUE,),
-    Kind.OUTBOX: (Kind.OUTBOX_MSG,),
-    Kind.SCOPE: (Kind.ARTIFACT,),
-}
-
-#: files whose content changes under the kernel's feet: never cached, read to EOF
-#: whatever size ``stat`` says (direct I/O)
-DIRECT_IO = frozenset(
-    {
-        Kind.README,
-        Kind.AGENT,
-        Kind.CLAIM,
-        Kind.STATUS,
-        Kind.HANDOFF,
-        Kind.WAIT,
-        Kind.MEMORY_VALUE,
-        Kind.INBOX_MSG,
-        Kind.INBOX_NEXT,
-        Kind.OUTBOX_MSG,
-    }
-)
-
-#: blocking files: resolvable by name, never listed
-HIDDEN = frozenset({Kind.WAIT, Kind.INBOX_NEXT})
-
-ROOT_ENTRIES = {
-    "README": Kind.README,
-    "agents": Kind.AGENTS,
-    "steps": Kind.STEPS,
-    "memory": Kind.MEMORY_ROOT,
-    "inbox": Kind.INBOX,
-    "outbox": Kind.OUTBOX,
-    "artifacts": Kind.ARTIFACTS,
-    "sessions": Kind.SESSIONS,
-}
-STEP_ENTRIES = {
-    "claim": Kind.CLAIM,
-    "status": Kind.STATUS,
-    "handoff": Kind.HANDOFF,
-    "wait": Kind.WAIT,
-}
-SHARED_SCOPE = "shared"
-SESSION_SUFFIX = ".jsonl"
-AGENT_SUFFIX = ".json"
-#: the longest name the kernel passes on (NAME_MAX); longer ones never reach us
-NAME_MAX = 255
+    #: the file starts empty: created, or opened with ``O_TRUNC``
+    truncate: bool = False
+    #: ``O_APPEND``: every write goes to the end
+    append: bool = False
+    #: made by ``create`` (not an ``open`` of an existing name)
+    created: bool = False
 
 
 @dataclass(frozen=True)
+class Stat:
+    """A node that exists, with its size when known (``None``: ask again)."""
+
+    node: Node
+    size: int | None = 0
+    mtime: float | None = None
+
+
 class Node:
-    """A classified path."""
+    """Base: a read-only regular file that cannot be opened."""
 
-    kind: Kind
-    path: Path
+    __slots__ = ("path",)
 
-    @property
-    def is_dir(self) -> bool:
-        return self.kind in DIRS
+    is_dir: ClassVar[bool] = False
+    #: permission bits ``ls -l`` shows
+    perm: ClassVar[int] = 0o444
+    #: content that changes under the kernel's feet: never cached, read to EOF
+    #: whatever size ``stat`` says
+    direct_io: ClassVar[bool] = True
+    #: blocking files are resolvable by name but never listed
+    listed: ClassVar[bool] = True
+    #: ``create`` in the parent directory makes this kind of file
+    creatable: ClassVar[bool] = False
+    #: may be opened for writing and truncated
+    writable: ClassVar[bool] = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and type(other) is type(self) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.path))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({'/'.join(self.path)!r})"
 
     @property
     def name(self) -> str:
         return self.path[-1] if self.path else ""
 
-    # convenience accessors for the parts a kind carries
     @property
-    def step(self) -> str:
-        return self.path[1]
-
-    @property
-    def memory_key(self) -> tuple[str, ...]:
-        return self.path[1:]
+    def where(self) -> str:
+        return "/".join(self.path) or "/"
 
     @property
-    def scope(self) -> str:
-        return self.path[1]
+    def mode(self) -> int:
+        return (stat_.S_IFDIR if self.is_dir else stat_.S_IFREG) | self.perm
 
-    @property
-    def harness(self) -> str:
-        return self.path[1]
+    @classmethod
+    def check(cls, path: Path) -> None:
+        """Rules on the whole path beyond each name's own (a memory key's depth)."""
 
-    @property
-    def session_id(self) -> str:
-        return self.path[2][: -len(SESSION_SUFFIX)]
+    def for_create(self) -> Node:
+        """The node ``create`` makes at this path (a memory name: a value)."""
+        return self
 
-    @property
-    def agent_id(self) -> str:
-        return self.path[1][: -len(AGENT_SUFFIX)]
+    # ----- what exists -----
 
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        """``NotFound`` if absent.  ``keep``: a lookup, whose open may follow."""
+        return Stat(self, 0)
 
-def is_namespace(memory_key: tuple[str, ...]) -> bool:
-    """A name directly under ``memory/`` is a directory as soon as it is named,
-    like ``steps/<id>/``; deeper names exist only once something is stored."""
-    return len(memory_key) == 1
+    async def restat(self, ctx: FsContext) -> Stat:
+        """What ``getattr`` of an inode of this kind shows."""
+        return await self.stat(ctx)
 
+    def live_size(self, ctx: FsContext, ino: int) -> int | None:
+        """A size fresher than ``stat``'s, while the file is open (``tail -f``)."""
+        return None
 
-def mode_of(kind: Kind) -> int:
-    """Permission bits shown by ``ls -l``: writable paths 0644, the rest read-only."""
-    if kind in DIRS:
-        writable_dir = kind in CREATES or kind is Kind.STEPS or kind is Kind.ARTIFACTS
-        return stat.S_IFDIR | (0o755 if writable_dir else 0o555)
-    if kind is Kind.OUTBOX_MSG:
-        return stat.S_IFREG | 0o200
-    return stat.S_IFREG | (0o644 if kind in WRITABLE else 0o444)
+    # ----- operations, refused unless a kind supports them -----
 
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        raise AccessDenied(f"cannot open {self.where}")
 
-def _scope(name: str) -> str:
-    return SHARED_SCOPE if name == SHARED_SCOPE else names.step_id(name)
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        raise AccessDenied(f"{self.where} is read-only")
 
+    async def truncate(self, ctx: FsContext, size: int) -> None:
+        """``truncate(path)`` with no open handle: only some kinds mean anything."""
 
-def _not_found(path: Path) -> NotFound:
-    return NotFound(f"no such path: {'/'.join(path)}")
+    async def unlink(self, ctx: FsContext) -> None:
+        raise AccessDenied(f"{self.where} cannot be removed")
 
+    async def mkdir(self, ctx: FsContext) -> Node:
+        raise AccessDenied(f"cannot make a directory at {self.where}")
 
-def check_name(name: str) -> str:
-    """Rules every name obeys before kind-specific checks."""
-    if name in ("", ".", ".."):
-        raise InvalidName(f"{name!r} is not a usable name here")
-    if "/" in name or "\0" in name:
-        raise InvalidName(f"{name!r} is not one path segment")
-    return name
+    async def rmdir(self, ctx: FsContext) -> None:
+        raise AccessDenied(f"cannot remove {self.where}")
 
 
-def classify(path: Path) -> Node:
-    """The node at ``path``; ``InvalidName`` (EINVAL) or ``NotFound`` (ENOENT)."""
-    for n in path:
-        check_name(n)
-    depth = len(path)
-    if depth == 0:
-        return Node(Kind.ROOT, path)
-    top = path[0]
-    if top not in ROOT_ENTRIES:
-        raise _not_found(path)
-    kind = ROOT_ENTRIES[top]
-    if depth == 1:
-        return Node(kind, path)
-    if kind is Kind.README:
-        raise _not_found(path)
+class Dir(Node):
+    """A directory: exists by its name unless a kind says otherwise."""
 
-    if kind is Kind.AGENTS:
-        if depth > 2 or not path[1].endswith(AGENT_SUFFIX):
-            raise _not_found(path)
-        names.agent_id(path[1][: -len(AGENT_SUFFIX)])
-        return Node(Kind.AGENT, path)
+    __slots__ = ()
+    is_dir = True
+    perm = 0o555
+    direct_io = False
 
-    if kind is Kind.STEPS:
-        names.step_id(path[1])
-        if depth == 2:
-            return Node(Kind.STEP, path)
-        if depth == 3 and path[2] in STEP_ENTRIES:
-            return Node(STEP_ENTRIES[path[2]], path)
-        raise _not_found(path)
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        return Stat(self)
 
-    if kind is Kind.MEMORY_ROOT:
-        names.memory_key(path[1:])
-        return Node(Kind.MEMORY_ENTRY, path)
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        """The listing: by default the fixed names the tree gives this directory."""
+        from tcfs.fs import tree
 
-    if kind is Kind.INBOX:
-        if depth > 2:
-            raise _not_found(path)
-        if path[1] == "next":
-            return Node(Kind.INBOX_NEXT, path)
-        if path[1].startswith("_"):
-            raise InvalidName(f"{path[1]!r}: names starting with '_' are reserved")
-        return Node(Kind.INBOX_MSG, path)
+        return [Stat(c, 0 if c.is_dir else None) for c in tree.fixed_children(self) if c.listed]
 
-    if kind is Kind.OUTBOX:
-        if depth > 2:
-            raise _not_found(path)
-        names.recipient(path[1])
-        return Node(Kind.OUTBOX_MSG, path)
+    def child(self, name: str) -> Node | None:
+        """The node ``name`` names here, or None (logged) for a name written by
+        another tool that breaks the rules: such entries are not listed."""
+        from tcfs.fs import tree
 
-    if kind is Kind.ARTIFACTS:
-        _scope(path[1])
-        if depth == 2:
-            return Node(Kind.SCOPE, path)
-        if depth == 3:
-            names.artifact_name(path[2])
-            return Node(Kind.ARTIFACT, path)
-        raise _not_found(path)
+        try:
+            return tree.classify((*self.path, name))
+        except (InvalidArgument, NotFound):
+            log.debug("hiding entry with a name tcfs does not accept: %r", (*self.path, name))
+            return None
 
-    if kind is Kind.SESSIONS:
-        session_name("harness", path[1])
-        if depth == 2:
-            return Node(Kind.HARNESS, path)
-        if depth == 3 and path[2].endswith(SESSION_SUFFIX):
-            session_name("session id", path[2][: -len(SESSION_SUFFIX)])
-            return Node(Kind.SESSION, path)
-        raise _not_found(path)
+    async def unlink(self, ctx: FsContext) -> None:
+        raise IsADirectory(f"{self.where} is a directory")
 
-    raise _not_found(path)  # pragma: no cover - every root entry is handled above
+    async def mkdir(self, ctx: FsContext) -> Node:
+        raise Exists(f"{self.where} exists")
 
 
-def child_kind_for_create(parent: Node, name: str) -> Node:
-    """The node a ``create``/``mkdir`` of ``name`` under ``parent`` would make."""
-    node = classify((*parent.path, name))
-    if node.kind is Kind.MEMORY_ENTRY:
-        return Node(Kind.MEMORY_VALUE, node.path)
-    return node
+class WritableDir(Dir):
+    """A directory that files can be created in."""
+
+    __slots__ = ()
+    perm = 0o755
+
+
+class Rendered(Node):
+    """A small file whose content is one protocol read, rendered as text.
+
+    A lookup fetches and renders it (the size ``stat`` shows); the open that
+    follows that lookup reuses the render, so ``cat`` costs one request.  A
+    malformed object still exists: it is listed, and reading it is ``EIO``.
+    """
+
+    __slots__ = ()
+
+    async def render(self, ctx: FsContext) -> bytes:
+        raise NotImplementedError
+
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        try:
+            body = await self.render(ctx)
+        except CorruptObject as exc:
+            log.debug("%s: %s", self.where, exc)
+            return Stat(self, 0)
+        if keep:
+            ctx.rendered.keep(self, body)
+        return Stat(self, len(body))
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        body = ctx.rendered.take(self)
+        if body is None:
+            body = await self.render(ctx)
+        return h.SnapshotHandle(ino, body)
+
+
+class Computed(Node):
+    """A file computed at ``open`` from more than one record (``stat`` costs
+    nothing and says 0 bytes: read it to the end)."""
+
+    __slots__ = ()
+
+    async def render(self, ctx: FsContext) -> bytes:
+        raise NotImplementedError
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        return h.SnapshotHandle(ino, await self.render(ctx))
+
+
+class Blocking(Node):
+    """A file whose first read blocks on the mount's poller; never listed."""
+
+    __slots__ = ()
+    listed = False
+
+    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+        raise NotImplementedError
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        return h.BlockingHandle(ino, self.produce(ctx))

@@ -25,20 +25,20 @@ nothing consumed is ever dropped while the mount is up.
 from __future__ import annotations
 
 import collections
-import errno
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import trio
 
-from tcfs.errors import CorruptObject, StepBlocked, TcfsError, WaitTimeout
+from tcfs.errors import CorruptObject, Interrupted, StepBlocked, TcfsError, WaitTimeout
 
 if TYPE_CHECKING:
     from tcfs.fs.calls import Calls
     from tcfs.protocol.messages import Message, Messages
-    from tcfs.protocol.steps import Steps
+    from tcfs.protocol.steps import RecordTags, Steps
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,18 @@ BURST = 5.0
 BROADCAST_EVERY = 3
 
 
+R = TypeVar("R")
+Marker = tuple[str | None, str | None]
+
+
 @dataclass
-class _Waiter:
+class _Waiter(Generic[R]):
     event: trio.Event = field(default_factory=trio.Event)
-    result: Any = None
+    result: R | None = None
     error: TcfsError | None = None
     gone: bool = False
 
-    def resolve(self, result: Any = None, error: TcfsError | None = None) -> None:
+    def resolve(self, result: R | None = None, error: TcfsError | None = None) -> None:
         self.result, self.error = result, error
         self.event.set()
 
@@ -79,13 +83,12 @@ class Poller:
         self.calls = calls
         self.timeout = timeout
         self.interval = interval
-        self._step_waiters: dict[str, list[_Waiter]] = collections.defaultdict(list)
-        self._inbox_waiters: collections.deque[_Waiter] = collections.deque()
+        self._step_waiters: dict[str, list[_Waiter[str]]] = collections.defaultdict(list)
+        self._inbox_waiters: collections.deque[_Waiter[Message]] = collections.deque()
         self._undelivered: collections.deque[Message] = collections.deque()
-        self._marker: Any = None
-        self._etags: dict[str, tuple[Any, ...]] = {}
+        self._marker: Marker | None = None
+        self._etags: dict[str, RecordTags] = {}
         self._wake = trio.Event()
-        self.ticks = 0  # passes that sent requests (for tests and status)
         self.requests = 0  # requests sent by the poller
         self.resolved = 0  # readers served (a message delivered, a wait ended)
         self.closing = False
@@ -98,17 +101,17 @@ class Poller:
         """End every blocked reader now (the mount is going away), and refuse
         new ones: a reader must never keep the daemon from exiting."""
         self.closing = True
-        error = TcfsError("the mount is shutting down", errno=errno.EINTR)
+        error = Interrupted("the mount is shutting down")
         for waiters in self._step_waiters.values():
-            for w in waiters:
-                w.resolve(error=error)
-        for w in self._inbox_waiters:
-            w.resolve(error=error)
+            for step_waiter in waiters:
+                step_waiter.resolve(error=error)
+        for inbox_waiter in self._inbox_waiters:
+            inbox_waiter.resolve(error=error)
         self._wake.set()
 
-    async def _block(self, waiter: _Waiter, what: str, timeout: float | None) -> Any:
+    async def _block(self, waiter: _Waiter[R], what: str, timeout: float | None) -> R:
         if self.closing:
-            raise TcfsError("the mount is shutting down", errno=errno.EINTR)
+            raise Interrupted("the mount is shutting down")
         limit = self.timeout if timeout is None else timeout
         self._wake.set()
         with trio.move_on_after(limit):
@@ -118,11 +121,12 @@ class Poller:
             raise WaitTimeout(f"{what}: nothing after {limit:g}s")
         if waiter.error is not None:
             raise waiter.error
+        assert waiter.result is not None  # resolved without an error: with a result
         return waiter.result
 
     async def wait_step(self, step: str, timeout: float | None = None) -> str:
         """Block until ``step`` is complete; ``StepBlocked`` if it is blocked."""
-        waiter = _Waiter()
+        waiter: _Waiter[str] = _Waiter()
         self._step_waiters[step].append(waiter)
         try:
             try:
@@ -149,7 +153,7 @@ class Poller:
         """Block until a message this agent has not read arrives; consume it."""
         if self._undelivered:
             return self._undelivered.popleft()
-        waiter = _Waiter()
+        waiter: _Waiter[Message] = _Waiter()
         self._inbox_waiters.append(waiter)
         self._marker = None  # a new reader always gets one fresh look
         try:
@@ -196,13 +200,12 @@ class Poller:
             if not self.busy:
                 continue
             last = trio.current_time()
-            self.ticks += 1
             resolved = self.resolved
             cost = await self.poll_once()
             if self.resolved == resolved:  # found nothing: background polling
                 tokens -= cost
 
-    async def _call(self, cost: int, fn: Any, *args: Any) -> Any:
+    async def _call(self, cost: int, fn: Callable[..., R], *args: object) -> R:
         self._cost += cost
         self.requests += cost
         return await self.calls.run(fn, *args)
@@ -214,27 +217,12 @@ class Poller:
         await self._poll_inbox()
         return self._cost
 
-    def _step_etags(self, steps: list[str]) -> dict[str, tuple[Any, ...]]:
-        """ETags of each waited step's records, from one LIST."""
-        from tcfs.store.base import ObjectInfo
-
-        wanted = set(steps)
-        prefix = f"steps/{steps[0]}/" if len(steps) == 1 else "steps/"
-        found: dict[str, list[tuple[str, Any]]] = {s: [] for s in steps}
-        for e in self.steps.store.list(prefix):
-            if not isinstance(e, ObjectInfo):
-                continue
-            parts = e.key.split("/")
-            if len(parts) == 3 and parts[1] in wanted:
-                found[parts[1]].append((parts[2], e.etag))
-        return {s: tuple(sorted(v)) for s, v in found.items()}
-
     async def _poll_steps(self) -> None:
         waited = sorted(self._step_waiters)
         if not waited:
             return
         try:
-            etags = await self._call(1, self._step_etags, waited)
+            etags = await self._call(1, self.steps.record_etags, waited)
         except TcfsError as exc:
             log.log(exc.level, "polling steps: %s", exc)
             return

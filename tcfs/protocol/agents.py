@@ -74,12 +74,13 @@ class Agents:
         blob = self.store.get(key)
         return self._record(records.decode(blob.body, key), key)
 
-    def list(self) -> list[str]:
+    def ids(self) -> list[str]:
+        """Every agent with a record (one delimited LIST)."""
         out = []
-        for entry in self.store.list("agents/", delimiter="/"):
-            if not isinstance(entry, ObjectInfo) or not entry.key.endswith(".json"):
+        for entry in self.store.list(keys.AGENTS_ROOT, delimiter="/"):
+            aid = keys.agent_of(entry.key) if isinstance(entry, ObjectInfo) else None
+            if aid is None:
                 continue
-            aid = entry.key[len("agents/") : -len(".json")]
             try:
                 out.append(names.agent_id(aid))
             except InvalidName:
@@ -96,7 +97,7 @@ class Agents:
         if step is not None and not isinstance(step, str):
             raise CorruptObject(f"{key}: field 'step' has type {type(step).__name__}")
         return AgentRecord(
-            id=records.field(doc, "id", str, key, default=key[len("agents/") : -len(".json")]),
+            id=records.field(doc, "id", str, key, default=keys.agent_of(key)),
             status=status,
             step=step,
             started_at=records.field(doc, "started_at", str, key),

@@ -22,17 +22,18 @@ class Artifacts:
 
     def scopes(self) -> list[str]:
         out = []
-        for e in self.store.list("artifacts/", delimiter="/"):
+        for e in self.store.list(keys.ARTIFACTS_ROOT, delimiter="/"):
             if isinstance(e, CommonPrefix):
-                name = e.prefix[len("artifacts/") :].rstrip("/")
+                name = keys.child_name(keys.ARTIFACTS_ROOT, e.prefix)
                 try:
                     out.append(_scope(name))
                 except InvalidName:
                     continue
         return out
 
-    def list(self, scope: str) -> list[ObjectInfo]:
-        prefix = f"artifacts/{_scope(scope)}/"
+    def files(self, scope: str) -> list[ObjectInfo]:
+        """The artifacts of one scope, keyed by their names (one delimited LIST)."""
+        prefix = keys.artifact_scope_prefix(_scope(scope))
         out = []
         for e in self.store.list(prefix, delimiter="/"):
             if isinstance(e, ObjectInfo):

@@ -6,9 +6,22 @@ one-file change.  Keys are project-relative.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Sequence
+
+from tcfs.errors import InvalidArgument
+
+AGENTS_ROOT = "agents/"
+STEPS_ROOT = "steps/"
+MEMORY_ROOT = "memory/"
+MESSAGES_ROOT = "messages/"
+ARTIFACTS_ROOT = "artifacts/"
+SESSIONS_ROOT = "sessions/"
+RECORD_SUFFIX = ".json"
+#: a step's records, by the name the mount shows them under
+STEP_RECORDS = ("claim", "status", "handoff")
 
 BROADCAST = "_broadcast"
 CURSOR_LEAF = "_cursor.json"
@@ -17,23 +30,56 @@ HISTORY_ROOT = "memory/_history/"
 
 
 def agent_key(agent: str) -> str:
-    return f"agents/{agent}.json"
+    return f"{AGENTS_ROOT}{agent}{RECORD_SUFFIX}"
+
+
+def agent_of(key: str) -> str | None:
+    """The agent id an ``agents/`` key names, or None for anything else."""
+    if not key.startswith(AGENTS_ROOT) or not key.endswith(RECORD_SUFFIX):
+        return None
+    return key[len(AGENTS_ROOT) : -len(RECORD_SUFFIX)]
+
+
+def step_prefix(step: str) -> str:
+    return f"{STEPS_ROOT}{step}/"
+
+
+def step_record_key(step: str, record: str) -> str:
+    """``record`` is one of ``STEP_RECORDS``."""
+    return f"{step_prefix(step)}{record}{RECORD_SUFFIX}"
 
 
 def claim_key(step: str) -> str:
-    return f"steps/{step}/claim.json"
+    return step_record_key(step, "claim")
 
 
 def status_key(step: str) -> str:
-    return f"steps/{step}/status.json"
+    return step_record_key(step, "status")
 
 
 def handoff_key(step: str) -> str:
-    return f"steps/{step}/handoff.json"
+    return step_record_key(step, "handoff")
+
+
+def step_record_of(key: str) -> tuple[str, str] | None:
+    """``(step, record)`` for a key ``steps/<step>/<record>.json``, else None."""
+    parts = key.split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != STEPS_ROOT or not parts[2].endswith(RECORD_SUFFIX):
+        return None
+    return parts[1], parts[2][: -len(RECORD_SUFFIX)]
+
+
+def child_name(prefix: str, common_prefix: str) -> str:
+    """The name of a ``CommonPrefix`` entry directly under ``prefix``."""
+    return common_prefix[len(prefix) :].rstrip("/")
+
+
+def memory_dir_prefix(parts: Sequence[str]) -> str:
+    return MEMORY_ROOT + "".join(p + "/" for p in parts)
 
 
 def memory_key(parts: Sequence[str]) -> str:
-    return "memory/" + "/".join(parts) + ".json"
+    return MEMORY_ROOT + "/".join(parts) + RECORD_SUFFIX
 
 
 def memory_history_prefix(parts: Sequence[str]) -> str:
@@ -41,23 +87,57 @@ def memory_history_prefix(parts: Sequence[str]) -> str:
 
 
 def mailbox_prefix(recipient: str) -> str:
-    return f"messages/{recipient}/"
+    return f"{MESSAGES_ROOT}{recipient}/"
 
 
 def cursor_key(agent: str) -> str:
-    return f"messages/{agent}/{CURSOR_LEAF}"
+    return mailbox_prefix(agent) + CURSOR_LEAF
 
 
 def hidden_key(agent: str) -> str:
-    return f"messages/{agent}/{HIDDEN_LEAF}"
+    return mailbox_prefix(agent) + HIDDEN_LEAF
+
+
+def artifact_scope_prefix(scope: str) -> str:
+    return f"{ARTIFACTS_ROOT}{scope}/"
 
 
 def artifact_key(scope: str, name: str) -> str:
-    return f"artifacts/{scope}/{name}"
+    return artifact_scope_prefix(scope) + name
+
+
+def harness_prefix(harness: str) -> str:
+    return f"{SESSIONS_ROOT}{harness}/"
 
 
 def session_prefix(harness: str, session_id: str) -> str:
-    return f"sessions/{harness}/{session_id}/"
+    return f"{harness_prefix(harness)}{session_id}/"
+
+
+# ---------- mirrored sessions ----------
+
+META_LEAF = "meta.json"
+PART_RE = re.compile(r"part-(\d{5})-[a-f0-9]{8}\.jsonl$")
+MAX_SEQ = 99_999  # five digits, as the CLI's pattern requires
+
+
+def part_key(harness: str, session_id: str, seq: int, uid: str | None = None) -> str:
+    if not 0 <= seq <= MAX_SEQ:
+        raise InvalidArgument(f"part seq {seq} does not fit the five-digit part name")
+    uid = uid or uuid.uuid4().hex[:8]
+    if not re.fullmatch(r"[a-f0-9]{8}", uid):
+        raise InvalidArgument(f"part uuid {uid!r} is not 8 lowercase hex digits")
+    return f"{session_prefix(harness, session_id)}part-{seq:05d}-{uid}.jsonl"
+
+
+def meta_key(harness: str, session_id: str) -> str:
+    return session_prefix(harness, session_id) + META_LEAF
+
+
+def parse_part_seq(key: str) -> int | None:
+    """The seq of a part key (any prefix), or None for anything else."""
+    m = PART_RE.fullmatch(key.rsplit("/", 1)[-1])
+    return int(m.group(1)) if m else None
 
 
 # ---------- append keys: <prefix><ns>_<agent>_<uuid8>.json ----------

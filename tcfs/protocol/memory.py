@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tcfs import names
-from tcfs.errors import InvalidName, NotFound, TooLarge
+from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, TooLarge
 from tcfs.protocol import keys, records
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
@@ -50,7 +50,7 @@ class Memory:
     def set(self, key: Key, value: str) -> MemoryValue:
         parts = names.memory_key(key)
         if not isinstance(value, str):
-            raise InvalidName("memory values are text")
+            raise InvalidArgument("memory values are text")
         if len(value.encode()) > MAX_VALUE:
             raise TooLarge(f"memory value is larger than {MAX_VALUE} bytes")
         doc = {"value": value, "set_by": self.agent, "set_at": records.now_iso()}
@@ -67,8 +67,6 @@ class Memory:
         blob = self.store.get(k)
         doc = records.decode(blob.body, k)
         if "value" not in doc:
-            from tcfs.errors import CorruptObject
-
             raise CorruptObject(f"{k}: missing field 'value'")
         value = doc["value"]
         if not isinstance(value, str):  # another tool stored JSON: show it as JSON
@@ -92,12 +90,12 @@ class Memory:
         fetched: ``(name, is_dir)``, or None for an entry tcfs cannot show
         (``_history``, names written by others that break the rules)."""
         parts = tuple(names.memory_part(p) for p in prefix)
-        base = "memory/" + "".join(p + "/" for p in parts)
+        base = keys.memory_dir_prefix(parts)
         for entry in self.store.list(base, delimiter="/"):
             if isinstance(entry, CommonPrefix):
-                name, is_dir = entry.prefix[len(base) :].rstrip("/"), True
-            elif isinstance(entry, ObjectInfo) and entry.key.endswith(".json"):
-                name, is_dir = entry.key[len(base) : -len(".json")], False
+                name, is_dir = keys.child_name(base, entry.prefix), True
+            elif isinstance(entry, ObjectInfo) and entry.key.endswith(keys.RECORD_SUFFIX):
+                name, is_dir = entry.key[len(base) : -len(keys.RECORD_SUFFIX)], False
             else:
                 yield None
                 continue
@@ -106,7 +104,7 @@ class Memory:
             except InvalidName:
                 yield None
 
-    def list(self, prefix: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    def entries(self, prefix: Sequence[str] = ()) -> tuple[list[str], list[str]]:
         """(value names, subdirectory names) directly under ``prefix``."""
         values: list[str] = []
         dirs: list[str] = []

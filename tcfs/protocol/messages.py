@@ -21,11 +21,11 @@ from typing import Any
 
 from tcfs import names
 from tcfs.errors import (
+    Contention,
     CorruptObject,
     InvalidName,
     NotFound,
     PreconditionFailed,
-    TemporaryFailure,
     TooLarge,
 )
 from tcfs.protocol import keys, records
@@ -266,7 +266,7 @@ class Messages:
                 return
             except (PreconditionFailed, NotFound):
                 continue
-        raise TemporaryFailure("the hidden-broadcast list keeps changing; try again")
+        raise Contention("the hidden-broadcast list keeps changing; try again")
 
     # ----- the durable cursor -----
 
@@ -320,7 +320,7 @@ class Messages:
             if body is None:
                 continue
             return self._message(key, records.decode(body, key))
-        raise TemporaryFailure("the read cursor keeps changing under contention; try again")
+        raise Contention("the read cursor keeps changing under contention; try again")
 
     def _put_cursor(self, ckey: str, doc: dict[str, Any], etag: str | None) -> bool:
         try:

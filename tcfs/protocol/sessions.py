@@ -19,21 +19,45 @@ from __future__ import annotations
 
 import bisect
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from tcfs.errors import CorruptObject, InvalidName, NotFound, PreconditionFailed
+from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, PreconditionFailed
 from tcfs.protocol import records
-from tcfs.protocol.keys import session_prefix
+from tcfs.protocol.keys import (
+    MAX_SEQ,
+    META_LEAF,
+    PART_RE,
+    SESSIONS_ROOT,
+    child_name,
+    harness_prefix,
+    meta_key,
+    parse_part_seq,
+    part_key,
+    session_prefix,
+)
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store, call_with_retry
 
-SESSIONS_ROOT = "sessions/"
-META_LEAF = "meta.json"
 META_SCHEMA_VERSION = 1
 META_RECENT_PARTS = 20
-PART_RE = re.compile(r"part-(\d{5})-[a-f0-9]{8}\.jsonl$")
-MAX_SEQ = 99_999  # five digits, as the CLI's pattern requires
+
+__all__ = [
+    "MAX_SEQ",
+    "META_LEAF",
+    "META_RECENT_PARTS",
+    "META_SCHEMA_VERSION",
+    "PART_RE",
+    "SESSIONS_ROOT",
+    "Part",
+    "SessionReader",
+    "SessionWriter",
+    "add_part_to_meta",
+    "check_name",
+    "meta_key",
+    "new_meta",
+    "parse_part_seq",
+    "part_key",
+]
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
@@ -43,25 +67,6 @@ def check_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in (".", ".."):
         raise InvalidName(f"{kind} {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,199}}")
     return name
-
-
-def part_key(harness: str, session_id: str, seq: int, uid: str | None = None) -> str:
-    if not 0 <= seq <= MAX_SEQ:
-        raise InvalidName(f"part seq {seq} does not fit the five-digit part name")
-    uid = uid or uuid.uuid4().hex[:8]
-    if not re.fullmatch(r"[a-f0-9]{8}", uid):
-        raise InvalidName(f"part uuid {uid!r} is not 8 lowercase hex digits")
-    return f"{session_prefix(harness, session_id)}part-{seq:05d}-{uid}.jsonl"
-
-
-def meta_key(harness: str, session_id: str) -> str:
-    return session_prefix(harness, session_id) + META_LEAF
-
-
-def parse_part_seq(key: str) -> int | None:
-    """The seq of a part key (any prefix), or None for anything else."""
-    m = PART_RE.fullmatch(key.rsplit("/", 1)[-1])
-    return int(m.group(1)) if m else None
 
 
 # ---------------------------------------------------------------- reader
@@ -85,7 +90,7 @@ class SessionReader:
         out = []
         for entry in self.store.list(prefix, delimiter="/"):
             if isinstance(entry, CommonPrefix):
-                name = entry.prefix[len(prefix) :].rstrip("/")
+                name = child_name(prefix, entry.prefix)
                 if _NAME_RE.fullmatch(name):
                     out.append(name)
         return out
@@ -97,7 +102,7 @@ class SessionReader:
     def sessions(self, harness: str) -> list[str]:
         """Session ids of one harness (one delimited LIST)."""
         check_name("harness", harness)
-        return self._prefixes(f"{SESSIONS_ROOT}{harness}/")
+        return self._prefixes(harness_prefix(harness))
 
     def parts(self, harness: str, session_id: str) -> list[Part]:
         """The session's parts in seq order with their transcript offsets (one LIST)."""
@@ -182,7 +187,7 @@ class SessionWriter:
         """Create a part.  Re-sending the same bytes to the same key (a retry, or
         recovery after a crash) is not an error; different bytes there are."""
         if not key.startswith(self.prefix) or parse_part_seq(key) is None:
-            raise InvalidName(f"{key!r} is not a part key of {self.prefix}")
+            raise InvalidArgument(f"{key!r} is not a part key of {self.prefix}")
 
         def attempt(_n: int) -> str:
             return self.store.put(key, body, if_none_match=True)

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -30,14 +30,16 @@ from typing import Any
 from tcfs import names
 from tcfs.errors import (
     ClaimTaken,
+    Contention,
     CorruptObject,
+    InvalidArgument,
     InvalidName,
     NotFound,
     NotHolder,
     PreconditionFailed,
 )
 from tcfs.protocol import keys, records
-from tcfs.store.base import CommonPrefix, Store
+from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ WRITABLE_STATUSES = ("in_progress", "complete", "blocked", "needs_review")
 CLOCK_SKEW_S = 2.0
 #: renew when less than this fraction of the lease is left
 RENEW_AT = 0.5
+#: a step's records as ``(record, etag)`` pairs, sorted (``Steps.record_etags``)
+RecordTags = tuple[tuple[str, str | None], ...]
 #: "the caller did not read the record" (None means it read: there is none)
 _UNREAD = object()
 
@@ -134,16 +138,44 @@ class Steps:
 
     # ----- reading -----
 
-    def list(self) -> list[str]:
+    def ids(self) -> list[str]:
+        """Every step in the bucket (one delimited LIST)."""
         out = []
-        for entry in self.store.list("steps/", delimiter="/"):
+        for entry in self.store.list(keys.STEPS_ROOT, delimiter="/"):
             if isinstance(entry, CommonPrefix):
-                sid = entry.prefix[len("steps/") :].rstrip("/")
+                sid = keys.child_name(keys.STEPS_ROOT, entry.prefix)
                 try:
                     out.append(names.step_id(sid))
                 except InvalidName:
                     log.debug("skipping step with a name tcfs does not accept: %r", sid)
         return out
+
+    def records(self, step: str) -> frozenset[str]:
+        """Which of the step's records (``keys.STEP_RECORDS``) exist: one LIST
+        instead of a GET each."""
+        step = names.step_id(step)
+        return frozenset(
+            found[1]
+            for e in self.store.list(keys.step_prefix(step), delimiter="/")
+            if isinstance(e, ObjectInfo)
+            and (found := keys.step_record_of(e.key)) is not None
+            and found[1] in keys.STEP_RECORDS
+        )
+
+    def record_etags(self, steps: Sequence[str]) -> dict[str, RecordTags]:
+        """For each step, the names and ETags of its records, from one LIST (of
+        the step's prefix for one step, of ``steps/`` for several): a change of
+        any record changes its entry."""
+        wanted = {names.step_id(s) for s in steps}
+        prefix = keys.step_prefix(next(iter(wanted))) if len(wanted) == 1 else keys.STEPS_ROOT
+        found: dict[str, list[tuple[str, str | None]]] = {s: [] for s in wanted}
+        for e in self.store.list(prefix):
+            if not isinstance(e, ObjectInfo):
+                continue
+            where = keys.step_record_of(e.key)
+            if where is not None and where[0] in wanted:
+                found[where[0]].append((where[1], e.etag))
+        return {s: tuple(sorted(v, key=lambda t: t[0])) for s, v in found.items()}
 
     def read_claim(self, step: str) -> Claim:
         step = names.step_id(step)
@@ -428,7 +460,7 @@ class Steps:
                 return
             except (PreconditionFailed, NotFound):
                 continue  # someone wrote in between: look again
-        raise NotHolder(f"{key} keeps changing under contention; try again")
+        raise Contention(f"{key} keeps changing under contention; try again")
 
     def _write_status(
         self, step: str, claim: Claim, status: str, *, started_at: str | None = None
@@ -437,7 +469,7 @@ class Steps:
         prev: tuple[dict[str, Any], str] | object | None = _UNREAD
         if started_at is None:
             prev = self._read_record(keys.status_key(step))
-            started_at = prev[0].get("started_at") if prev else None  # type: ignore[index]
+            started_at = prev[0].get("started_at") if prev else None
             if not isinstance(started_at, str):
                 started_at = claim.claimed_at or now
         doc: dict[str, Any] = {
@@ -458,7 +490,7 @@ class Steps:
         step = names.step_id(step)
         status = status.strip()
         if status not in WRITABLE_STATUSES:
-            raise InvalidName(
+            raise InvalidArgument(
                 f"unknown status {status!r}: write one of {', '.join(WRITABLE_STATUSES)}"
             )
         claim = self._require_holder(step)
@@ -485,7 +517,9 @@ class Steps:
     ) -> dict[str, Any]:
         step = names.step_id(step)
         if state not in ("complete", "blocked", "needs_review"):
-            raise InvalidName(f"handoff state {state!r} must be complete, blocked or needs_review")
+            raise InvalidArgument(
+                f"handoff state {state!r} must be complete, blocked or needs_review"
+            )
         if next_agent is not None:
             names.agent_id(next_agent)
         claim = self._require_holder(step)

@@ -93,7 +93,9 @@ class HfStore(Store):
         super().__init__(bucket, project)
         try:
             from huggingface_hub import HfApi, HfFileSystem
-            from huggingface_hub.utils import disable_progress_bars
+            from huggingface_hub.utils import (  # type: ignore[attr-defined]
+                disable_progress_bars,
+            )
         except ImportError as exc:  # the optional "hf" extra
             from tcfs.errors import ConfigError
 
@@ -138,7 +140,7 @@ class HfStore(Store):
         try:
             from hf_xet import XetAuthenticationError, XetObjectNotFoundError
         except ImportError:  # pragma: no cover - hf_xet ships with huggingface_hub
-            XetAuthenticationError = XetObjectNotFoundError = ()  # type: ignore[assignment,misc]
+            XetAuthenticationError = XetObjectNotFoundError = ()
         if isinstance(exc, XetAuthenticationError):
             return AccessDenied(f"access denied to {target}: check the token (HF_TOKEN)")
         if isinstance(exc, XetObjectNotFoundError):
@@ -224,7 +226,8 @@ class HfStore(Store):
                 url, "rb", block_size=max(length, 1), cache_type="none", size=size
             ) as f:
                 f.seek(offset)
-                return f.read(length)
+                data: bytes = f.read(length)
+                return data
 
         return self._call("get", key, fetch)
 

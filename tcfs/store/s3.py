@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
-from tcfs.errors import ConfigError, NotFound, PreconditionFailed, TcfsError
+from tcfs.errors import ConfigError, NotFound, PreconditionFailed, StaleRead, TcfsError
 from tcfs.store.base import (
     DEFAULT_RETRY,
     Blob,
@@ -355,15 +355,15 @@ class S3Store(Store):
         return str(done.get("ETag", ""))
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = PART_SIZE) -> int:
-        """Stream an object with ranged GETs; ``PreconditionFailed`` if it
-        changes while being read (the pieces would not belong together)."""
+        """Stream an object with ranged GETs; ``StaleRead`` if it changes
+        while being read (the pieces would not belong together)."""
         first = self.get(key, byte_range=(0, chunk))
         fileobj.write(first.body)
         done = len(first.body)
         while done < first.size:
             blob = self.get(key, byte_range=(done, min(chunk, first.size - done)))
             if blob.etag != first.etag:
-                raise PreconditionFailed(f"{key} changed while it was being downloaded")
+                raise StaleRead(f"{key} changed while it was being downloaded")
             if not blob.body:
                 break
             fileobj.write(blob.body)

@@ -22,9 +22,7 @@ from typing import Any
 
 import pytest
 
-from tcfs.fs import registry
-
-pytestmark = pytest.mark.mount
+from tcfs import registry
 
 FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
 

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from tcfs.errors import InvalidName, NotFound, TcfsError
-from tcfs.fs import nodes
+from tcfs.fs import tree
+from tcfs.fs.calls import Calls
 from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE, InodeTable
-from tcfs.fs.nodes import Kind, Node
+from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, sessions, steps
+from tcfs.fs.nodes import Node
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
 from tests.fs.counting import CountingStore
@@ -23,22 +26,25 @@ from tests.fs.counting import CountingStore
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        ((), Kind.ROOT),
-        (("README",), Kind.README),
-        (("agents", "bob.json"), Kind.AGENT),
-        (("steps", "new-step"), Kind.STEP),
-        (("steps", "s1", "claim"), Kind.CLAIM),
-        (("steps", "s1", "wait"), Kind.WAIT),
-        (("memory", "a", "b"), Kind.MEMORY_ENTRY),
-        (("inbox", "next"), Kind.INBOX_NEXT),
-        (("outbox", "_broadcast"), Kind.OUTBOX_MSG),
-        (("artifacts", "shared", "x.tar.gz"), Kind.ARTIFACT),
-        (("artifacts", "s1"), Kind.SCOPE),
-        (("sessions", "claude", "abc-1.jsonl"), Kind.SESSION),
+        ((), root.Root),
+        (("README",), root.Readme),
+        (("agents", "bob.json"), agents.AgentFile),
+        (("steps", "new-step"), steps.StepDir),
+        (("steps", "s1", "claim"), steps.Claim),
+        (("steps", "s1", "wait"), steps.Wait),
+        (("memory", "a"), memory.MemoryEntry),
+        (("memory", "a", "b", "c"), memory.MemoryEntry),
+        (("inbox", "next"), inbox.InboxNext),
+        (("inbox", "1_bob_0123abcd"), inbox.InboxMessage),
+        (("outbox", "_broadcast"), outbox.OutboxMessage),
+        (("artifacts", "shared", "x.tar.gz"), artifacts.Artifact),
+        (("artifacts", "s1"), artifacts.Scope),
+        (("sessions", "claude", "abc-1.jsonl"), sessions.Session),
     ],
 )
-def test_classify_kinds(path: tuple[str, ...], kind: Kind) -> None:
-    assert nodes.classify(path).kind is kind
+def test_classify_kinds(path: tuple[str, ...], kind: type[Node]) -> None:
+    node = tree.classify(path)
+    assert type(node) is kind and node.path == path
 
 
 @pytest.mark.parametrize(
@@ -54,25 +60,59 @@ def test_classify_kinds(path: tuple[str, ...], kind: Kind) -> None:
         ("outbox", "bad name"),
         ("artifacts", "Not.A.Step"),
         ("inbox", "_cursor"),
+        ("steps", "BAD.ID", "other"),
+        ("memory", *["k"] * 17),
     ],
 )
 def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
     with pytest.raises(InvalidName) as exc:
-        nodes.classify(path)
+        tree.classify(path)
     assert exc.value.errno == errno.EINVAL
 
 
 @pytest.mark.parametrize(
-    "path", [("nope",), ("README", "x"), ("steps", "s1", "other"), ("agents", "bob")]
+    "path",
+    [("nope",), ("README", "x"), ("steps", "s1", "other"), ("agents", "bob"), ("inbox", "a", "b")],
 )
 def test_classify_unknown_paths(path: tuple[str, ...]) -> None:
     with pytest.raises(NotFound):
-        nodes.classify(path)
+        tree.classify(path)
+
+
+def test_every_kind_in_the_table_is_reachable() -> None:
+    """The table is the only place a kind is named: each row classifies to its class."""
+    samples = {"<agent>.json": "bob.json", "<step>": "s1", "<part>...": "a", "<message>": "m"}
+    samples |= {"<recipient>": "bob", "<scope>": "shared", "<artifact>": "f.txt"}
+    samples |= {"<harness>": "codex", "<session>.jsonl": "x.jsonl"}
+    for pattern, kind in tree.TABLE:
+        path = tuple(samples.get(seg, seg) for seg in pattern.split("/")) if pattern else ()
+        assert type(tree.classify(path)) is kind, pattern
+
+
+def test_root_lists_the_tables_top_level_names(tmp_path: Path) -> None:
+    async def main() -> list[str]:
+        fh = await core.opendir(ROOT_INODE)
+        names = [s.node.name for s in await core.listdir(fh, 0)]
+        await core.releasedir(fh)
+        return names
+
+    core = FsCore(Project(LocalStore(tmp_path / "bucket", "proj"), "alice"), readme=b"")
+    listed = trio.run(main)
+    assert listed == [
+        "README",
+        "agents",
+        "steps",
+        "memory",
+        "inbox",
+        "outbox",
+        "artifacts",
+        "sessions",
+    ]
 
 
 def test_inode_lookup_counts() -> None:
     table = InodeTable()
-    node = Node(Kind.README, ("README",))
+    node = root.Readme(("README",))
     a = table.ref(node)
     assert table.ref(node).ino == a.ino and a.lookups == 2
     table.opened(a.ino)
@@ -85,8 +125,8 @@ def test_inode_lookup_counts() -> None:
     table.forget(ROOT_INODE, 100)
     assert table.get(ROOT_INODE) is not None
     # a path whose kind changed gets a new inode
-    v = table.ref(Node(Kind.MEMORY_VALUE, ("memory", "k")))
-    d = table.ref(Node(Kind.MEMORY_DIR, ("memory", "k")))
+    v = table.ref(memory.MemoryValue(("memory", "k")))
+    d = table.ref(memory.MemoryDir(("memory", "k")))
     assert v.ino != d.ino and table.find(("memory", "k")) is d
 
 
@@ -97,6 +137,7 @@ def _core(tmp_path: Path, agent: str = "alice") -> FsCore:
         wait_timeout=1,
         spool_dir=str(tmp_path),
         readme=b"hello\n",
+        calls=Calls(timeout=3600),  # real threads under a clock that may run fast
     )
 
 
@@ -162,13 +203,15 @@ def test_wait_times_out_through_the_poller(tmp_path: Path) -> None:
             assert exc.value.errno == errno.ETIMEDOUT
             nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    trio.run(main, clock=MockClock(rate=20))
 
 
 def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:
     """Many blocked readers cost about one request a second in total."""
     store = CountingStore(tmp_path / "bucket", "proj")
-    core = FsCore(Project(store, "alice"), wait_timeout=6, readme=b"")
+    # virtual time runs 20x faster than the wall clock; requests run in real
+    # threads, so their deadline is generous in virtual seconds
+    core = FsCore(Project(store, "alice"), wait_timeout=6, readme=b"", calls=Calls(timeout=3600))
     outcomes: list[int] = []
 
     async def reader(step: str | None) -> None:
@@ -202,5 +245,5 @@ def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:
             assert polled <= first_look + 6 * 1.0, polled
             nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    trio.run(main, clock=MockClock(rate=20))
     assert outcomes == [errno.ETIMEDOUT] * 12

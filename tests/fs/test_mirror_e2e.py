@@ -18,6 +18,8 @@ import pytest
 from tests.fs.conftest import Backend, eventually, sh
 from tests.mirror.harnesses import ClaudeSession, claude_line
 
+pytestmark = [pytest.mark.mount, pytest.mark.slow]
+
 SECRET = "AKIA" + "Q" * 16  # an AWS access key id shape, made up
 
 

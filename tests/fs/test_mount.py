@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tcfs.protocol import Project
 from tests.fs.conftest import Backend, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
@@ -258,7 +259,14 @@ def test_sigkill_umount_and_lease_takeover(mount, backend: Backend, tcfs_home: P
     a = mount("alice", lease_ttl=5)
     b = mount("bob", lease_ttl=5)
     assert sh(f"echo me > {a / 'steps/s/claim'}").returncode == 0
-    time.sleep(8)  # longer than the lease: the live daemon renews it
+    claims = Project(backend.store, "observer").steps
+    first = claims.read_claim("s")
+    # the live daemon renews the lease before it runs out: seen in the bucket
+    assert eventually(lambda: claims.read_claim("s").etag != first.etag, timeout=30, step=0.2)
+    renewed = claims.read_claim("s")
+    assert renewed.agent == "alice" and renewed.epoch == first.epoch
+    assert renewed.expires_at is not None and first.expires_at is not None
+    assert renewed.expires_at > first.expires_at
     r = sh(f"echo me > {b / 'steps/s/claim'}")
     assert r.returncode != 0 and "File exists" in r.stderr
     assert "agent: alice" in sh(f"cat {b / 'steps/s/claim'}").stdout

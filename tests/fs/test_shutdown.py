@@ -15,6 +15,8 @@ import pytest
 
 from tests.fs.conftest import FUSERMOUNT, Backend, eventually, sh
 
+pytestmark = pytest.mark.mount
+
 
 def _blocked_readers(m) -> list[subprocess.Popen[str]]:  # type: ignore[no-untyped-def]
     readers = [

@@ -26,7 +26,7 @@ def test_agent_register_heartbeat_and_presence(store, project, clock) -> None:
 
     bob = project(store, "bob")
     bob.agents.register()
-    assert sorted(alice.agents.list()) == ["alice", "bob"]
+    assert sorted(alice.agents.ids()) == ["alice", "bob"]
 
     clock.advance(301)  # the CLI's five-minute rule
     assert alice.agents.get("bob").presence == "stale"
@@ -45,7 +45,7 @@ def test_step_lifecycle_and_layout(store, project) -> None:
     alice = project(store, "alice")
     claim = alice.steps.claim("build")
     assert claim.agent == "alice" and claim.epoch > 0 and claim.expires_at is not None
-    assert alice.steps.list() == ["build"]
+    assert alice.steps.ids() == ["build"]
     assert alice.steps.held() == ["build"]
 
     doc = json.loads(store.get("steps/build/claim.json").body)
@@ -128,8 +128,8 @@ def test_memory_values_dirs_and_history(store, project) -> None:
     raw = json.loads(store.get("memory/phase1/status.json").body)
     assert raw["value"] == "done\n" and raw["set_by"] == "bob" and "set_at" in raw
 
-    assert alice.memory.list() == (["top"], ["phase1"])
-    assert alice.memory.list(("phase1",)) == (["status"], ["notes"])
+    assert alice.memory.entries() == (["top"], ["phase1"])
+    assert alice.memory.entries(("phase1",)) == (["status"], ["notes"])
     hist = alice.memory.history("phase1.status")
     assert [h["value"] for h in hist] == ["started", "done\n"]
     assert all(h["key"] == "phase1.status" for h in hist)
@@ -148,7 +148,7 @@ def test_artifacts_roundtrip(store, project) -> None:
     p.artifacts.upload("shared", "blob.bin", io.BytesIO(data), len(data))
     p.artifacts.upload("build", "log.txt", io.BytesIO(b"ok\n"), 3)
     assert sorted(p.artifacts.scopes()) == ["build", "shared"]
-    assert [i.key for i in p.artifacts.list("shared")] == ["blob.bin"]
+    assert [i.key for i in p.artifacts.files("shared")] == ["blob.bin"]
     assert p.artifacts.head("shared", "blob.bin").size == len(data)
     assert p.artifacts.read("shared", "blob.bin", 100, 50) == data[100:150]
     assert p.artifacts.read("shared", "blob.bin", len(data) - 5, 100) == data[-5:]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tcfs.errors import CorruptObject, InvalidName, NotFound, TcfsError
+from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, TcfsError
 from tcfs.protocol import Project
 
 LONG = "a" * 129
@@ -167,10 +167,11 @@ def test_bad_artifact_names(alice, bucket_keys) -> None:
 def test_bad_status_words_and_message_names(alice, bucket_keys) -> None:
     before = bucket_keys(alice.store)
     for word in ("done", "pending", "", "COMPLETE", "complete; rm -rf /"):
-        with pytest.raises(InvalidName) as exc:
+        with pytest.raises(InvalidArgument) as exc:
             alice.steps.set_status("ok", word)
         assert exc.value.errno == errno.EINVAL and "unknown status" in str(exc.value)
-    with pytest.raises(InvalidName):
+        assert not isinstance(exc.value, InvalidName)  # a status word is not a name
+    with pytest.raises(InvalidArgument):
         alice.steps.handoff("ok", state="in_progress")
     for name in ("../x", "_cursor", "", "1_a_zz", "x" * 300):
         with pytest.raises(InvalidName):
@@ -247,7 +248,7 @@ def test_malformed_handoff_and_agent_records(store) -> None:
         store.put("agents/bob.json", body)
         with pytest.raises(CorruptObject):
             alice.agents.get("bob")
-    assert alice.agents.list() == ["bob"]  # listing does not read the body
+    assert alice.agents.ids() == ["bob"]  # listing does not read the body
     store.put("agents/bob.json", b'{"heartbeat": "not a time"}')
     assert alice.agents.get("bob").presence == "unknown"
 
@@ -391,11 +392,11 @@ def test_foreign_names_in_listings_are_skipped(store) -> None:
     ):
         store.put(k, b"{}")
     alice.memory.set("fine", "1")
-    assert alice.steps.list() == ["good"]
-    assert alice.agents.list() == []
-    assert alice.memory.list() == (["fine"], [])
+    assert alice.steps.ids() == ["good"]
+    assert alice.agents.ids() == []
+    assert alice.memory.entries() == (["fine"], [])
     assert alice.artifacts.scopes() == ["shared"]
-    assert alice.artifacts.list("shared") == []
+    assert alice.artifacts.files("shared") == []
     assert alice.messages.inbox() == []
     assert alice.messages.next_unread() is None
     assert alice.messages.poll_marker() == (None, None)

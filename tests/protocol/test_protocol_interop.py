@@ -106,7 +106,7 @@ def test_complete_and_handoff_from_cli_read_by_tcfs(s3, tracecraft) -> None:
     assert hand["next_action"] == "finish the parser" and hand["note"] == "half done"
     assert hand["state"] == "needs_review" and hand["schema"] == 2
     assert b"finish the parser" in alice.steps.render_handoff(hand)
-    assert alice.steps.list() == ["s1-a"]
+    assert alice.steps.ids() == ["s1-a"]
 
     ok(tracecraft("bob", "complete", "s1-a"))
     assert alice.steps.status("s1-a").status == "complete"
@@ -206,8 +206,8 @@ def test_memory_both_ways(s3, tracecraft) -> None:
         ("bob", "started by the cli"),
         ("alice", "done"),
     ]
-    assert alice.memory.list(("phase1",)) == (["owner", "status"], [])
+    assert alice.memory.entries(("phase1",)) == (["owner", "status"], [])
 
     ok(tracecraft("bob", "memory", "set", "phase10.y", "other"))
-    assert alice.memory.list(("phase1",)) == (["owner", "status"], [])  # no prefix bleed
-    assert alice.memory.list() == ([], ["phase1", "phase10"])
+    assert alice.memory.entries(("phase1",)) == (["owner", "status"], [])  # no prefix bleed
+    assert alice.memory.entries() == ([], ["phase1", "phase10"])

@@ -36,9 +36,9 @@ def test_memory_list_has_no_prefix_bleed(store) -> None:
     p.memory.set("phase10.y", "2")
     p.memory.set("phase1x", "3")
     p.memory.set("phase1.sub.z", "4")
-    assert p.memory.list(("phase1",)) == (["x"], ["sub"])
-    assert p.memory.list(("phase10",)) == (["y"], [])
-    assert p.memory.list() == (["phase1x"], ["phase1", "phase10"])
+    assert p.memory.entries(("phase1",)) == (["x"], ["sub"])
+    assert p.memory.entries(("phase10",)) == (["y"], [])
+    assert p.memory.entries() == (["phase1x"], ["phase1", "phase10"])
     # history of "phase1.x" does not sweep in anything else
     assert [h["value"] for h in p.memory.history("phase1.x")] == ["1"]
 
@@ -63,7 +63,7 @@ def test_step_ids_never_collide(store) -> None:
         assert exc.value.errno == errno.EINVAL
     with pytest.raises(InvalidName):
         bob.steps.claim("x/../y")  # the peer created steps/x/--/y/
-    assert bob.steps.list() == ["s1-a"]
+    assert bob.steps.ids() == ["s1-a"]
     assert alice.steps.read_claim("s1-a").agent == "alice"
 
 
@@ -104,16 +104,16 @@ def test_403_propagates_as_access_denied(denying_moto) -> None:
         "exists": lambda: store.exists("steps/s1/claim.json"),
         "status": lambda: p.steps.status("s1"),
         "claim": lambda: p.steps.claim("s1"),
-        "steps.list": lambda: p.steps.list(),
+        "steps.ids": lambda: p.steps.ids(),
         "memory.get": lambda: p.memory.get("a"),
-        "memory.list": lambda: p.memory.list(),
+        "memory.entries": lambda: p.memory.entries(),
         "memory.delete": lambda: p.memory.delete("a"),
         "artifacts.head": lambda: p.artifacts.head("shared", "f"),
         "inbox": lambda: p.messages.inbox(),
         "next_unread": lambda: p.messages.next_unread(),
         "send": lambda: p.messages.send("bob", "x"),
         "agents.get": lambda: p.agents.get("bob"),
-        "agents.list": lambda: p.agents.list(),
+        "agents.ids": lambda: p.agents.ids(),
     }
     for what, call in calls.items():
         with pytest.raises(AccessDenied) as exc:

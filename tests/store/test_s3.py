@@ -3,6 +3,7 @@ conditional write, lazy listing, multipart uploads, access denied, the error tab
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
@@ -17,6 +18,7 @@ from tcfs.errors import (
     InvalidName,
     NotFound,
     PreconditionFailed,
+    StaleRead,
     StoreError,
     TemporaryFailure,
     Unsupported,
@@ -322,3 +324,19 @@ def test_throttling_is_retried_then_succeeds(moto_server, direct) -> None:  # ty
         tight.close()
     finally:
         proxy.close()
+
+
+def test_an_object_that_changes_mid_download_is_a_stale_read(direct) -> None:  # type: ignore[no-untyped-def]
+    """ESTALE ("Stale file handle"), not EEXIST: nothing was created, the
+    pieces read so far belong to another version."""
+    direct.put("artifacts/shared/moving.bin", b"a" * 64)
+
+    class Rewriting(io.BytesIO):
+        def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+            if not self.tell():  # after the first piece arrived, another agent rewrites it
+                direct.put("artifacts/shared/moving.bin", b"b" * 64)
+            return super().write(data)
+
+    with pytest.raises(StaleRead) as exc:
+        direct.get_file("artifacts/shared/moving.bin", Rewriting(), chunk=16)
+    assert exc.value.errno == errno.ESTALE

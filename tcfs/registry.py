@@ -39,8 +39,39 @@ class MountRecord:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MountRecord:
-        known = {k: doc.get(k) for k in cls.__dataclass_fields__}
-        return cls(**known)
+        """A record read back; ``ValueError`` or ``TypeError`` if it is not one."""
+
+        def text(name: str) -> str | None:
+            value = doc.get(name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"mount record field {name!r} is not text")
+            return value
+
+        def required(name: str) -> str:
+            value = text(name)
+            if value is None:
+                raise ValueError(f"mount record has no {name!r}")
+            return value
+
+        def number(name: str) -> float:
+            value = doc.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"mount record field {name!r} is not a number")
+            return value
+
+        mirror_pid = doc.get("mirror_pid")
+        return cls(
+            pid=int(number("pid")),
+            mountpoint=required("mountpoint"),
+            project=required("project"),
+            agent=required("agent"),
+            backend=required("backend"),
+            bucket=required("bucket"),
+            endpoint=text("endpoint"),
+            started_at=number("started_at"),
+            log=text("log"),
+            mirror_pid=None if mirror_pid is None else int(number("mirror_pid")),
+        )
 
 
 def records_dir() -> Path:

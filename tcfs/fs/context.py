@@ -1,0 +1,79 @@
+"""What a node needs to do its work: the project, the call runner, the
+mount's poller and tailer, and the little state a mount keeps itself."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from tcfs.fs.calls import Calls
+
+if TYPE_CHECKING:
+    from tcfs.fs.nodes import Node
+    from tcfs.fs.poller import Poller
+    from tcfs.fs.tailer import Tailer
+    from tcfs.protocol import Project
+
+T = TypeVar("T")
+
+#: the kernel keeps a file's entry this long; the open a lookup answered comes
+#: within it (pyfuse3's default is 300 s, which defeats tail -f)
+FILE_TTL_S = 0.1
+#: renders kept for opens that never came are dropped beyond this many
+MAX_KEPT = 1024
+#: the process the current request comes from (each request runs in its task)
+REQUESTER: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "tcfs_requester", default=None
+)
+
+
+class RenderCache:
+    """The content a lookup rendered, for the open of the same request.
+
+    The kernel sends ``open`` right after the ``lookup`` it needed, from the
+    same process.  The render is kept for that pair only: it is taken by the
+    first open of the path from the requesting process, while the kernel may
+    still use the lookup's entry; any other open fetches afresh, so an open
+    after another mount's close sees the new data.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, ...], tuple[int | None, float, bytes]] = {}
+
+    def keep(self, node: Node, body: bytes) -> None:
+        if len(self._kept) >= MAX_KEPT:  # lookups that were never opened
+            self._kept.clear()
+        self._kept[node.path] = (REQUESTER.get(), trio.current_time(), body)
+
+    def take(self, node: Node) -> bytes | None:
+        item = self._kept.pop(node.path, None)
+        if item is None:
+            return None
+        pid, at, body = item
+        if pid != REQUESTER.get() or trio.current_time() - at > FILE_TTL_S:
+            return None
+        return body
+
+    def forget(self, node: Node) -> None:
+        self._kept.pop(node.path, None)
+
+
+@dataclass
+class FsContext:
+    project: Project
+    calls: Calls
+    poller: Poller
+    tailer: Tailer
+    readme: bytes
+    spool_dir: str
+    rendered: RenderCache = field(default_factory=RenderCache)
+    #: memory directories made with mkdir that hold no value yet (this mount only)
+    memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """A blocking protocol call, off the trio loop, under the call deadline."""
+        return await self.calls.run(fn, *args, timeout=timeout)

@@ -1,0 +1,1 @@
+"""One module per area of the mount, one class per path kind (see ``tree.py``)."""

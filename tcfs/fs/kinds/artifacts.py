@@ -1,0 +1,99 @@
+"""``artifacts/<step or shared>/<name>``: files of any size."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import TYPE_CHECKING, BinaryIO
+
+from tcfs import names
+from tcfs.errors import NotFound
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Node, OpenMode, Stat, WritableDir
+from tcfs.protocol.artifacts import SHARED
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+#: uploads get a deadline that grows with their size
+UPLOAD_BASE_S = 120.0
+UPLOAD_S_PER_MIB = 2.0
+
+
+def check_scope(name: str) -> str:
+    return SHARED if name == SHARED else names.step_id(name)
+
+
+class ArtifactsDir(WritableDir):
+    """``shared`` and every step with artifacts."""
+
+    __slots__ = ()
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        scopes = set(await ctx.run(ctx.project.artifacts.scopes)) | {SHARED}
+        return [Stat(c, 0) for s in sorted(scopes) if (c := self.child(s))]
+
+
+class Scope(WritableDir):
+    """Every valid scope exists."""
+
+    __slots__ = ()
+
+    @property
+    def scope(self) -> str:
+        return self.path[1]
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        found = await ctx.run(ctx.project.artifacts.files, self.scope)
+        return [Stat(c, i.size, i.mtime) for i in found if (c := self.child(i.key))]
+
+
+class Artifact(Node):
+    """Read at any offset; written to a private spool and uploaded whole at close."""
+
+    __slots__ = ()
+    perm = 0o644
+    direct_io = False
+    creatable = True
+    writable = True
+
+    @property
+    def scope(self) -> str:
+        return self.path[1]
+
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        info = await ctx.run(ctx.project.artifacts.head, self.scope, self.name)
+        return Stat(self, info.size, info.mtime)
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
+        await ctx.run(artifacts.head, scope, name)  # ENOENT now, not at the first read
+
+        async def fetch(off: int, size: int) -> bytes:
+            return await ctx.run(artifacts.read, scope, name, off, size)
+
+        return h.ArtifactReader(ino, fetch)
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
+
+        async def upload(fileobj: BinaryIO, size: int) -> None:
+            limit = UPLOAD_BASE_S + UPLOAD_S_PER_MIB * size / (1 << 20)
+            await ctx.calls.run(artifacts.upload, scope, name, fileobj, size, timeout=limit)
+
+        async def download(fileobj: BinaryIO) -> None:
+            try:
+                await ctx.calls.run(artifacts.download, scope, name, fileobj, timeout=UPLOAD_BASE_S)
+            except NotFound:
+                pass
+
+        return h.ArtifactWriter(
+            ino,
+            ctx.spool_dir or tempfile.gettempdir(),
+            upload,
+            download=download,
+            created=how.truncate,
+            append=how.append,
+        )
+
+    async def unlink(self, ctx: FsContext) -> None:
+        await ctx.run(ctx.project.artifacts.delete, self.scope, self.name)

@@ -1,0 +1,166 @@
+"""``memory/<a>/<b>``: the CLI's key ``a.b``.
+
+The kernel's lookup cannot tell a directory on the way from the file to
+create, so a name directly under ``memory/`` is a namespace, a directory
+as soon as it is named (like ``steps/<id>/``); a deeper name is a value or
+a directory by what the bucket holds (``MemoryEntry`` resolves it), or a
+directory made with ``mkdir`` on this mount until a value is written in it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tcfs import names
+from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, WritableDir
+from tcfs.fs.text import strip_newline
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+MAX_VALUE = 1 << 20
+
+
+def is_namespace(key: tuple[str, ...]) -> bool:
+    """A name directly under ``memory/`` exists as soon as it is named."""
+    return len(key) == 1
+
+
+def made_below(ctx: FsContext, key: tuple[str, ...]) -> set[str]:
+    """Names of the directories made with mkdir on this mount directly under ``key``."""
+    return {d[len(key)] for d in ctx.memory_dirs if len(d) > len(key) and d[: len(key)] == key}
+
+
+class _Keyed:
+    __slots__ = ()
+    path: Path
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.path[1:]
+
+
+class MemoryRoot(_Keyed, WritableDir):
+    """``memory/`` and, below it, every directory of keys."""
+
+    __slots__ = ()
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        key = self.key
+        values, dirs = await ctx.run(ctx.project.memory.entries, key)
+        made_here = {
+            d[len(key)] for d in ctx.memory_dirs if len(d) > len(key) and d[: len(key)] == key
+        }
+        subdirs = set(dirs) | made_here
+        out = [Stat(MemoryDir(c.path), 0) for d in sorted(subdirs) if (c := self.child(d))]
+        # a key that is also a prefix shows as a directory
+        out += [
+            Stat(MemoryValue(c.path), None)
+            for v in values
+            if v not in subdirs and (c := self.child(v))
+        ]
+        return out
+
+
+class MemoryDir(MemoryRoot):
+    __slots__ = ()
+
+
+class MemoryValue(_Keyed, Rendered):
+    __slots__ = ()
+    perm = 0o644
+    creatable = True
+    writable = True
+
+    async def render(self, ctx: FsContext) -> bytes:
+        return (await ctx.run(ctx.project.memory.get, self.key)).render()
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        memory, key = ctx.project.memory, self.key
+
+        async def set_value(text: str) -> None:
+            await ctx.run(memory.set, key, strip_newline(text))
+
+        async def current() -> bytes:
+            try:
+                return (await ctx.run(memory.get, key)).render()
+            except NotFound:
+                return b""
+
+        return h.TextWriter(
+            ino,
+            set_value,
+            limit=MAX_VALUE,
+            what="a memory value",
+            base=current,
+            append=how.append,
+            commit_empty=True,
+            created=how.truncate,
+        )
+
+    async def truncate(self, ctx: FsContext, size: int) -> None:
+        if size == 0:  # `truncate -s 0 memory/k` sets the empty value
+            await ctx.run(ctx.project.memory.set, self.key, "")
+
+
+class MemoryEntry(_Keyed, Node):
+    """A name under ``memory/`` before the bucket says what it is."""
+
+    __slots__ = ()
+
+    @classmethod
+    def check(cls, path: Path) -> None:
+        names.memory_key(path[1:])
+
+    def for_create(self) -> Node:
+        return MemoryValue(self.path)
+
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        key = self.key
+        if key in ctx.memory_dirs:
+            return Stat(MemoryDir(self.path))
+        value = MemoryValue(self.path)
+        try:
+            return await value.stat(ctx, keep=keep)
+        except NotFound:
+            pass
+        if is_namespace(key) or await ctx.run(ctx.project.memory.has_children, key):
+            return Stat(MemoryDir(self.path))
+        raise NotFound(f"no memory key {'.'.join(key)}")
+
+    async def unlink(self, ctx: FsContext) -> None:
+        if self.key in ctx.memory_dirs:
+            raise IsADirectory(f"{self.where} is a directory")
+        await ctx.run(ctx.project.memory.delete, self.key)
+
+    async def mkdir(self, ctx: FsContext) -> Node:
+        key = self.key
+        try:
+            await ctx.run(ctx.project.memory.get, key)
+        except NotFound:
+            pass
+        else:
+            raise Exists(f"memory key {'.'.join(key)} holds a value")
+        for i in range(1, len(key) + 1):
+            ctx.memory_dirs.add(key[:i])
+        return MemoryDir(self.path)
+
+    async def rmdir(self, ctx: FsContext) -> None:
+        key = self.key
+        values, dirs = await ctx.run(ctx.project.memory.entries, key)
+        if values or dirs or made_below(ctx, key):
+            raise NotEmpty(f"{self.where} is not empty")
+        if key in ctx.memory_dirs:
+            ctx.memory_dirs.discard(key)
+            return
+        if is_namespace(key):
+            return  # an empty namespace exists by name: there is nothing to remove
+        try:
+            await ctx.run(ctx.project.memory.get, key)
+        except NotFound:
+            raise NotFound(f"no memory directory {self.where}") from None
+        except CorruptObject:
+            pass
+        raise NotADirectory(f"{self.where} is a value")

@@ -1,0 +1,53 @@
+"""``outbox/<agent>``: each file written is one message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tcfs.errors import AccessDenied, NotFound
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Node, OpenMode, Stat, WritableDir
+from tcfs.fs.text import strip_newline
+from tcfs.protocol.messages import MAX_MESSAGE, Message
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+
+class Outbox(WritableDir):
+    """Always empty: what is written there is sent and gone."""
+
+    __slots__ = ()
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        return []
+
+
+class OutboxMessage(Node):
+    __slots__ = ()
+    perm = 0o200
+    creatable = True
+    writable = True
+
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        raise NotFound(f"{self.where}: the outbox is write-only (create a file)")
+
+    async def restat(self, ctx: FsContext) -> Stat:
+        return Stat(self, 0)
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        raise AccessDenied("the outbox is write-only")
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        messages, to = ctx.project.messages, self.name
+        sent: list[Message] = []
+
+        async def send(text: str) -> None:
+            # the first write sends; later writes of the same open file replace it
+            body = strip_newline(text)
+            if sent:
+                sent[0] = await ctx.run(messages.rewrite, sent[0], body)
+            else:
+                sent.append(await ctx.run(messages.send, to, body))
+
+        return h.TextWriter(ino, send, limit=MAX_MESSAGE, what="a message", created=True)

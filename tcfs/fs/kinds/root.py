@@ -1,0 +1,27 @@
+"""The mount's root and its ``README``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Dir, Node, Stat
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+
+class Root(Dir):
+    __slots__ = ()
+
+
+class Readme(Node):
+    """How to use this mount, from inside it."""
+
+    __slots__ = ()
+
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        return Stat(self, len(ctx.readme))
+
+    async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
+        return h.SnapshotHandle(ino, ctx.readme)

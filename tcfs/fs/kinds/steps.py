@@ -1,0 +1,159 @@
+"""``steps/<id>/``: claim, status, handoff and the blocking ``wait``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tcfs.errors import InvalidArgument
+from tcfs.fs import handles as h
+from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, WritableDir
+from tcfs.fs.text import strip_newline
+
+if TYPE_CHECKING:
+    from tcfs.fs.context import FsContext
+
+MAX_STATUS = 4 << 10
+MAX_HANDOFF = 512 << 10
+HANDOFF_FIELDS = ("note", "next_agent", "next_action", "state", "changed_files")
+
+
+class StepsDir(WritableDir):
+    __slots__ = ()
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        ids = await ctx.run(ctx.project.steps.ids)
+        return [Stat(c, 0) for sid in ids if (c := self.child(sid))]
+
+
+class StepDir(WritableDir):
+    """Exists for every valid step id, before anything is written."""
+
+    __slots__ = ()
+
+    @property
+    def step(self) -> str:
+        return self.path[1]
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        present = await ctx.run(ctx.project.steps.records, self.step)
+        out = [Stat(Claim((*self.path, "claim")), None)] if "claim" in present else []
+        if "handoff" in present:
+            out.append(Stat(Handoff((*self.path, "handoff")), None))
+        out.append(Stat(Status((*self.path, "status")), 0))
+        return out
+
+
+class _StepFile:
+    """The step a file of ``steps/<id>/`` belongs to."""
+
+    __slots__ = ()
+    path: tuple[str, ...]
+
+    @property
+    def step(self) -> str:
+        return self.path[1]
+
+
+class Claim(_StepFile, Rendered):
+    """Opening it for writing claims the step (create or ``O_WRONLY``)."""
+
+    __slots__ = ()
+    perm = 0o644
+    creatable = True
+    writable = True
+
+    async def render(self, ctx: FsContext) -> bytes:
+        return (await ctx.run(ctx.project.steps.read_claim, self.step)).render()
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        # Decided here, in open/create: the only errors bash's builtin
+        # `echo me > claim` reports (it ignores close()).
+        claim = await ctx.run(ctx.project.steps.claim, self.step)
+        return h.ClaimHandle(ino, claim.render())
+
+    async def unlink(self, ctx: FsContext) -> None:
+        await ctx.run(ctx.project.steps.release, self.step)
+
+
+class Status(_StepFile, Computed):
+    """One word; the holder sets it.  Fenced against the claim's epoch, so
+    reading it takes both records (computed at open)."""
+
+    __slots__ = ()
+    perm = 0o644
+    creatable = True
+    writable = True
+
+    async def render(self, ctx: FsContext) -> bytes:
+        return ((await ctx.run(ctx.project.steps.status, self.step)).status + "\n").encode()
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        steps, step = ctx.project.steps, self.step
+
+        async def set_status(text: str) -> None:
+            word = text.strip()
+            if word:
+                await ctx.run(steps.set_status, step, word)
+
+        return h.TextWriter(ino, set_status, limit=MAX_STATUS, what="a status", created=True)
+
+
+class Handoff(_StepFile, Rendered):
+    """The holder writes a note (or a JSON object of fields): the step is done."""
+
+    __slots__ = ()
+    perm = 0o644
+    creatable = True
+    writable = True
+
+    async def render(self, ctx: FsContext) -> bytes:
+        steps = ctx.project.steps
+        return steps.render_handoff(await ctx.run(steps.read_handoff, self.step))
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        steps, step = ctx.project.steps, self.step
+
+        async def handoff(text: str) -> None:
+            fields = handoff_fields(text)
+            await ctx.run(lambda: steps.handoff(step, **fields))
+
+        return h.TextWriter(ino, handoff, limit=MAX_HANDOFF, what="a handoff", created=True)
+
+
+class Wait(_StepFile, Blocking):
+    """Blocks until the step is complete, then prints ``complete``."""
+
+    __slots__ = ()
+
+    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+        async def wait() -> bytes:
+            return (await ctx.poller.wait_step(self.step) + "\n").encode()
+
+        return wait
+
+
+def handoff_fields(text: str) -> dict[str, Any]:
+    """A handoff note, or a JSON object with the handoff's fields."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            doc = json.loads(stripped)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            unknown = set(doc) - set(HANDOFF_FIELDS)
+            if unknown:
+                raise InvalidArgument(f"unknown handoff fields: {', '.join(sorted(unknown))}")
+            out = {k: doc[k] for k in HANDOFF_FIELDS if doc.get(k) is not None}
+            for k in ("note", "next_agent", "next_action", "state"):
+                if k in out and not isinstance(out[k], str):
+                    raise InvalidArgument(f"handoff field {k!r} must be a string")
+            cf = out.get("changed_files")
+            if cf is not None and not (
+                isinstance(cf, list) and all(isinstance(f, str) for f in cf)
+            ):
+                raise InvalidArgument("handoff field 'changed_files' must be a list of strings")
+            return out
+    return {"note": strip_newline(text)}
