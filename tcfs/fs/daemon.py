@@ -39,6 +39,7 @@ HEARTBEAT_S = 30.0
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
+AFTER_CLOSE_S = 10.0  # at exit, how long writes queued after an answer get to land
 
 
 class MountError(TcfsError):
@@ -88,9 +89,10 @@ def check_store(store: Any, settings: Settings) -> None:
 
 
 def open_project(store: Any, settings: Settings) -> Any:
-    from tcfs.protocol import Project
+    from tcfs.protocol import AfterAnswer, Project
 
-    return Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    # the mount answers the shell first and sends follow-up writes after
+    return Project(store, settings.agent, lease_ttl=settings.lease_ttl, after=AfterAnswer())
 
 
 def open_sessions(store: Any) -> Any:
@@ -327,6 +329,7 @@ def serve(
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
         registry.remove_record(mnt, os.getpid())
+        project.after.close(timeout=AFTER_CLOSE_S)  # what the shell was told is sent
         with contextlib.suppress(Exception):
             store.close()
         log.info("unmounted %s%s", mnt, "" if clean else " after an error")

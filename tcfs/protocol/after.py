@@ -89,14 +89,20 @@ class AfterAnswer:
         done, _ = wait_all([fut], timeout=timeout)
         return bool(done)
 
+    def settle_all(self, timeout: float = SETTLE_S) -> bool:
+        """``settle`` for every subject at once."""
+        with self._lock:
+            futs = list(self._tails.values())
+        _, left = wait_all(futs, timeout=timeout)
+        return not left
+
     def close(self, timeout: float = SETTLE_S) -> bool:
         """Take no more work; wait up to ``timeout`` for what is queued.
         Whether it all ran (what did not is abandoned, and logged)."""
         with self._lock:
             self._closed = True
-            futs = list(self._tails.values())
-        _, left = wait_all(futs, timeout=timeout)
-        if left:
-            log.warning("stopping with %d queued after-the-answer writes unsent", len(left))
+        done = self.settle_all(timeout)
+        if not done:
+            log.warning("stopping with after-the-answer writes still unsent")
         self._pool.shutdown(wait=False, cancel_futures=True)
-        return not left
+        return done

@@ -10,6 +10,7 @@ from tcfs.errors import InvalidArgument
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, WritableDir
 from tcfs.fs.text import strip_newline
+from tcfs.protocol.steps import Claim as ClaimRecord
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -64,13 +65,20 @@ class Claim(_StepFile, Rendered):
     creatable = True
     writable = True
 
-    async def render(self, ctx: FsContext) -> bytes:
-        return (await ctx.run(ctx.project.steps.read_claim, self.step)).render()
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
+        claim = await ctx.run(ctx.project.steps.read_claim, self.step)
+        return claim.render(), claim
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         # Decided here, in open/create: the only errors bash's builtin
-        # `echo me > claim` reports (it ignores close()).
-        claim = await ctx.run(ctx.project.steps.claim, self.step)
+        # `echo me > claim` reports (it ignores close()).  The claim the lookup
+        # just read decides a step another agent holds without a PUT that
+        # could only fail.
+        seen = ctx.rendered.take_record(self)
+        steps, step = ctx.project.steps, self.step
+        claim = await ctx.run(
+            lambda: steps.claim(step, seen=seen if isinstance(seen, ClaimRecord) else None)
+        )
         return h.ClaimHandle(ino, claim.render())
 
     async def unlink(self, ctx: FsContext) -> None:
