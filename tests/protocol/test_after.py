@@ -8,8 +8,10 @@ import time
 import pytest
 
 from tcfs.errors import StoreError
+from tcfs.protocol import Project
 from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.parallel import both
+from tcfs.store.local import LocalStore
 
 
 @pytest.fixture
@@ -96,3 +98,39 @@ def test_both_waits_for_the_other_call_before_raising() -> None:
     assert finished.is_set()
     with pytest.raises(StoreError):
         both(lambda: "fine", fail)
+
+
+class _HeldStatusStore(LocalStore):
+    """Holds back status writes sent from the after-the-answer threads until ``gate`` opens."""
+
+    def __init__(self, *a, **k) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*a, **k)
+        self.gate = threading.Event()
+
+    def put(self, key: str, body: bytes, **kw) -> str:  # type: ignore[no-untyped-def]
+        if key.endswith("status.json") and threading.current_thread().name.startswith("tcfs-after"):
+            assert self.gate.wait(30)
+        return super().put(key, body, **kw)
+
+
+def test_a_later_status_waits_for_the_claims_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = _HeldStatusStore(tmp_path / "bucket", "proj")
+    after = AfterAnswer()
+    steps = Project(store, "alice", after=after).steps
+    try:
+        steps.claim("s1")  # answers at once: its in_progress status is held back
+        assert steps.status("s1").status == "in_progress"  # the claim alone says so
+        done = threading.Event()
+
+        def complete() -> None:
+            steps.set_status("s1", "complete")
+            done.set()
+
+        threading.Thread(target=complete, daemon=True).start()
+        assert not done.wait(0.3)  # waits for the status queued before it
+        store.gate.set()
+        assert done.wait(30)
+        assert steps.status("s1").status == "complete"  # never overtaken by in_progress
+    finally:
+        store.gate.set()
+        after.close(timeout=30)
