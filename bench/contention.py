@@ -18,6 +18,7 @@ from typing import Any
 from bench.context import Ctx
 from bench.mounts import Backend, Mount, start_mounts, stop_mounts
 from bench.procs import PY, stop_all
+from tcfs.protocol import keys
 
 
 def _agent_script(mnt: Path, agent: str, steps: list[str]) -> str:
@@ -37,7 +38,7 @@ def verify(
     double = unclaimed = mismatched = 0
     for s in steps:
         believed = winners.get(s, [])
-        doc = ctx.get_json(backend, f"steps/{s}/claim.json")
+        doc = ctx.get_json(backend, keys.claim_key(s))
         holder = doc.get("agent") if doc else None
         if len(believed) > 1:
             double += 1

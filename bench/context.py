@@ -7,7 +7,6 @@ moto directly, not through the counting proxy, so it never shows up in a count.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from bench.mounts import Backend
 from bench.procs import Reaper
 from bench.proxy import CountingProxy
 from bench.servers import MotoServer, s3_client
+from tcfs.protocol import keys
 
 
 def now_iso() -> str:
@@ -31,7 +31,7 @@ def jdump(doc: dict[str, Any]) -> bytes:
 
 
 def message_key(to: str, sender: str) -> str:
-    return f"messages/{to}/{time.time_ns()}_{sender}_{uuid.uuid4().hex[:8]}.json"
+    return keys.append_key(keys.mailbox_prefix(to), sender)
 
 
 def message_doc(sender: str, to: str, text: str) -> bytes:

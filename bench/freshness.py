@@ -31,6 +31,7 @@ from bench.latency import _read, _write
 from bench.mounts import Backend, Mirror, Mount, claude_session
 from bench.procs import wait_until
 from bench.stats import summary
+from tcfs.protocol import keys
 
 MIRROR_INTERVAL = 0.5  # the mirror's default
 TIMEOUT = 10.0
@@ -228,7 +229,7 @@ def samples(quick: bool, kind: str) -> Samples:
 def run_backend(ctx: Ctx, backend: Backend, n: Samples) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     # memory/fresh/ must exist as a directory before `echo v > memory/fresh/k`
-    ctx.seed(backend, [("memory/fresh/seed.json", memory_doc("seed"))])
+    ctx.seed(backend, [(keys.memory_key(("fresh", "seed")), memory_doc("seed"))])
     with (
         Mount(ctx.reaper, ctx.root, backend, "fresh-a", wait_timeout=60) as a,
         Mount(ctx.reaper, ctx.root, backend, "fresh-b", wait_timeout=60) as b,

@@ -32,6 +32,7 @@ from bench.procs import base_env
 from bench.servers import S3_ENV
 from bench.shell import Coproc, run_bash, run_quiet
 from bench.stats import summary
+from tcfs.protocol import keys
 
 AGENT = "bench-a"
 PEER = "bench-b"
@@ -68,12 +69,12 @@ def seed_items(ways: dict[str, int]) -> list[tuple[str, bytes]]:
     items: list[tuple[str, bytes]] = []
     for w, n in ways.items():
         for i in range(n + WARMUP):
-            items.append((f"memory/lat/{w}{i}.json", memory_doc(f"value {w}{i}")))
-            items.append((f"steps/h-{w}-{i}/claim.json", claim_doc(HOLDER)))
-            items.append((f"steps/s-{w}-{i}/claim.json", claim_doc(HOLDER)))
-            items.append((f"steps/s-{w}-{i}/status.json", status_doc(HOLDER)))
+            items.append((keys.memory_key(("lat", f"{w}{i}")), memory_doc(f"value {w}{i}")))
+            items.append((keys.claim_key(f"h-{w}-{i}"), claim_doc(HOLDER)))
+            items.append((keys.claim_key(f"s-{w}-{i}"), claim_doc(HOLDER)))
+            items.append((keys.status_key(f"s-{w}-{i}"), status_doc(HOLDER)))
     # memory/set/ must exist as a directory before `echo v > memory/set/x`
-    items.append(("memory/set/seed.json", memory_doc("seed")))
+    items.append((keys.memory_key(("set", "seed")), memory_doc("seed")))
     for k in range(INBOX_SIZE):
         items.append((message_key(AGENT, "seed"), message_doc("seed", AGENT, f"hello {k}")))
     return items
@@ -164,34 +165,36 @@ def floor_ops_s3(client: Any, backend: Backend) -> dict[str, Op]:
 
     def lose(i: int) -> bool:
         try:
-            put(f"steps/h-floor-{i}/claim.json", claim_doc(AGENT), IfNoneMatch="*")
+            put(keys.claim_key(f"h-floor-{i}"), claim_doc(AGENT), IfNoneMatch="*")
         except ClientError as exc:
             return exc.response["ResponseMetadata"]["HTTPStatusCode"] in (409, 412)
         return False
 
     def inbox(i: int) -> bool:
-        keys: list[str] = []
-        for prefix in (f"{p}/messages/{AGENT}/", f"{p}/messages/_broadcast/"):
-            resp = client.list_objects_v2(Bucket=b, Prefix=prefix)
-            keys += [
+        found: list[str] = []
+        for prefix in (keys.mailbox_prefix(AGENT), keys.mailbox_prefix(keys.BROADCAST)):
+            resp = client.list_objects_v2(Bucket=b, Prefix=f"{p}/{prefix}")
+            found += [
                 o["Key"]
                 for o in resp.get("Contents", ())
                 if not o["Key"].rsplit("/", 1)[1].startswith("_")
             ]
-        for k in keys:
+        for k in found:
             json.loads(client.get_object(Bucket=b, Key=k)["Body"].read())
-        return len(keys) >= INBOX_SIZE
+        return len(found) >= INBOX_SIZE
 
     return {
-        "memory read": lambda i: bool(get(f"memory/lat/floor{i}.json")["value"]),
-        "memory set": lambda i: put(f"memory/set/floor{i}.json", memory_doc(f"v{i}", AGENT)),
+        "memory read": lambda i: bool(get(keys.memory_key(("lat", f"floor{i}")))["value"]),
+        "memory set": lambda i: put(
+            keys.memory_key(("set", f"floor{i}")), memory_doc(f"v{i}", AGENT)
+        ),
         "claim fresh step": lambda i: put(
-            f"steps/c-floor-{i}/claim.json", claim_doc(AGENT), IfNoneMatch="*"
+            keys.claim_key(f"c-floor-{i}"), claim_doc(AGENT), IfNoneMatch="*"
         ),
         "lose a claim": lose,
         "send message": lambda i: put(message_key(PEER, AGENT), message_doc(AGENT, PEER, "hi")),
         "read inbox (3 msgs)": inbox,
-        "step status": lambda i: bool(get(f"steps/s-floor-{i}/status.json")["status"]),
+        "step status": lambda i: bool(get(keys.status_key(f"s-floor-{i}"))["status"]),
     }
 
 
@@ -203,36 +206,38 @@ def floor_ops_local(store: Any) -> dict[str, Op]:
 
     def lose(i: int) -> bool:
         try:
-            store.put(f"steps/h-floor-{i}/claim.json", claim_doc(AGENT), if_none_match=True)
+            store.put(keys.claim_key(f"h-floor-{i}"), claim_doc(AGENT), if_none_match=True)
         except PreconditionFailed:
             return True
         return False
 
     def inbox(i: int) -> bool:
-        keys = [
+        found = [
             e.key
-            for prefix in (f"messages/{AGENT}/", "messages/_broadcast/")
+            for prefix in (keys.mailbox_prefix(AGENT), keys.mailbox_prefix(keys.BROADCAST))
             for e in store.list(prefix)
             if not e.key.rsplit("/", 1)[1].startswith("_")
         ]
-        for k in keys:
+        for k in found:
             get(k)
-        return len(keys) >= INBOX_SIZE
+        return len(found) >= INBOX_SIZE
 
     def put(key: str, body: bytes, **kw: Any) -> bool:
         store.put(key, body, **kw)
         return True
 
     return {
-        "memory read": lambda i: bool(get(f"memory/lat/floor{i}.json")["value"]),
-        "memory set": lambda i: put(f"memory/set/floor{i}.json", memory_doc(f"v{i}", AGENT)),
+        "memory read": lambda i: bool(get(keys.memory_key(("lat", f"floor{i}")))["value"]),
+        "memory set": lambda i: put(
+            keys.memory_key(("set", f"floor{i}")), memory_doc(f"v{i}", AGENT)
+        ),
         "claim fresh step": lambda i: put(
-            f"steps/c-floor-{i}/claim.json", claim_doc(AGENT), if_none_match=True
+            keys.claim_key(f"c-floor-{i}"), claim_doc(AGENT), if_none_match=True
         ),
         "lose a claim": lose,
         "send message": lambda i: put(message_key(PEER, AGENT), message_doc(AGENT, PEER, "hi")),
         "read inbox (3 msgs)": inbox,
-        "step status": lambda i: bool(get(f"steps/s-floor-{i}/status.json")["status"]),
+        "step status": lambda i: bool(get(keys.status_key(f"s-floor-{i}"))["status"]),
     }
 
 

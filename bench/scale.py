@@ -16,6 +16,7 @@ from typing import Any
 from bench.context import Ctx, memory_doc, message_doc, message_key
 from bench.mounts import Backend, Mount
 from bench.stats import summary
+from tcfs.protocol import keys
 
 AGENT = "sc"
 
@@ -29,7 +30,7 @@ def items(n: int) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for k in range(n):
         out.append((message_key(AGENT, "filler"), message_doc("filler", AGENT, f"m{k}")))
-        out.append((f"memory/scale/k{k:05d}.json", memory_doc(f"v{k}")))
+        out.append((keys.memory_key(("scale", f"k{k:05d}")), memory_doc(f"v{k}")))
     return out
 
 
@@ -69,8 +70,8 @@ def measure(ctx: Ctx, backend: Backend, n: int, profile: bool = False) -> list[d
     with Mount(ctx.reaper, ctx.root, backend, AGENT) as mount:
         rss0 = mount.rss_kb()
         for label, sub, prefix in (
-            ("inbox", "inbox", f"messages/{AGENT}/"),
-            ("memory", "memory/scale", "memory/scale/"),
+            ("inbox", "inbox", keys.mailbox_prefix(AGENT)),
+            ("memory", "memory/scale", keys.memory_dir_prefix(("scale",))),
         ):
             samples, raw, seen, reqs = [], [], 0, []
             for run in range(runs(n)):

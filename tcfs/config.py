@@ -18,8 +18,9 @@ from typing import Any
 
 from tcfs import names
 from tcfs.errors import ConfigError, InvalidName
+from tcfs.store import BACKENDS as STORES
 
-BACKENDS = ("local", "s3", "hf")
+BACKENDS = tuple(STORES)
 SECRET_FIELDS = ("access_key", "secret_key", "hf_token")
 
 
@@ -61,6 +62,24 @@ class Settings:
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     hf_token: str | None = field(default=None, repr=False)
+
+    def backend_flags(self) -> list[str]:
+        """The backend options as command-line flags, for a child tcfs process
+        (secrets are never flags: they go in its environment)."""
+        out: list[str] = []
+        for flag, value in (
+            ("--backend", self.backend),
+            ("--bucket", self.bucket),
+            ("--project", self.project),
+            ("--agent", self.agent),
+            ("--endpoint", self.endpoint),
+            ("--region", self.region),
+        ):
+            if value:
+                out += [flag, str(value)]
+        if self.path_style is not None:
+            out.append("--path-style" if self.path_style else "--virtual-host-style")
+        return out
 
     def bucket_path(self) -> Path:
         """The local backend's bucket directory."""

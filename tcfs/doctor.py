@@ -24,7 +24,7 @@ from tcfs.errors import (
     TcfsError,
     Unsupported,
 )
-from tcfs.store.base import Store
+from tcfs.store.base import Store, best_effort_warning
 
 PROBE_DIR = ".tcfs-doctor"
 
@@ -85,13 +85,9 @@ def run(
 
     try:
         _basic(store, base, record)
-        if not store.conditional_writes:
-            record(
-                "conditional writes",
-                False,
-                f"the {store.kind} backend has no conditional write: claims are best effort "
-                "(check, then write), so two agents can both win a claim",
-            )
+        warning = best_effort_warning(type(store))
+        if warning:
+            record("conditional writes", False, warning)
         _race(store, base, contenders, record)
         _stale_if_match(store, base, record)
         report.verdict = "SAFE"

@@ -19,17 +19,9 @@ DOCTOR_RETRY = RetryPolicy(attempts=4, base_delay=0.1, max_delay=1.0, deadline=8
 
 
 def _open(settings: Settings) -> Store:
-    if settings.backend == "s3":
-        from tcfs.store.s3 import S3Store
-
-        return S3Store.from_settings(settings, retry=DOCTOR_RETRY)
-    if settings.backend == "hf":
-        from tcfs.store.hf import HfStore
-
-        return HfStore.from_settings(settings, retry=DOCTOR_RETRY)
     from tcfs.store import open_store
 
-    return open_store(settings)
+    return open_store(settings, retry=DOCTOR_RETRY)
 
 
 @click.command("doctor")

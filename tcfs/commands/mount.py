@@ -17,6 +17,7 @@ from tcfs import config, registry
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
+from tcfs.store.base import best_effort_warning
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -25,15 +26,10 @@ KILL_TIMEOUT_S = 5.0
 
 def _settings_flags(s: Settings) -> list[str]:
     """The resolved settings as flags for the daemon (secrets stay in the env)."""
-    out = ["--backend", s.backend, "--bucket", s.bucket, "--project", s.project, "--agent", s.agent]
-    if s.endpoint:
-        out += ["--endpoint", s.endpoint]
-    if s.region:
-        out += ["--region", s.region]
-    if s.path_style is not None:
-        out.append("--path-style" if s.path_style else "--virtual-host-style")
-    out += ["--lease-ttl", repr(s.lease_ttl), "--wait-timeout", repr(s.wait_timeout)]
-    return out
+    return [
+        *s.backend_flags(),
+        *("--lease-ttl", repr(s.lease_ttl), "--wait-timeout", repr(s.wait_timeout)),
+    ]
 
 
 def _error_lines(log_path: Path, start: int) -> str:
@@ -49,10 +45,12 @@ def _error_lines(log_path: Path, start: int) -> str:
 
 
 def _warn_best_effort(s: Settings) -> None:
-    if s.backend == "hf":
+    from tcfs.store import store_class
+
+    warning = best_effort_warning(store_class(s.backend))
+    if warning:
         click.secho(
-            "WARNING: the hf backend has no conditional writes: claims are BEST EFFORT "
-            "(two agents can both win a step). Use s3 or local for exact claims.",
+            f"WARNING: {warning}. Use s3 or local for exact claims.",
             fg="yellow",
             bold=True,
             err=True,

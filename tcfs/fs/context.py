@@ -87,5 +87,9 @@ class FsContext:
     namespaces: dict[str, float] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
-        """A blocking protocol call, off the trio loop, under the call deadline."""
+        """A protocol read, off the trio loop, under the call deadline."""
         return await self.calls.run(fn, *args, timeout=timeout)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """A protocol call that changes the bucket: waited for to its end."""
+        return await self.calls.write(fn, *args)

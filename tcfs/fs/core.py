@@ -79,7 +79,7 @@ class FsCore:
         poll_interval: float = 1.0,
     ) -> None:
         self.p = project
-        self.calls = calls or Calls()
+        self.calls = calls or Calls.for_store(project.store)
         self.inodes = InodeTable()
         self.tailer = Tailer(sessions, self.calls, invalidate)
         self.poller = Poller(

@@ -19,11 +19,18 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import trio
 
 from tcfs import config, registry
+from tcfs.protocol import AfterAnswer, Project
+from tcfs.protocol.sessions import SessionReader
+from tcfs.store.base import Store, best_effort_warning
+
+if TYPE_CHECKING:
+    from tcfs.fs.calls import Calls
+    from tcfs.fs.core import FsCore
 from tcfs.config import Settings
 from tcfs.errors import (
     AccessDenied,
@@ -73,7 +80,7 @@ def preflight(mountpoint: str) -> str:
     return mnt
 
 
-def check_store(store: Any, settings: Settings) -> None:
+def check_store(store: Store, settings: Settings) -> None:
     """One cheap request, so bad credentials fail the mount, not the first ls."""
     where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
     try:
@@ -88,19 +95,12 @@ def check_store(store: Any, settings: Settings) -> None:
         raise MountError(f"the store {where} failed: {exc}") from exc
 
 
-def open_project(store: Any, settings: Settings) -> Any:
-    from tcfs.protocol import AfterAnswer, Project
-
+def open_project(store: Store, settings: Settings) -> Project:
     # the mount answers the shell first and sends follow-up writes after
     return Project(store, settings.agent, lease_ttl=settings.lease_ttl, after=AfterAnswer())
 
 
-def open_sessions(store: Any) -> Any:
-    try:
-        from tcfs.protocol.sessions import SessionReader
-    except ImportError as exc:
-        log.error("sessions/ is empty: the session reader is not available (%s)", exc)
-        return None
+def open_sessions(store: Store) -> SessionReader:
     return SessionReader(store)
 
 
@@ -110,19 +110,7 @@ def open_sessions(store: Any) -> Any:
 def mirror_args(settings: Settings, harness: str, cwd: str) -> list[str]:
     args = [sys.executable, "-m", "tcfs", "mirror", "--follow", "--harness", harness]
     args += ["--cwd", cwd]  # the project whose sessions to mirror: where mount was run
-    for flag, value in (
-        ("--backend", settings.backend),
-        ("--bucket", settings.bucket),
-        ("--project", settings.project),
-        ("--agent", settings.agent),
-        ("--endpoint", settings.endpoint),
-        ("--region", settings.region),
-    ):
-        if value:
-            args += [flag, str(value)]
-    if settings.path_style is not None:
-        args.append("--path-style" if settings.path_style else "--virtual-host-style")
-    return args
+    return args + settings.backend_flags()
 
 
 def mirror_env(settings: Settings) -> dict[str, str]:
@@ -179,25 +167,25 @@ def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
 # ----- the main loop -----
 
 
-async def _keep_alive(project: Any, calls: Any, lease_ttl: float) -> None:
+async def _keep_alive(project: Project, calls: Calls, lease_ttl: float) -> None:
     """Heartbeat every ~30 s; renew held leases well before they expire."""
     tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
     last_beat = trio.current_time()
     while True:
         await trio.sleep(tick)
         try:
-            lost = await calls.run(project.steps.renew_all)
+            lost = await calls.write(project.steps.renew_all)
             for step in lost:
                 log.warning("lost the lease on step %s", step)
             if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
                 held = project.steps.held()
-                await calls.run(project.agents.heartbeat, held[0] if held else None)
+                await calls.write(project.agents.heartbeat, held[0] if held else None)
                 last_beat = trio.current_time()
         except TcfsError as exc:
             log.log(exc.level, "heartbeat: %s", exc)
 
 
-def _stop(core: Any) -> None:
+def _stop(core: FsCore) -> None:
     """End pyfuse3's loop.  It waits for running handlers, so first end the
     readers blocked in ``wait`` or ``inbox/next`` (they get ``EINTR``)."""
     import pyfuse3
@@ -206,7 +194,7 @@ def _stop(core: Any) -> None:
     pyfuse3.terminate()
 
 
-async def _watch_signals(core: Any) -> None:
+async def _watch_signals(core: FsCore) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
             log.info("received %s: unmounting", signal.Signals(signum).name)
@@ -214,7 +202,7 @@ async def _watch_signals(core: Any) -> None:
             return
 
 
-async def _watch_mount(core: Any, mnt: str) -> None:
+async def _watch_mount(core: FsCore, mnt: str) -> None:
     """Notice an unmount done from outside (``fusermount3 -u``, ``umount -l``),
     from the kernel's mount table: the daemon never looks at its own mountpoint."""
     while True:
@@ -225,7 +213,7 @@ async def _watch_mount(core: Any, mnt: str) -> None:
             return
 
 
-async def _run(core: Any, project: Any, lease_ttl: float, mnt: str) -> None:
+async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> None:
     import pyfuse3
 
     async with trio.open_nursery() as nursery:
@@ -268,12 +256,9 @@ def serve(
     os.chdir("/")  # never keep a directory busy (or our own mountpoint)
     store = open_store(settings)
     check_store(store, settings)
-    if not store.conditional_writes:
-        log.warning(
-            "the %s backend has no conditional writes: claims are BEST EFFORT, "
-            "two agents can both win a step",
-            settings.backend,
-        )
+    warning = best_effort_warning(type(store))
+    if warning:
+        log.warning("%s", warning)
     project = open_project(store, settings)
     project.agents.register(summary=f"mounted at {mnt}")
     spool = config.runtime_dir() / "spool"
@@ -329,7 +314,8 @@ def serve(
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)
         registry.remove_record(mnt, os.getpid())
-        project.after.close(timeout=AFTER_CLOSE_S)  # what the shell was told is sent
+        if project.after is not None:  # what the shell was told is sent
+            project.after.close(timeout=AFTER_CLOSE_S)
         with contextlib.suppress(Exception):
             store.close()
         log.info("unmounted %s%s", mnt, "" if clean else " after an error")

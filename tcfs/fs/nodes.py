@@ -237,6 +237,28 @@ class Computed(Node):
         return h.SnapshotHandle(ino, await self.render(ctx))
 
 
+class TextFile(Node):
+    """A small text file that every ``write()`` sends whole to the bucket, so
+    a failure is the write's error, which bash's builtin ``echo`` reports."""
+
+    __slots__ = ()
+    perm = 0o644
+    creatable = True
+    writable = True
+    #: the largest text accepted (``EFBIG`` beyond), and what to call it
+    limit: ClassVar[int]
+    what: ClassVar[str]
+
+    async def commit(self, ctx: FsContext, text: str) -> None:
+        raise NotImplementedError
+
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        async def commit(text: str) -> None:
+            await self.commit(ctx, text)
+
+        return h.TextWriter(ino, commit, limit=self.limit, what=self.what, created=True)
+
+
 class Blocking(Node):
     """A file whose first read blocks on the mount's poller; never listed."""
 

@@ -160,7 +160,7 @@ class Poller:
             try:
                 return await self._block(waiter, "waiting for a message", timeout)
             except WaitTimeout:
-                msg = await self.calls.run(self.messages.next_unread)  # one last look
+                msg = await self.calls.write(self.messages.next_unread)  # one last look
                 if msg is not None:
                     return msg
                 raise
@@ -209,6 +209,13 @@ class Poller:
         self._cost += cost
         self.requests += cost
         return await self.calls.run(fn, *args)
+
+    async def _consume(self) -> Message | None:
+        """Advance the durable cursor: a write, so never abandoned half way
+        (a message consumed by an abandoned call would reach no reader)."""
+        self._cost += 3
+        self.requests += 3
+        return await self.calls.write(self.messages.next_unread)
 
     async def poll_once(self) -> int:
         """One pass; returns the number of requests it sent."""
@@ -263,7 +270,7 @@ class Poller:
             if marker == self._marker:
                 return
             while self._inbox_waiters:
-                msg = await self._call(3, self.messages.next_unread)
+                msg = await self._consume()
                 if msg is None:
                     break
                 self._deliver(msg)

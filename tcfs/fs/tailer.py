@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -21,6 +21,7 @@ from tcfs.errors import NotFound, TcfsError
 
 if TYPE_CHECKING:
     from tcfs.fs.calls import Calls
+    from tcfs.protocol.sessions import Part, SessionReader
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +33,23 @@ INVALIDATE_TIMEOUT_S = 5.0
 class _Tracked:
     harness: str
     session: str
-    parts: list[Any] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
     size: int = 0
     refs: int = 0
     refreshed_at: float = -1e9
 
 
-def total_size(parts: list[Any]) -> int:
+def total_size(parts: list[Part]) -> int:
     if not parts:
         return 0
     last = parts[-1]
-    return int(last.offset) + int(last.size)
+    return last.offset + last.size
 
 
 class Tailer:
     def __init__(
         self,
-        reader: Any,
+        reader: SessionReader | None,
         calls: Calls,
         invalidate: Callable[[int], None] | None = None,
         *,
@@ -61,7 +62,7 @@ class Tailer:
         self._tracked: dict[int, _Tracked] = {}
         self._wake = trio.Event()
 
-    async def parts(self, harness: str, session: str) -> list[Any]:
+    async def parts(self, harness: str, session: str) -> list[Part]:
         """The parts of one session (one LIST); ``NotFound`` if it has none."""
         if self.reader is None:
             raise NotFound("sessions are not available on this mount")
@@ -74,7 +75,7 @@ class Tailer:
         t = self._tracked.get(ino)
         return None if t is None else t.size
 
-    def track(self, ino: int, harness: str, session: str, parts: list[Any]) -> None:
+    def track(self, ino: int, harness: str, session: str, parts: list[Part]) -> None:
         t = self._tracked.get(ino)
         if t is None:
             t = self._tracked[ino] = _Tracked(harness, session)
@@ -90,7 +91,7 @@ class Tailer:
             if t.refs <= 0:
                 del self._tracked[ino]
 
-    async def _refresh(self, ino: int, t: _Tracked) -> bool:
+    async def _refresh(self, t: _Tracked) -> bool:
         try:
             parts = await self.parts(t.harness, t.session)
         except NotFound:
@@ -104,11 +105,11 @@ class Tailer:
 
     async def read(self, ino: int, off: int, size: int) -> bytes:
         t = self._tracked.get(ino)
-        if t is None:
+        if t is None or self.reader is None:
             raise NotFound("session file is not open")
         # A reader past the known end: look once more before saying EOF.
         if off + size > t.size and trio.current_time() - t.refreshed_at > self.interval / 4:
-            await self._refresh(ino, t)
+            await self._refresh(t)
         if off >= t.size or size <= 0:
             return b""
         return await self.calls.run(self.reader.read, t.parts, off, min(size, t.size - off))
@@ -121,7 +122,7 @@ class Tailer:
             await trio.sleep(self.interval)
             for ino, t in list(self._tracked.items()):
                 try:
-                    changed = await self._refresh(ino, t)
+                    changed = await self._refresh(t)
                 except TcfsError as exc:
                     log.log(exc.level, "tailing %s/%s: %s", t.harness, t.session, exc)
                     continue

@@ -21,14 +21,12 @@ from typing import Any
 
 from tcfs import names
 from tcfs.errors import (
-    Contention,
     CorruptObject,
     InvalidName,
     NotFound,
-    PreconditionFailed,
     TooLarge,
 )
-from tcfs.protocol import keys, records
+from tcfs.protocol import cas, keys, records
 from tcfs.store.base import ObjectInfo, Store
 
 MAX_MESSAGE = 1 << 20
@@ -252,28 +250,23 @@ class Messages:
             self.store.delete(key)
             return
         # A broadcast belongs to everyone: hide it for this agent only.
-        for _ in range(8):
+        for _ in cas.attempts(8, "the hidden-broadcast list"):
             hidden, etag = self._hidden()
             hidden.add(key)
             doc = {"broadcast": sorted(hidden)[-HIDDEN_CAP:], "updated_at": records.now_iso()}
-            try:
-                if etag is None:
-                    self.store.put(
-                        keys.hidden_key(self.agent), records.encode(doc), if_none_match=True
-                    )
-                else:
-                    self.store.put(keys.hidden_key(self.agent), records.encode(doc), if_match=etag)
+            body = records.encode(doc)
+            if (
+                cas.put_if_unchanged(self.store, keys.hidden_key(self.agent), body, etag)
+                is not None
+            ):
                 return
-            except (PreconditionFailed, NotFound):
-                continue
-        raise Contention("the hidden-broadcast list keeps changing; try again")
 
     # ----- the durable cursor -----
 
     def next_unread(self) -> Message | None:
         """Consume the oldest message the cursor has not seen, or return None."""
         ckey = keys.cursor_key(self.agent)
-        for _ in range(16):
+        for _ in cas.attempts(16, "the read cursor"):
             doc: dict[str, Any] | None = None
             etag: str | None = None
             try:
@@ -320,17 +313,10 @@ class Messages:
             if body is None:
                 continue
             return self._message(key, records.decode(body, key))
-        raise Contention("the read cursor keeps changing under contention; try again")
+        raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _put_cursor(self, ckey: str, doc: dict[str, Any], etag: str | None) -> bool:
-        try:
-            if etag is None:
-                self.store.put(ckey, records.encode(doc), if_none_match=True)
-            else:
-                self.store.put(ckey, records.encode(doc), if_match=etag)
-        except (PreconditionFailed, NotFound):
-            return False
-        return True
+        return cas.put_if_unchanged(self.store, ckey, records.encode(doc), etag) is not None
 
     def poll_marker(self, *, broadcast: bool = True) -> tuple[str | None, str | None]:
         """Changes when new mail may have arrived: a short LIST of the mailbox

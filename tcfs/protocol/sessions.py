@@ -36,7 +36,7 @@ from tcfs.protocol.keys import (
     part_key,
     session_prefix,
 )
-from tcfs.store.base import CommonPrefix, ObjectInfo, Store, call_with_retry
+from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 META_SCHEMA_VERSION = 1
 META_RECENT_PARTS = 20
@@ -154,7 +154,8 @@ class SessionWriter:
     """Writes one session stream: immutable parts and its ``meta.json``.
 
     The mirror decides *what* goes into a part; this class only knows keys,
-    conditional creates and the meta record's shape.
+    conditional creates and the meta record's shape.  Temporary failures are
+    retried by the store, by its policy, and nowhere else.
     """
 
     def __init__(self, store: Store, harness: str, session_id: str) -> None:
@@ -179,7 +180,7 @@ class SessionWriter:
     def part_size(self, key: str) -> int | None:
         """The size of an uploaded part, or None when it is not in the bucket."""
         try:
-            return call_with_retry(lambda _a: self.store.head(key), what=f"head {key}").size
+            return self.store.head(key).size
         except NotFound:
             return None
 
@@ -189,11 +190,8 @@ class SessionWriter:
         if not key.startswith(self.prefix) or parse_part_seq(key) is None:
             raise InvalidArgument(f"{key!r} is not a part key of {self.prefix}")
 
-        def attempt(_n: int) -> str:
-            return self.store.put(key, body, if_none_match=True)
-
         try:
-            call_with_retry(attempt, what=f"put {key}")
+            self.store.put(key, body, if_none_match=True)
         except PreconditionFailed:
             size = self.part_size(key)
             if size != len(body):
@@ -203,7 +201,7 @@ class SessionWriter:
 
     def read_meta(self) -> dict[str, Any] | None:
         try:
-            blob = call_with_retry(lambda _a: self.store.get(self.meta_key), what="get meta")
+            blob = self.store.get(self.meta_key)
         except NotFound:
             return None
         try:
@@ -213,7 +211,7 @@ class SessionWriter:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         body = records.encode(meta)
-        call_with_retry(lambda _a: self.store.put(self.meta_key, body), what="put meta")
+        self.store.put(self.meta_key, body)
 
 
 def new_meta(harness: str, session_id: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from tcfs.errors import (
     NotHolder,
     PreconditionFailed,
 )
-from tcfs.protocol import keys, records
+from tcfs.protocol import cas, keys, records
 from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.parallel import both
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
@@ -313,7 +313,8 @@ class Steps:
         def write_status() -> None:
             try:
                 self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
-            except NotHolder as exc:  # a record from a newer epoch (clock skew): keep the claim
+            except (NotHolder, Contention) as exc:  # a newer epoch (clock skew), or contention:
+                # the claim is won; failing to write its status must not lose it
                 log.warning("claimed %s but did not write its status: %s", step, exc)
 
         if self.after is None:
@@ -485,26 +486,22 @@ class Steps:
         new record's ETag.
         """
         body = records.encode(doc)
-        if probably_new:
-            try:
-                return self.store.put(key, body, if_none_match=True)
-            except PreconditionFailed:
-                pass  # a record exists: compare and swap below
-        for _ in range(8):
+        if probably_new and (new := cas.put_if_unchanged(self.store, key, body, None)):
+            return new
+        # a record exists (or may): compare and swap on what we read
+        for _ in cas.attempts(8, key):
             if read is _UNREAD:
                 rec = self._read_record(key)
             else:
                 rec, read = read, _UNREAD  # type: ignore[assignment]
-            try:
-                if rec is None:
-                    return self.store.put(key, body, if_none_match=True)
+            if rec is not None:
                 theirs = rec[0].get("epoch")
                 if isinstance(theirs, int) and not isinstance(theirs, bool) and theirs > epoch:
                     raise NotHolder(f"{key} was written under a newer lease (epoch {theirs})")
-                return self.store.put(key, body, if_match=rec[1])
-            except (PreconditionFailed, NotFound):
-                continue  # someone wrote in between: look again
-        raise Contention(f"{key} keeps changing under contention; try again")
+            etag = None if rec is None else rec[1]
+            if (new := cas.put_if_unchanged(self.store, key, body, etag)) is not None:
+                return new  # else someone wrote in between: look again
+        raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _write_status(
         self, step: str, claim: Claim, status: str, *, started_at: str | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from tcfs.store.base import (
+    DEFAULT_RETRY,
     Blob,
     CommonPrefix,
     ListEntry,
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from tcfs.config import Settings
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_RETRY",
     "Blob",
     "CommonPrefix",
     "ListEntry",
@@ -28,23 +32,30 @@ __all__ = [
     "call_with_retry",
     "is_temp_failure",
     "open_store",
+    "store_class",
 ]
 
 
-def open_store(settings: Settings) -> Store:
-    """The store the settings name.  Imports a backend only when it is used."""
-    if settings.backend == "local":
-        from tcfs.store.local import LocalStore
+#: every backend: its name (``--backend``) and the ``Store`` class that
+#: implements it, imported only when it is used
+BACKENDS: dict[str, str] = {
+    "local": "tcfs.store.local:LocalStore",
+    "s3": "tcfs.store.s3:S3Store",
+    "hf": "tcfs.store.hf:HfStore",
+}
 
-        return LocalStore(settings.bucket_path(), settings.project)
-    if settings.backend == "s3":
-        from tcfs.store.s3 import S3Store
 
-        return S3Store.from_settings(settings)
-    if settings.backend == "hf":
-        from tcfs.store.hf import HfStore
+def store_class(backend: str) -> type[Store]:
+    """The class of a backend, by its name."""
+    if backend not in BACKENDS:
+        from tcfs.errors import ConfigError
 
-        return HfStore.from_settings(settings)
-    from tcfs.errors import ConfigError
+        raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    module, name = BACKENDS[backend].split(":")
+    cls: type[Store] = getattr(importlib.import_module(module), name)
+    return cls
 
-    raise ConfigError(f"unknown backend {settings.backend!r}")
+
+def open_store(settings: Settings, *, retry: RetryPolicy = DEFAULT_RETRY) -> Store:
+    """The store the settings name, retrying temporary failures by ``retry``."""
+    return store_class(settings.backend).from_settings(settings, retry=retry)

@@ -20,13 +20,51 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, ClassVar, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, TypeVar
 
 from tcfs.errors import TemporaryFailure
+
+if TYPE_CHECKING:
+    from tcfs.config import Settings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def best_effort_warning(store: type[Store]) -> str | None:
+    """What to tell users of a backend without conditional writes (else None)."""
+    if store.conditional_writes:
+        return None
+    return (
+        f"the {store.kind} backend has no conditional writes: claims are best effort "
+        "(check, then write), so two agents can both win a claim"
+    )
+
+
+# ---------- the one retry policy ----------
+
+
+def is_temp_failure(exc: BaseException) -> bool:
+    """True for errors worth retrying: throttling, 5xx, 409, timeouts, resets."""
+    return isinstance(exc, TemporaryFailure)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by attempts and wall time."""
+
+    attempts: int = 6
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    deadline: float = 20.0
+
+    def delays(self) -> Iterator[float]:
+        for i in range(self.attempts - 1):
+            yield random.uniform(0, min(self.max_delay, self.base_delay * (2**i)))
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -67,10 +105,22 @@ class Store(ABC):
     #: True when If-None-Match / If-Match are enforced by the backend.  A store
     #: that says False gives best-effort claims, and says so loudly.
     conditional_writes: ClassVar[bool] = True
+    #: the longest one attempt of a request can take (its connect and read
+    #: timeouts); with ``retry`` this bounds every call the store makes
+    attempt_timeout_s: ClassVar[float] = 10.0
+    #: how temporary failures are retried, inside the store and nowhere else
+    retry: RetryPolicy
 
-    def __init__(self, bucket: str, project: str) -> None:
+    def __init__(self, bucket: str, project: str, *, retry: RetryPolicy | None = None) -> None:
         self.bucket = bucket
         self.project = project
+        self.retry = retry or DEFAULT_RETRY
+
+    def request_budget_s(self) -> float:
+        """The longest one request can take, its retries included: the retry
+        loop starts no attempt after ``retry.deadline``, and an attempt ends
+        within ``attempt_timeout_s``."""
+        return self.retry.deadline + self.attempt_timeout_s
 
     # ----- the abstract core -----
 
@@ -152,37 +202,17 @@ class Store(ABC):
             if isinstance(entry, ObjectInfo):
                 yield entry.key
 
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, *, retry: RetryPolicy) -> Store:
+        """The store the settings describe (``--bucket``, ``--endpoint``, ...)."""
+
     def describe(self) -> str:
         """A one-line, secret-free description for logs and ``tcfs status``."""
         return f"{self.kind}:{self.bucket}/{self.project}"
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; optional."""
-
-
-# ---------- the one retry policy ----------
-
-
-def is_temp_failure(exc: BaseException) -> bool:
-    """True for errors worth retrying: throttling, 5xx, 409, timeouts, resets."""
-    return isinstance(exc, TemporaryFailure)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, bounded by attempts and wall time."""
-
-    attempts: int = 6
-    base_delay: float = 0.05
-    max_delay: float = 2.0
-    deadline: float = 20.0
-
-    def delays(self) -> Iterator[float]:
-        for i in range(self.attempts - 1):
-            yield random.uniform(0, min(self.max_delay, self.base_delay * (2**i)))
-
-
-DEFAULT_RETRY = RetryPolicy()
 
 
 def call_with_retry(

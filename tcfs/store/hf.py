@@ -38,8 +38,10 @@ from tcfs.store.base import (
     ObjectInfo,
     RetryPolicy,
     Store,
+    best_effort_warning,
     call_with_retry,
 )
+from tcfs.store.http_status import error_for_status
 from tcfs.store.validate import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -48,25 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-BEST_EFFORT_WARNING = (
-    "hf backend: conditional writes are best effort (check, then write); the bucket API "
-    "has no atomic create or compare-and-swap, so two agents can both win a claim"
-)
-
-# HTTP status → tcfs error class
-_HTTP_STATUS: dict[int, type[StoreError]] = {
-    401: AccessDenied,
-    403: AccessDenied,
-    404: NotFound,
-    409: TemporaryFailure,
-    412: PreconditionFailed,
-    429: TemporaryFailure,
-    500: TemporaryFailure,
-    502: TemporaryFailure,
-    503: TemporaryFailure,
-    504: TemporaryFailure,
-}
 
 
 def _mtime(info: Any) -> float:
@@ -80,6 +63,9 @@ def _mtime(info: Any) -> float:
 class HfStore(Store):
     kind = "hf"
     conditional_writes = False
+    #: huggingface_hub's request timeout (constants.DEFAULT_REQUEST_TIMEOUT), twice:
+    #: a connection and a read
+    attempt_timeout_s = 20.0
 
     def __init__(
         self,
@@ -90,7 +76,7 @@ class HfStore(Store):
         token: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        super().__init__(bucket, project)
+        super().__init__(bucket, project, retry=retry)
         try:
             from huggingface_hub import HfApi, HfFileSystem
             from huggingface_hub.utils import (  # type: ignore[attr-defined]
@@ -108,7 +94,6 @@ class HfStore(Store):
             raise ConfigError(f"an hf bucket is 'namespace/name', not {bucket!r}")
         disable_progress_bars()  # a daemon has no terminal to draw on
         self.endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
-        self.retry = retry
         self._api = HfApi(endpoint=self.endpoint, token=token)
         self._fs = HfFileSystem(endpoint=self.endpoint, token=token, skip_instance_cache=True)
         self._warned = False
@@ -151,7 +136,7 @@ class HfStore(Store):
             return StoreError(f"hf {op} on {target} failed: {exc}")
         if isinstance(exc, HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else 0
-            cls = _HTTP_STATUS.get(status, StoreError)
+            cls = error_for_status(status)
             if cls is NotFound:
                 return NotFound(f"no such key: {target}")
             if cls is AccessDenied:
@@ -196,7 +181,7 @@ class HfStore(Store):
     def _warn_best_effort(self) -> None:
         if not self._warned:
             self._warned = True
-            log.warning(BEST_EFFORT_WARNING)
+            log.warning("%s", best_effort_warning(type(self)))
 
     # ----- reads -----
 

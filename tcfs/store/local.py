@@ -29,7 +29,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tcfs.errors import (
     AccessDenied,
@@ -38,7 +38,18 @@ from tcfs.errors import (
     PreconditionFailed,
     StoreError,
 )
-from tcfs.store.base import Blob, CommonPrefix, ListEntry, ObjectInfo, Store
+from tcfs.store.base import (
+    DEFAULT_RETRY,
+    Blob,
+    CommonPrefix,
+    ListEntry,
+    ObjectInfo,
+    RetryPolicy,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from tcfs.config import Settings
 
 LOCK_DIR = ".tcfs-locks"
 TMP_PREFIX = ".tcfs-tmp-"
@@ -94,6 +105,11 @@ class LocalStore(Store):
             (self.root / LOCK_DIR).mkdir(exist_ok=True)
         except OSError as exc:
             raise _os_error(exc, project) from exc
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, retry: RetryPolicy = DEFAULT_RETRY) -> LocalStore:
+        # a directory has no temporary failures to retry
+        return cls(settings.bucket_path(), settings.project)
 
     # ----- paths and locks -----
 

@@ -61,6 +61,7 @@ def _attempt_of(exc: BaseException) -> int:
 class S3Store(Store):
     kind = "s3"
     conditional_writes = True
+    attempt_timeout_s = CONNECT_TIMEOUT + READ_TIMEOUT
 
     def __init__(
         self,
@@ -74,14 +75,13 @@ class S3Store(Store):
         secret_key: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        super().__init__(bucket, project)
+        super().__init__(bucket, project, retry=retry)
         import boto3
         from botocore.config import Config
 
         self.endpoint = endpoint or None
         self.region = region or ("us-east-1" if endpoint else None)
         self.path_style = bool(endpoint) if path_style is None else path_style
-        self.retry = retry
         config = Config(
             # We own retries: botocore retrying inside one of our attempts would
             # hide a lost conditional-PUT answer from the ambiguity check below.

@@ -23,14 +23,13 @@ from tcfs.errors import (
     TemporaryFailure,
     Unsupported,
 )
+from tcfs.store.http_status import HTTP_STATUS, RangeNotSatisfiable
+
+__all__ = ["HTTP_STATUS", "NoSuchBucket", "RangeNotSatisfiable", "translate"]
 
 
 class NoSuchBucket(NotFound):
     """The bucket itself is missing (never swallowed like an absent key)."""
-
-
-class RangeNotSatisfiable(StoreError):
-    """A ranged GET starting at or past the end of the object (HTTP 416)."""
 
 
 @dataclass(frozen=True)
@@ -73,22 +72,6 @@ ERROR_CODES: dict[str, type[StoreError]] = {
     "RequestTimeTooSkewed": AccessDenied,
     "NotImplemented": Unsupported,
     "InvalidRange": RangeNotSatisfiable,
-}
-
-# HTTP status → tcfs error class, when the code is not in the table
-HTTP_STATUS: dict[int, type[StoreError]] = {
-    401: AccessDenied,
-    403: AccessDenied,
-    404: NotFound,
-    409: TemporaryFailure,
-    412: PreconditionFailed,
-    416: RangeNotSatisfiable,
-    429: TemporaryFailure,
-    500: TemporaryFailure,
-    501: Unsupported,
-    502: TemporaryFailure,
-    503: TemporaryFailure,
-    504: TemporaryFailure,
 }
 
 # connection-level botocore errors, most specific first

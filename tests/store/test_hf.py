@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from tcfs.errors import AccessDenied, InvalidName, NotFound, PreconditionFailed
-from tcfs.store.hf import BEST_EFFORT_WARNING, HfStore
+from tcfs.store.base import best_effort_warning
+from tcfs.store.hf import HfStore
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def test_claims_are_best_effort_and_say_so_once(hf, caplog) -> None:  # type: ig
         with pytest.raises(PreconditionFailed):
             hf.put("steps/s1/claim.json", b"b", if_none_match=True)
         hf.delete("steps/s1/claim.json", if_match=hf.head("steps/s1/claim.json").etag)
-    warnings = [r for r in caplog.records if r.getMessage() == BEST_EFFORT_WARNING]
+    warnings = [r for r in caplog.records if r.getMessage() == best_effort_warning(HfStore)]
     assert len(warnings) == 1
 
 

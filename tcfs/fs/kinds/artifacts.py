@@ -14,9 +14,8 @@ from tcfs.protocol.artifacts import SHARED
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
 
-#: uploads get a deadline that grows with their size
-UPLOAD_BASE_S = 120.0
-UPLOAD_S_PER_MIB = 2.0
+#: a download for an append reads the whole artifact: more time than one read
+DOWNLOAD_BASE_S = 120.0
 
 
 def check_scope(name: str) -> str:
@@ -77,12 +76,12 @@ class Artifact(Node):
         artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
 
         async def upload(fileobj: BinaryIO, size: int) -> None:
-            limit = UPLOAD_BASE_S + UPLOAD_S_PER_MIB * size / (1 << 20)
-            await ctx.calls.run(artifacts.upload, scope, name, fileobj, size, timeout=limit)
+            await ctx.write(artifacts.upload, scope, name, fileobj, size)
 
         async def download(fileobj: BinaryIO) -> None:
             try:
-                await ctx.calls.run(artifacts.download, scope, name, fileobj, timeout=UPLOAD_BASE_S)
+                limit = DOWNLOAD_BASE_S + ctx.calls.timeout
+                await ctx.calls.run(artifacts.download, scope, name, fileobj, timeout=limit)
             except NotFound:
                 pass
 
@@ -96,4 +95,4 @@ class Artifact(Node):
         )
 
     async def unlink(self, ctx: FsContext) -> None:
-        await ctx.run(ctx.project.artifacts.delete, self.scope, self.name)
+        await ctx.write(ctx.project.artifacts.delete, self.scope, self.name)

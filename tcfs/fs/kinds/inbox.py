@@ -29,7 +29,7 @@ class InboxMessage(Rendered):
 
     async def unlink(self, ctx: FsContext) -> None:
         # a direct message is deleted; a broadcast is hidden for this agent only
-        await ctx.run(ctx.project.messages.remove, self.name)
+        await ctx.write(ctx.project.messages.remove, self.name)
 
 
 class InboxNext(Blocking):

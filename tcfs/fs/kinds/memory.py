@@ -17,7 +17,7 @@ import trio
 from tcfs import names
 from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
 from tcfs.fs import handles as h
-from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, WritableDir
+from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
 
 if TYPE_CHECKING:
@@ -79,11 +79,12 @@ class MemoryDir(MemoryRoot):
     __slots__ = ()
 
 
-class MemoryValue(_Keyed, Rendered):
+class MemoryValue(_Keyed, TextFile, Rendered):
+    """A value: ``>>`` appends, one trailing newline is the shell's."""
+
     __slots__ = ()
-    perm = 0o644
-    creatable = True
-    writable = True
+    limit = MAX_VALUE
+    what = "a memory value"
 
     async def render(self, ctx: FsContext) -> bytes:
         return (await ctx.run(ctx.project.memory.get, self.key)).render()
@@ -94,23 +95,24 @@ class MemoryValue(_Keyed, Rendered):
             ctx.rendered.keep(self, body)
         return Stat(self, len(body))
 
-    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        memory, key = ctx.project.memory, self.key
+    async def commit(self, ctx: FsContext, text: str) -> None:
+        await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
 
-        async def set_value(text: str) -> None:
-            await ctx.run(memory.set, key, strip_newline(text))
+    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
+        async def commit(text: str) -> None:
+            await self.commit(ctx, text)
 
         async def current() -> bytes:
             try:
-                return (await ctx.run(memory.get, key)).render()
+                return await self.render(ctx)
             except NotFound:
                 return b""
 
         return h.TextWriter(
             ino,
-            set_value,
-            limit=MAX_VALUE,
-            what="a memory value",
+            commit,
+            limit=self.limit,
+            what=self.what,
             base=current,
             append=how.append,
             commit_empty=True,
@@ -119,7 +121,7 @@ class MemoryValue(_Keyed, Rendered):
 
     async def truncate(self, ctx: FsContext, size: int) -> None:
         if size == 0:  # `truncate -s 0 memory/k` sets the empty value
-            await ctx.run(ctx.project.memory.set, self.key, "")
+            await ctx.write(ctx.project.memory.set, self.key, "")
 
 
 class MemoryEntry(_Keyed, Node):
@@ -172,7 +174,7 @@ class MemoryEntry(_Keyed, Node):
     async def unlink(self, ctx: FsContext) -> None:
         if self.key in ctx.memory_dirs:
             raise IsADirectory(f"{self.where} is a directory")
-        await ctx.run(ctx.project.memory.delete, self.key)
+        await ctx.write(ctx.project.memory.delete, self.key)
 
     async def mkdir(self, ctx: FsContext) -> Node:
         key = self.key

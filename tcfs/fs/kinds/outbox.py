@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tcfs.errors import AccessDenied, NotFound
 from tcfs.fs import handles as h
-from tcfs.fs.nodes import Node, OpenMode, Stat, WritableDir
+from tcfs.fs.nodes import OpenMode, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
 from tcfs.protocol.messages import MAX_MESSAGE, Message
 
@@ -23,11 +23,14 @@ class Outbox(WritableDir):
         return []
 
 
-class OutboxMessage(Node):
+class OutboxMessage(TextFile):
+    """Each file created is one message, sent by its first write; later
+    writes of the same open file replace its text."""
+
     __slots__ = ()
     perm = 0o200
-    creatable = True
-    writable = True
+    limit = MAX_MESSAGE
+    what = "a message"
 
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         raise NotFound(f"{self.where}: the outbox is write-only (create a file)")
@@ -40,14 +43,13 @@ class OutboxMessage(Node):
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         messages, to = ctx.project.messages, self.name
-        sent: list[Message] = []
+        sent: list[Message] = []  # what this open file sent: the next write replaces it
 
         async def send(text: str) -> None:
-            # the first write sends; later writes of the same open file replace it
             body = strip_newline(text)
             if sent:
-                sent[0] = await ctx.run(messages.rewrite, sent[0], body)
+                sent[0] = await ctx.write(messages.rewrite, sent[0], body)
             else:
-                sent.append(await ctx.run(messages.send, to, body))
+                sent.append(await ctx.write(messages.send, to, body))
 
-        return h.TextWriter(ino, send, limit=MAX_MESSAGE, what="a message", created=True)
+        return h.TextWriter(ino, send, limit=self.limit, what=self.what, created=True)

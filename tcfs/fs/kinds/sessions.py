@@ -19,9 +19,8 @@ class SessionsDir(Dir):
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
         reader = ctx.tailer.reader
-        if reader is None:
-            return []
-        return [Stat(c, 0) for name in await ctx.run(reader.harnesses) if (c := self.child(name))]
+        found = await ctx.run(reader.harnesses) if reader else []
+        return [Stat(c, 0) for name in found if (c := self.child(name))]
 
 
 class Harness(Dir):
@@ -29,9 +28,7 @@ class Harness(Dir):
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
         reader = ctx.tailer.reader
-        if reader is None:
-            return []
-        found = await ctx.run(reader.sessions, self.name)
+        found = await ctx.run(reader.sessions, self.name) if reader else []
         return [Stat(c, None) for sid in found if (c := self.child(sid + SUFFIX))]
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcfs.errors import InvalidArgument
 from tcfs.fs import handles as h
-from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, WritableDir
+from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
 from tcfs.protocol.steps import Claim as ClaimRecord
 
@@ -76,58 +76,46 @@ class Claim(_StepFile, Rendered):
         # could only fail.
         seen = ctx.rendered.take_record(self)
         steps, step = ctx.project.steps, self.step
-        claim = await ctx.run(
+        claim = await ctx.write(
             lambda: steps.claim(step, seen=seen if isinstance(seen, ClaimRecord) else None)
         )
         return h.ClaimHandle(ino, claim.render())
 
     async def unlink(self, ctx: FsContext) -> None:
-        await ctx.run(ctx.project.steps.release, self.step)
+        await ctx.write(ctx.project.steps.release, self.step)
 
 
-class Status(_StepFile, Computed):
+class Status(_StepFile, TextFile, Computed):
     """One word; the holder sets it.  Fenced against the claim's epoch, so
     reading it takes both records (computed at open)."""
 
     __slots__ = ()
-    perm = 0o644
-    creatable = True
-    writable = True
+    limit = MAX_STATUS
+    what = "a status"
 
     async def render(self, ctx: FsContext) -> bytes:
         return ((await ctx.run(ctx.project.steps.status, self.step)).status + "\n").encode()
 
-    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        steps, step = ctx.project.steps, self.step
-
-        async def set_status(text: str) -> None:
-            word = text.strip()
-            if word:
-                await ctx.run(steps.set_status, step, word)
-
-        return h.TextWriter(ino, set_status, limit=MAX_STATUS, what="a status", created=True)
+    async def commit(self, ctx: FsContext, text: str) -> None:
+        word = text.strip()
+        if word:
+            await ctx.write(ctx.project.steps.set_status, self.step, word)
 
 
-class Handoff(_StepFile, Rendered):
+class Handoff(_StepFile, TextFile, Rendered):
     """The holder writes a note (or a JSON object of fields): the step is done."""
 
     __slots__ = ()
-    perm = 0o644
-    creatable = True
-    writable = True
+    limit = MAX_HANDOFF
+    what = "a handoff"
 
     async def render(self, ctx: FsContext) -> bytes:
         steps = ctx.project.steps
         return steps.render_handoff(await ctx.run(steps.read_handoff, self.step))
 
-    async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        steps, step = ctx.project.steps, self.step
-
-        async def handoff(text: str) -> None:
-            fields = handoff_fields(text)
-            await ctx.run(lambda: steps.handoff(step, **fields))
-
-        return h.TextWriter(ino, handoff, limit=MAX_HANDOFF, what="a handoff", created=True)
+    async def commit(self, ctx: FsContext, text: str) -> None:
+        steps, step, fields = ctx.project.steps, self.step, handoff_fields(text)
+        await ctx.write(lambda: steps.handoff(step, **fields))
 
 
 class Wait(_StepFile, Blocking):
