@@ -8,7 +8,8 @@ entry without the value (an extra entry, as the CLI's order can leave), or the
 value without its history entry.  The latter is harmless: the value record
 itself names who set it and when (``set_by``, ``set_at``, the fields a history
 entry holds), so no value is ever unaccounted for, and the key's next set
-records both again.  Listing is per directory with a delimiter, so ``a`` never
+records both again.  (A store whose requests are no round trips, ``local``,
+writes them in turn, history first: the CLI's order.)  Listing is per directory with a delimiter, so ``a`` never
 bleeds into ``a0`` (the peer's prefix bug).
 """
 
@@ -66,6 +67,7 @@ class Memory:
         _, etag = both(
             lambda: self.store.put(history, entry),
             lambda: self.store.put(keys.memory_key(parts), records.encode(doc)),
+            together=self.store.round_trips,
         )
         return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
 
@@ -80,7 +82,7 @@ class Memory:
             except NotFound:
                 return None
 
-        return both(value, lambda: self.has_children(parts))
+        return both(value, lambda: self.has_children(parts), together=self.store.round_trips)
 
     def get(self, key: Key) -> MemoryValue:
         parts = names.memory_key(key)

@@ -20,7 +20,11 @@ B = TypeVar("B")
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tcfs-both")
 
 
-def both(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
+def both(f: Callable[[], A], g: Callable[[], B], *, together: bool = True) -> tuple[A, B]:
+    """``f()`` and ``g()``; at once unless ``together`` is False (a store whose
+    requests are no round trips: a thread hop would cost more than it saves)."""
+    if not together:
+        return f(), g()
     side = _POOL.submit(g)
     try:
         a = f()

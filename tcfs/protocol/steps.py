@@ -217,6 +217,7 @@ class Steps:
         claim, rec = both(
             lambda: self._read_claim_or_none(step),
             lambda: self._read_record(keys.status_key(step)),
+            together=self.store.round_trips,
         )
         stale = False
         if rec is not None:
@@ -593,6 +594,7 @@ class Steps:
         both(
             lambda: self._write_status(step, claim, state),
             lambda: self._fenced_put(keys.handoff_key(step), doc, claim.epoch, probably_new=True),
+            together=self.store.round_trips,
         )
         self._forget(step)
         return doc

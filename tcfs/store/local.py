@@ -95,6 +95,7 @@ def _os_error(exc: OSError, key: str) -> StoreError:
 class LocalStore(Store):
     kind = "local"
     conditional_writes = True
+    round_trips = False  # a request is a few system calls: nothing to overlap
 
     def __init__(self, root: str | os.PathLike[str], project: str) -> None:
         super().__init__(str(root), project)
