@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test test-harnesses demo bench bench-scale lint format docs clean
+.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt lint format docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,6 +32,9 @@ bench: setup
 
 bench-scale: setup
 	$(PY) -m bench.fleet
+
+bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~4 min)
+	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -23,13 +23,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import contention, cost, freshness, history, latency, report, scale
+from bench import contention, copy, cost, freshness, history, latency, report, rtt, scale
 from bench.context import Ctx
 from bench.procs import Reaper
 from bench.proxy import CountingProxy
 from bench.servers import MotoServer
 
-SECTIONS = ("latency", "contention", "freshness", "cost", "scale", "history")
+SECTIONS = ("latency", "rtt", "copy", "contention", "freshness", "cost", "scale", "history")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -191,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="s3,local", help="s3,local")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="an earlier results.json: the rtt section compares each command with it",
+    )
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     kinds = [k.strip() for k in args.backends.split(",") if k.strip()]
@@ -241,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             results["latency"]["table"] = {
                 k: report.latency_table(results["latency"]["rows"], k) for k in kinds
             }
+        if "s3" in kinds:
+            section("rtt", lambda: rtt.run(ctx, args.baseline))
+        if "local" in kinds:
+            section("copy", lambda: copy.run(ctx))
         section("contention", lambda: contention.run(ctx, kinds))
         section("freshness", lambda: freshness.run(ctx, backends("fresh")))
 

@@ -252,29 +252,38 @@ def tracecraft_exe() -> str | None:
     )
 
 
-def cli_ops(ctx: Ctx, backend: Backend) -> dict[str, Op] | None:
+def cli_runner(ctx: Ctx, backend: Backend, agent: str = AGENT) -> Callable[..., int] | None:
+    """``run(*args)`` runs ``tracecraft ARGS`` as ``agent`` on ``backend`` (s3 only):
+    its exit status.  None when the CLI is not installed."""
     exe = tracecraft_exe()
     if exe is None or backend.kind != "s3":
         return None
-    home = ctx.root / "home" / f"cli-{backend.bucket}"
+    home = ctx.root / "home" / f"cli-{backend.bucket}-{agent}"
     home.mkdir(parents=True, exist_ok=True)
     cfg = {
         "backend": "s3",
         "endpoint": backend.endpoint,
         "bucket": backend.bucket,
         "project": backend.project,
-        "agent_id": AGENT,
+        "agent_id": agent,
         "access_key": S3_ENV["AWS_ACCESS_KEY_ID"],
         "secret_key": S3_ENV["AWS_SECRET_ACCESS_KEY"],
     }
     (home / ".tracecraft.json").write_text(json.dumps(cfg))
     os.chmod(home / ".tracecraft.json", 0o600)
     env = base_env(home)
-    env["TRACECRAFT_AGENT"] = AGENT
+    env["TRACECRAFT_AGENT"] = agent
 
     def run(*args: str) -> int:
         return run_quiet([exe, *args], timeout=60, cwd=home, env=env)
 
+    return run
+
+
+def cli_ops(ctx: Ctx, backend: Backend) -> dict[str, Op] | None:
+    run = cli_runner(ctx, backend)
+    if run is None:
+        return None
     return {
         "memory read": lambda i: run("memory", "get", f"lat.cli{i}") == 0,
         "memory set": lambda i: run("memory", "set", f"set.cli{i}", f"v{i}") == 0,

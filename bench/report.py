@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench import copy, rtt
 from bench.latency import OPS, WAYS
 from bench.stats import ratio
 
@@ -143,6 +144,8 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
                 missed,
             )
         )
+    g += rtt.goals(results.get("rtt", {}))
+    g += copy.goals(results.get("copy", {}))
     return g
 
 
@@ -370,6 +373,11 @@ def markdown(results: dict[str, Any]) -> str:
         if growth:
             md.append("\n" + growth)
 
+    if "rtt" in results:
+        md += rtt.markdown(results["rtt"])
+    if "copy" in results:
+        md += copy.markdown(results["copy"])
+
     profiles = results.get("profiles", {})
     if profiles:
         md += ["", "## Profiles of the daemon (py-spy, non-idle samples)", ""]
@@ -534,6 +542,10 @@ def stdout_table(results: dict[str, Any]) -> str:
             f"{_x(ratio(r['ls_median_ms'], r['raw_list_median_ms']), 2)} the raw LIST, "
             f"daemon RSS {_fmt((r['rss_kb_after'] or 0) / 1024)} MB"
         )
+    if "rtt" in results:
+        lines += rtt.stdout(results["rtt"])
+    if "copy" in results:
+        lines += copy.stdout(results["copy"])
     lines.append("\ngoals:")
     for g in results.get("goals", []):
         lines.append(f"  [{'met' if g['met'] else 'NOT MET':7}] {g['goal']}: {g['figure']}")

@@ -40,25 +40,35 @@ class RenderCache:
     same process.  The render is kept for that pair only: it is taken by the
     first open of the path from the requesting process, while the kernel may
     still use the lookup's entry; any other open fetches afresh, so an open
-    after another mount's close sees the new data.
+    after another mount's close sees the new data.  With the render goes the
+    record it came from (a claim), for an open for writing that decides on it.
     """
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[str, ...], tuple[int | None, float, bytes]] = {}
+        self._kept: dict[tuple[str, ...], tuple[int | None, float, bytes, object]] = {}
 
-    def keep(self, node: Node, body: bytes) -> None:
+    def keep(self, node: Node, body: bytes, record: object = None) -> None:
         if len(self._kept) >= MAX_KEPT:  # lookups that were never opened
             self._kept.clear()
-        self._kept[node.path] = (REQUESTER.get(), trio.current_time(), body)
+        self._kept[node.path] = (REQUESTER.get(), trio.current_time(), body, record)
 
-    def take(self, node: Node) -> bytes | None:
+    def _take(self, node: Node) -> tuple[bytes, object] | None:
         item = self._kept.pop(node.path, None)
         if item is None:
             return None
-        pid, at, body = item
+        pid, at, body, record = item
         if pid != REQUESTER.get() or trio.current_time() - at > FILE_TTL_S:
             return None
-        return body
+        return body, record
+
+    def take(self, node: Node) -> bytes | None:
+        item = self._take(node)
+        return None if item is None else item[0]
+
+    def take_record(self, node: Node) -> object:
+        """The record behind the lookup's render (None if there is none)."""
+        item = self._take(node)
+        return None if item is None else item[1]
 
     def forget(self, node: Node) -> None:
         self._kept.pop(node.path, None)
@@ -79,6 +89,8 @@ class FsContext:
     events: EventSink = field(default_factory=NoEvents)
     #: the ``events`` file's lines, read while someone has it open
     feed: EventsFeed | None = None
+    #: names under memory/ found to be namespaces (no one-part key), and when
+    namespaces: dict[str, float] = field(default_factory=dict)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

@@ -287,10 +287,13 @@ class FsCore:
 
     async def _open_writer(self, entry: Inode, how: OpenMode) -> h.Handle:
         node = entry.node
-        self.ctx.rendered.forget(node)
-        if not node.writable:
-            raise AccessDenied(f"{node.where} is read-only")
-        return await node.open_write(self.ctx, entry.ino, how)
+        try:
+            if not node.writable:
+                raise AccessDenied(f"{node.where} is read-only")
+            # the node may decide on what its lookup just read (ctx.rendered)
+            return await node.open_write(self.ctx, entry.ino, how)
+        finally:
+            self.ctx.rendered.forget(node)
 
     async def read(self, fh: int, off: int, size: int) -> bytes:
         return await self.handle(fh).read(off, size)

@@ -25,7 +25,7 @@ import trio
 
 from tcfs import config, registry
 from tcfs.hooks import wake as wakes
-from tcfs.protocol import Project, keys
+from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S
 from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
@@ -50,6 +50,7 @@ MIRROR_STOP_S = 5.0
 #: at unmount, queued events are written for at most this long
 EVENTS_FLUSH_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
+AFTER_CLOSE_S = 10.0  # at exit, how long writes queued after an answer get to land
 
 
 class MountError(TcfsError):
@@ -99,7 +100,8 @@ def check_store(store: Store, settings: Settings) -> None:
 
 
 def open_project(store: Store, settings: Settings) -> Project:
-    project = Project(store, settings.agent, lease_ttl=settings.lease_ttl)
+    # the mount answers the shell first and sends follow-up writes after
+    project = Project(store, settings.agent, lease_ttl=settings.lease_ttl, after=AfterAnswer())
     project.waiting.sweep_s = settings.sweep
     return project
 
@@ -343,6 +345,8 @@ def serve(
         events.emit("agent-down", how="unmounted" if clean else "stopped after an error")
         events.close(timeout=EVENTS_FLUSH_S)
         registry.remove_record(mnt, os.getpid())
+        if project.after is not None:  # what the shell was told is sent
+            project.after.close(timeout=AFTER_CLOSE_S)
         with contextlib.suppress(Exception):
             project.close()  # rings still due go out before the store closes
         with contextlib.suppress(Exception):

@@ -271,19 +271,57 @@ class ArtifactWriter(Handle):
 
 
 class ArtifactReader(Handle):
+    """Reads an artifact in blocks of ``READ_BLOCK``.  A sequential reader
+    (``cp``, ``cat``) gets the next block fetched while it consumes this one,
+    so the store's latency overlaps the kernel's copying."""
+
     def __init__(self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]]) -> None:
         super().__init__(ino)
         self._fetch = fetch
         self._block_off = -1
         self._block = b""
+        #: the block being fetched ahead: (offset, done, the bytes or None on failure)
+        self._ahead: tuple[int, trio.Event, list[bytes | None]] | None = None
+
+    async def _load(self, start: int) -> None:
+        if start == self._block_off:
+            return
+        ahead, self._ahead = self._ahead, None
+        block: bytes | None = None
+        if ahead is not None and ahead[0] == start:
+            await ahead[1].wait()
+            block = ahead[2][0]
+        if block is None:  # not fetched ahead, or that fetch failed: this one reports
+            block = await self._fetch(start, READ_BLOCK)
+        self._block, self._block_off = block, start
+        if len(block) == READ_BLOCK:
+            self._read_ahead(start + READ_BLOCK)
+
+    def _read_ahead(self, start: int) -> None:
+        done = trio.Event()
+        box: list[bytes | None] = [None]
+
+        async def fetch() -> None:
+            # A system task: nothing may escape it but trio's own cancellation.
+            try:
+                box[0] = await self._fetch(start, READ_BLOCK)
+            except Exception as exc:  # the read that needs the block fetches it again
+                log.debug("reading ahead at %d failed: %s", start, exc)
+            finally:
+                done.set()
+
+        self._ahead = (start, done, box)
+        trio.lowlevel.spawn_system_task(fetch)
 
     async def read(self, off: int, size: int) -> bytes:
+        start = off - off % READ_BLOCK
+        if off + size <= start + READ_BLOCK:  # within one block (the kernel's reads are)
+            await self._load(start)
+            return self._block[off - start : off - start + size]  # the one copy
         out = bytearray()
         while size > 0:
             start = off - off % READ_BLOCK
-            if start != self._block_off:
-                self._block = await self._fetch(start, READ_BLOCK)
-                self._block_off = start
+            await self._load(start)
             piece = self._block[off - start : off - start + size]
             if not piece:
                 break

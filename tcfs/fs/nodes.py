@@ -200,16 +200,21 @@ class Rendered(Node):
     __slots__ = ()
 
     async def render(self, ctx: FsContext) -> bytes:
-        raise NotImplementedError
+        return (await self.fetch(ctx))[0]
+
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
+        """The content and the protocol record it was rendered from; a kind
+        overrides this or ``render``."""
+        return await self.render(ctx), None
 
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         try:
-            body = await self.render(ctx)
+            body, record = await self.fetch(ctx)
         except CorruptObject as exc:
             log.debug("%s: %s", self.where, exc)
             return Stat(self, 0)
         if keep:
-            ctx.rendered.keep(self, body)
+            ctx.rendered.keep(self, body, record)
         return Stat(self, len(body))
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:

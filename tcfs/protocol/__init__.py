@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from tcfs import names
+from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.agents import AgentRecord, Agents
 from tcfs.protocol.artifacts import Artifacts
 from tcfs.protocol.doorbells import Doorbells
@@ -23,6 +24,7 @@ from tcfs.store.base import Store
 
 __all__ = [
     "STATUSES",
+    "AfterAnswer",
     "AgentRecord",
     "Agents",
     "Artifacts",
@@ -49,15 +51,21 @@ class Project:
         *,
         lease_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        after: AfterAnswer | None = None,
     ) -> None:
         self.store = store
         self.agent = names.agent_id(agent)
         self.lease_ttl = lease_ttl
+        #: writes sent after the caller has its answer, ordered per subject (a
+        #: mount's); None: every write is sent before the call returns
+        self.after = after
         # Sends and final statuses ring doorbells, so blocked readers poll a
         # small object instead of listing (DESIGN §8).
         self.bells = Doorbells(store, agent)
         self.agents = Agents(store, agent, clock=clock)
-        self.steps = Steps(store, agent, lease_ttl=lease_ttl, clock=clock, bells=self.bells)
+        self.steps = Steps(
+            store, agent, lease_ttl=lease_ttl, clock=clock, after=after, bells=self.bells
+        )
         self.messages = Messages(store, agent, bells=self.bells)
         self.memory = Memory(store, agent)
         self.artifacts = Artifacts(store)

@@ -1,9 +1,16 @@
 """Shared memory: ``memory/<a>/<b>.json`` is the CLI's key ``a.b``.
 
-Every set writes an immutable history entry first, then the live key (the
-CLI's order: a crash in between leaves an extra history entry, never a value
-nobody can account for).  Listing is per directory with a delimiter, so
-``a`` never bleeds into ``a0`` (the peer's prefix bug).
+Every set writes an immutable history entry and the live key.  They do not
+depend on each other, so they travel together (one round trip, where the CLI
+spends two).  The set succeeds only when both are written (each with the
+store's retries); if either fails, so does the set.  What a crash can leave: the history
+entry without the value (an extra entry, as the CLI's order can leave), or the
+value without its history entry.  The latter is harmless: the value record
+itself names who set it and when (``set_by``, ``set_at``, the fields a history
+entry holds), so no value is ever unaccounted for, and the key's next set
+records both again.  (A store whose requests are no round trips, ``local``,
+writes them in turn, history first: the CLI's order.)  Listing is per directory with a delimiter, so ``a`` never
+bleeds into ``a0`` (the peer's prefix bug).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 from tcfs import names
 from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, TooLarge
 from tcfs.protocol import keys, records
+from tcfs.protocol.parallel import both
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -54,12 +62,27 @@ class Memory:
         if len(value.encode()) > MAX_VALUE:
             raise TooLarge(f"memory value is larger than {MAX_VALUE} bytes")
         doc = {"value": value, "set_by": self.agent, "set_at": records.now_iso()}
-        self.store.put(
-            keys.append_key(keys.memory_history_prefix(parts), self.agent),
-            records.encode({"key": ".".join(parts), **doc}),
+        history = keys.append_key(keys.memory_history_prefix(parts), self.agent)
+        entry = records.encode({"key": ".".join(parts), **doc})
+        _, etag = both(
+            lambda: self.store.put(history, entry),
+            lambda: self.store.put(keys.memory_key(parts), records.encode(doc)),
+            together=self.store.round_trips,
         )
-        etag = self.store.put(keys.memory_key(parts), records.encode(doc))
         return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
+
+    def lookup(self, key: Key) -> tuple[MemoryValue | None, bool]:
+        """(the value, or None; whether keys are stored below ``key``), asked
+        together: a name that holds no value costs one round trip, not two."""
+        parts = names.memory_key(key)
+
+        def value() -> MemoryValue | None:
+            try:
+                return self.get(parts)
+            except NotFound:
+                return None
+
+        return both(value, lambda: self.has_children(parts), together=self.store.round_trips)
 
     def get(self, key: Key) -> MemoryValue:
         parts = names.memory_key(key)

@@ -13,6 +13,15 @@ agent wins.  tcfs adds lease fields to the CLI's ``{agent, claimed_at}``:
   step's status (the fencing token).
 * A claim with no (current) status is ``in_progress``: the CLI's crash-window
   rule, since claim and status are two separate writes.
+
+Round trips: a step's records that do not depend on each other are read and
+written together (``both``); what this process already knows is not asked
+again: the claim its own unexpired lease holds (for the holder check), the
+status record it wrote last (the base of the next compare-and-swap, which
+re-reads if someone else wrote since), the claim a lookup just read (a lost
+claim is decided from it).  With an ``AfterAnswer`` queue, the ``in_progress``
+status after a won claim is written after the caller has its answer, and
+every later write of the same step waits for it.
 """
 
 from __future__ import annotations
@@ -41,7 +50,9 @@ from tcfs.errors import (
     TemporaryFailure,
 )
 from tcfs.protocol import cas, keys, records
+from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.doorbells import Doorbells
+from tcfs.protocol.parallel import both
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -134,14 +145,19 @@ class Steps:
         *,
         lease_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        after: AfterAnswer | None = None,
         bells: Doorbells | None = None,
     ) -> None:
         self.store = store
         self.agent = names.agent_id(agent)
         self.lease_ttl = float(lease_ttl)
         self.clock = clock
+        #: where the status after a won claim goes; None: written before claim() returns
+        self.after = after
         self.bells = bells
         self._held: dict[str, Claim] = {}
+        #: the status record this process wrote last, per step: (doc, ETag)
+        self._written: dict[str, tuple[dict[str, Any], str]] = {}
         self._lock = threading.Lock()
 
     # ----- reading -----
@@ -205,8 +221,12 @@ class Steps:
 
     def status(self, step: str) -> StepStatus:
         step = names.step_id(step)
-        claim = self._read_claim_or_none(step)
-        rec = self._read_record(keys.status_key(step))
+        # fencing needs both records, and neither read depends on the other
+        claim, rec = both(
+            lambda: self._read_claim_or_none(step),
+            lambda: self._read_record(keys.status_key(step)),
+            together=self.store.round_trips,
+        )
         stale = False
         if rec is not None:
             doc = rec[0]
@@ -265,9 +285,15 @@ class Steps:
             self._held[step] = claim
         return claim
 
-    def claim(self, step: str) -> Claim:
-        """Claim ``step`` for this agent, or raise ``ClaimTaken``."""
+    def claim(self, step: str, *, seen: Claim | None = None) -> Claim:
+        """Claim ``step`` for this agent, or raise ``ClaimTaken``.
+
+        ``seen``: the claim the caller read a moment ago (a lookup), so a step
+        another agent holds is refused, and one we hold renewed, without a
+        conditional PUT that could only fail."""
         step = names.step_id(step)
+        if seen is not None and seen.step == step:
+            return self._claim_existing(seen)
         # One conditional PUT decides.  The status write after it is what the
         # CLI does too: a record left without an epoch (the CLI's `complete` on
         # an unclaimed step) is not fenced, so it must be replaced.  A crash in
@@ -292,16 +318,27 @@ class Steps:
 
     def _new_claim(self, step: str, doc: dict[str, Any], etag: str) -> Claim:
         claim = self._remember(doc, etag, step)
-        try:
-            self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
-        except (NotHolder, Contention) as exc:  # a newer epoch (clock skew), or contention:
-            # the claim is won; failing to write its status must not lose it
-            log.warning("claimed %s but did not write its status: %s", step, exc)
-        except TcfsError:
-            # The caller is told the claim failed: it must not keep (and renew)
-            # a lease its agent does not know it holds.
-            self._give_back(claim)
-            raise
+
+        def write_status() -> None:
+            try:
+                self._write_status(step, claim, "in_progress", started_at=doc["claimed_at"])
+            except (NotHolder, Contention) as exc:  # a newer epoch (clock skew), or contention:
+                # the claim is won; failing to write its status must not lose it
+                log.warning("claimed %s but did not write its status: %s", step, exc)
+
+        if self.after is None:
+            try:
+                write_status()
+            except TcfsError:
+                # The caller is told the claim failed: it must not keep (and renew)
+                # a lease its agent does not know it holds.
+                self._give_back(claim)
+                raise
+        else:
+            # The caller is told it won before the status lands: until it does
+            # (or if it never does), the claim alone reads as in_progress (the
+            # crash-window rule), which is what the status says anyway.
+            self.after.submit(step, write_status, what=f"the status of new claim {step}")
         return claim
 
     def _give_back(self, claim: Claim) -> None:
@@ -310,6 +347,11 @@ class Steps:
             self._delete_claim(claim)
         except TcfsError as exc:
             log.warning("could not give back %s; its lease lapses unrenewed: %s", claim.step, exc)
+
+    def _settle(self, step: str) -> None:
+        """Let this step's queued writes land before one of ours that must follow them."""
+        if self.after is not None and not self.after.settle(step):
+            raise Contention(f"step {step}: an earlier write of this mount is still being sent")
 
     def _claim_existing(self, current: Claim) -> Claim:
         """The step is claimed: ours to renew, another's, or an expired lease."""
@@ -409,12 +451,14 @@ class Steps:
 
     def release(self, step: str) -> None:
         step = names.step_id(step)
+        self._settle(step)
         current = self.read_claim(step)  # NotFound if unclaimed
         if current.agent != self.agent:
             raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
         self._delete_claim(current)
         with self._lock:
             self._held.pop(step, None)
+            self._written.pop(step, None)
         # A released step is pending again: a status left behind would outlive
         # the claim (the CLI trusts status.json).  handoff.json stays as history.
         # A record from a newer epoch belongs to whoever claimed the step right
@@ -456,6 +500,12 @@ class Steps:
     # ----- status and handoff (holder only, fenced by epoch) -----
 
     def _require_holder(self, step: str) -> Claim:
+        with self._lock:
+            held = self._held.get(step)
+        if held is not None and not held.expired(self.clock() + CLOCK_SKEW_S):
+            # Our own live lease: nobody can have taken it over before it expires,
+            # and the epoch fences every record we write should it be gone anyway.
+            return held
         current = self._read_claim_or_none(step)
         if current is None:
             raise NotHolder(f"step {step} is not claimed; claim it first")
@@ -477,18 +527,19 @@ class Steps:
         *,
         probably_new: bool = False,
         read: tuple[dict[str, Any], str] | object | None = _UNREAD,
-    ) -> None:
+    ) -> str:
         """Write a step record unless a newer epoch already wrote it.
 
         A compare-and-swap on the record's ETag, so a holder whose lease was taken
         over can never overwrite what the new holder wrote, even if its late
         write races the takeover.  ``probably_new``: try a create-only PUT first
         (one request instead of a read and a write when no record exists yet);
-        ``read``: the record as the caller just read it, saving a read.
+        ``read``: the record as the caller just read it, saving a read.  The
+        new record's ETag.
         """
         body = records.encode(doc)
-        if probably_new and cas.put_if_unchanged(self.store, key, body, None) is not None:
-            return
+        if probably_new and (new := cas.put_if_unchanged(self.store, key, body, None)):
+            return new
         # a record exists (or may): compare and swap on what we read
         for _ in cas.attempts(8, key):
             if read is _UNREAD:
@@ -500,8 +551,9 @@ class Steps:
                 if isinstance(theirs, int) and not isinstance(theirs, bool) and theirs > epoch:
                     raise NotHolder(f"{key} was written under a newer lease (epoch {theirs})")
             etag = None if rec is None else rec[1]
-            if cas.put_if_unchanged(self.store, key, body, etag) is not None:
-                return  # else someone wrote in between: look again
+            if (new := cas.put_if_unchanged(self.store, key, body, etag)) is not None:
+                return new  # else someone wrote in between: look again
+        raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _write_status(
         self, step: str, claim: Claim, status: str, *, started_at: str | None = None
@@ -509,7 +561,11 @@ class Steps:
         now = records.now_iso()
         prev: tuple[dict[str, Any], str] | object | None = _UNREAD
         if started_at is None:
-            prev = self._read_record(keys.status_key(step))
+            with self._lock:
+                mine = self._written.get(step)
+            # the record we wrote last is the base of the swap (a stale one fails
+            # it, and the swap reads afresh); any other record is read first
+            prev = mine if mine is not None else self._read_record(keys.status_key(step))
             started_at = prev[0].get("started_at") if prev else None
             if not isinstance(started_at, str):
                 started_at = claim.claimed_at or now
@@ -522,9 +578,11 @@ class Steps:
             doc["completed_at"] = now
         doc["epoch"] = claim.epoch
         # A fresh claim (started_at given) usually finds no status record yet.
-        self._fenced_put(
+        etag = self._fenced_put(
             keys.status_key(step), doc, claim.epoch, probably_new=prev is _UNREAD, read=prev
         )
+        with self._lock:
+            self._written[step] = (doc, etag)
         return doc
 
     def set_status(self, step: str, status: str) -> StepStatus:
@@ -534,6 +592,7 @@ class Steps:
             raise InvalidArgument(
                 f"unknown status {status!r}: write one of {', '.join(WRITABLE_STATUSES)}"
             )
+        self._settle(step)
         claim = self._require_holder(step)
         self._write_status(step, claim, status)
         if status != "in_progress":
@@ -569,8 +628,8 @@ class Steps:
             )
         if next_agent is not None:
             names.agent_id(next_agent)
+        self._settle(step)
         claim = self._require_holder(step)
-        self._write_status(step, claim, state)
         doc: dict[str, Any] = {
             "schema": 2,
             "from_agent": self.agent,
@@ -584,7 +643,16 @@ class Steps:
         }
         if changed_files is not None:
             doc["changed_files"] = [str(f) for f in changed_files]
-        self._fenced_put(keys.handoff_key(step), doc, claim.epoch)
+        # The status and the handoff record do not depend on each other: written
+        # together.  A crash in between leaves one of them: a final status with
+        # no handoff (what the CLI's own order can leave), or a handoff while
+        # the status still says in_progress, which the lease then lets lapse.
+        # A handoff is written once per claim, so it is first tried create-only.
+        both(
+            lambda: self._write_status(step, claim, state),
+            lambda: self._fenced_put(keys.handoff_key(step), doc, claim.epoch, probably_new=True),
+            together=self.store.round_trips,
+        )
         self._forget(step)
         self._ring(step)
         return doc

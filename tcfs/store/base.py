@@ -108,6 +108,9 @@ class Store(ABC):
     #: the longest one attempt of a request can take (its connect and read
     #: timeouts); with ``retry`` this bounds every call the store makes
     attempt_timeout_s: ClassVar[float] = 10.0
+    #: a request is a network round trip, so independent ones are worth sending
+    #: together; False where one costs less than handing it to another thread
+    round_trips: ClassVar[bool] = True
     #: how temporary failures are retried, inside the store and nowhere else
     retry: RetryPolicy
 

@@ -4,8 +4,16 @@
 across threads and processes on one machine: every mutation of a key runs under
 an ``flock`` on one of a fixed set of lock files (striped by key hash, kept in
 ``<root>/.tcfs-locks``), checks its condition, writes a temporary file and
-renames it into place, so readers never see a torn object.  ETags are the MD5 of
-the content, as S3 gives for single-part objects.
+renames it into place, so readers never see a torn object.
+
+An ETag is the version of the file that holds the object: its inode, mtime in
+nanoseconds and size, all from one ``stat``, so no read (let alone a hash) of
+the content is ever needed, and a ranged read reads only its range.  Every
+write is a new file renamed into place, stamped under the key's lock with an
+mtime above that of the file it replaces, so a key never shows one ETag for two
+versions, even when the filesystem reuses a freed inode within one tick of its
+coarse clock.  Objects written before this scheme (or by hand) have an ETag
+like any other file.
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import shutil
+import stat
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -39,16 +48,32 @@ TMP_PREFIX = ".tcfs-tmp-"
 LOCK_STRIPES = 64
 
 
-def _etag(data: bytes) -> str:
-    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+def _etag(st: os.stat_result) -> str:
+    """The ETag of the file version ``st`` describes (see the module's docstring)."""
+    return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
 
 
-def _file_etag(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return '"' + h.hexdigest() + '"'
+def _stat_file(path: Path) -> os.stat_result | None:
+    """The stat of the object's file; None when there is none (absent or a directory)."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _read_range(fd: int, st: os.stat_result, byte_range: tuple[int, int] | None) -> bytes:
+    off, length = (0, st.st_size) if byte_range is None else byte_range
+    length = max(0, min(length, st.st_size - off))
+    body = os.pread(fd, length, off)
+    if len(body) == length or not body:
+        return body  # the common case: one read, no copy
+    parts = [body]  # pread may return less than asked (huge reads, signals)
+    got = len(body)
+    while got < length and (chunk := os.pread(fd, length - got, off + got)):
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def _os_error(exc: OSError, key: str) -> StoreError:
@@ -62,6 +87,7 @@ def _os_error(exc: OSError, key: str) -> StoreError:
 class LocalStore(Store):
     kind = "local"
     conditional_writes = True
+    round_trips = False  # a request is a few system calls: nothing to overlap
 
     def __init__(self, root: str | os.PathLike[str], project: str) -> None:
         super().__init__(str(root), project)
@@ -96,21 +122,22 @@ class LocalStore(Store):
         finally:
             os.close(fd)  # closing drops the flock
 
-    def _current_etag(self, path: Path) -> str | None:
-        try:
-            return _file_etag(path)
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            return None
-
-    def _write_atomic(self, path: Path, write: Callable[[BinaryIO], object]) -> None:
+    def _write_atomic(
+        self, path: Path, current: os.stat_result | None, write: Callable[[BinaryIO], object]
+    ) -> str:
+        """Write a new file and rename it over ``path`` (whose file is ``current``);
+        its ETag.  Runs under the key's lock."""
+        # A later version always has a later mtime than the one it replaces.
+        mtime_ns = max(time.time_ns(), current.st_mtime_ns + 1 if current else 0)
         for _ in range(3):
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
             try:
                 with open(tmp, "wb") as f:
                     write(f)
+                    f.flush()
+                    os.utime(f.fileno(), ns=(mtime_ns, mtime_ns))
+                    etag = _etag(os.fstat(f.fileno()))
             except FileNotFoundError:
                 # a concurrent delete pruned the directory; make it again
                 continue
@@ -118,47 +145,47 @@ class LocalStore(Store):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                 raise
-            os.replace(tmp, path)
-            return
+            os.replace(tmp, path)  # keeps the inode, mtime and size: the ETag holds
+            return etag
         raise StoreError(f"could not write {path.name}: its directory keeps vanishing")
 
     def _check(
-        self, key: str, current: str | None, if_none_match: bool, if_match: str | None
+        self, key: str, current: os.stat_result | None, if_none_match: bool, if_match: str | None
     ) -> None:
         if if_none_match and current is not None:
             raise PreconditionFailed(f"{key} already exists")
         if if_match is not None:
             if current is None:
                 raise NotFound(f"no such key: {key}")
-            if current != if_match:
-                raise PreconditionFailed(f"{key} changed (ETag {current} != {if_match})")
+            if _etag(current) != if_match:
+                raise PreconditionFailed(f"{key} changed (ETag {_etag(current)} != {if_match})")
 
     # ----- the interface -----
 
     def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> Blob:
         path = self._path(key)
         try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                data = f.read()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                # the ETag and the bytes come from one open file: one version
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise NotFound(f"no such key: {key}")
+                body = _read_range(fd, st, byte_range)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        body = data
-        if byte_range is not None:
-            off, length = byte_range
-            body = data[off : off + length]
-        return Blob(body=body, etag=_etag(data), size=len(data), mtime=st.st_mtime)
+        return Blob(body=body, etag=_etag(st), size=st.st_size, mtime=st.st_mtime)
 
     def head(self, key: str) -> ObjectInfo:
-        path = self._path(key)
         try:
-            st = path.stat()
-            if not path.is_file():
-                raise NotFound(f"no such key: {key}")
-            etag = _file_etag(path)
+            st = _stat_file(self._path(key))
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        return ObjectInfo(key=key, size=st.st_size, etag=etag, mtime=st.st_mtime)
+        if st is None:
+            raise NotFound(f"no such key: {key}")
+        return ObjectInfo(key=key, size=st.st_size, etag=_etag(st), mtime=st.st_mtime)
 
     def put(
         self,
@@ -171,16 +198,14 @@ class LocalStore(Store):
         path = self._path(key)
         try:
             with self._locked(key):
-                if if_none_match or if_match is not None:
-                    self._check(key, self._current_etag(path), if_none_match, if_match)
-                self._write_atomic(path, lambda f: f.write(body))
+                current = _stat_file(path)
+                self._check(key, current, if_none_match, if_match)
+                return self._write_atomic(path, current, lambda f: f.write(body))
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        return _etag(body)
 
     def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
         path = self._path(key)
-        h = hashlib.md5(usedforsecurity=False)
 
         def copy(f: BinaryIO) -> None:
             left = size
@@ -188,16 +213,14 @@ class LocalStore(Store):
                 chunk = fileobj.read(min(left, 1 << 20))
                 if not chunk:
                     break
-                h.update(chunk)
                 f.write(chunk)
                 left -= len(chunk)
 
         try:
             with self._locked(key):
-                self._write_atomic(path, copy)
+                return self._write_atomic(path, _stat_file(path), copy)
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        return '"' + h.hexdigest() + '"'
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = 8 << 20) -> int:
         try:
@@ -212,7 +235,7 @@ class LocalStore(Store):
         try:
             with self._locked(key):
                 if if_match is not None:
-                    self._check(key, self._current_etag(path), False, if_match)
+                    self._check(key, _stat_file(path), False, if_match)
                 try:
                     path.unlink()
                 except (FileNotFoundError, IsADirectoryError):
@@ -289,7 +312,7 @@ class LocalStore(Store):
                     st = (directory / name).stat()
                 except FileNotFoundError:
                     continue
-                yield ObjectInfo(key=key, size=st.st_size, etag=None, mtime=st.st_mtime)
+                yield ObjectInfo(key=key, size=st.st_size, etag=_etag(st), mtime=st.st_mtime)
 
     def _has_files(self, directory: Path) -> bool:
         for _root, _dirs, files in os.walk(directory):

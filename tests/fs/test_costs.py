@@ -4,7 +4,9 @@ Each case drives the filesystem core the way the kernel does for one shell
 command with the parent directories already cached (their entries live 1 s):
 a lookup of the last name, then open / read / write / release or unlink.  The
 store counts the requests it serves, so a change that adds a request to a hot
-path fails here and the README table must be updated with it.
+path fails here and the README table must be updated with it.  Requests sent
+after the command has its answer (the mount's ``AfterAnswer`` queue) are
+counted apart: the command does not wait for them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from trio.testing import MockClock
 
 from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE
-from tcfs.protocol import Project
+from tcfs.protocol import AfterAnswer, Project
 from tests.fs.counting import CountingStore
 
 _CACHED: dict[tuple[int, str], int] = {}
@@ -89,26 +91,32 @@ async def ls(core: FsCore, path: str) -> list[str]:
     return [e.node.path[-1] for e in entries]
 
 
-def measure(tmp_path: Path, setup, action) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def measure(tmp_path: Path, setup, action) -> tuple[dict[str, int], dict[str, int]]:  # type: ignore[no-untyped-def]
+    """(requests the command waited for, requests sent after its answer)."""
     store = CountingStore(tmp_path / "bucket", "proj")
-    core = FsCore(Project(store, "alice"), wait_timeout=5, readme=b"")
-    other = FsCore(Project(store, "bob"), wait_timeout=5, readme=b"")
+    after = AfterAnswer()
+    core = FsCore(Project(store, "alice", after=after), wait_timeout=5, readme=b"")
+    other = FsCore(Project(store, "bob", after=after), wait_timeout=5, readme=b"")
 
-    async def main() -> dict[str, int]:
+    async def main() -> tuple[dict[str, int], dict[str, int]]:
         _CACHED.clear()
         await setup(core, other)
         await action(core, "warm")  # parent directories' lookups, as the kernel caches them
-        # doorbells ring off the syscall's path, in a thread: count each ring with
-        # the operation that caused it
+        assert after.settle_all(timeout=30)
         assert core.p.bells.flush() and other.p.bells.flush()
-        store.counts.clear()
+        store.clear()
         await action(core, "measured")
-        assert core.p.bells.flush()
-        return dict(store.counts)
+        answered = store.counts - store.after
+        # doorbells ring in their own thread once the write they announce landed
+        assert after.settle_all(timeout=30) and core.p.bells.flush()
+        return dict(answered), dict(store.after)
 
     # On a clock that stands still: a lookup's content serves the open of the
     # same request because they are one pair, never because they came quickly.
-    return trio.run(main, clock=MockClock())
+    try:
+        return trio.run(main, clock=MockClock())
+    finally:
+        after.close(timeout=30)
 
 
 async def nothing(core: FsCore, other: FsCore) -> None:
@@ -121,67 +129,84 @@ async def claim_both(other: FsCore) -> None:
         await echo(other, f"steps/s-{r}/claim", b"me\n")
 
 
-# (name, setup, action(core, round), expected requests)
+# (name, setup, action(core, round), requests waited for, requests sent after the answer)
 CASES = [
     (
         "cat memory/a/b",
         lambda c, o: echo(o, "memory/a/b", b"v\n"),
         lambda c, r: cat(c, "memory/a/b"),
-        {"GET": 1},
+        {"GET": 1, "LIST": 1},  # together: the value, and whether keys lie below it
+        {},
     ),
     (
         "echo v > memory/a/b",
         nothing,
         lambda c, r: echo(c, f"memory/a/{r}", b"v\n"),
-        {"GET": 1, "LIST": 1, "PUT": 2},
+        {"GET": 1, "LIST": 1, "PUT": 2},  # lookup: GET + LIST together; history + value together
+        {},
     ),
     (
         "echo me > steps/<id>/claim (wins)",
         nothing,
         lambda c, r: echo(c, f"steps/s-{r}/claim", b"me\n"),
-        {"GET": 1, "PUT": 2},
+        {"GET": 1, "PUT": 1},
+        {"PUT": 1},  # the in_progress status
     ),
     (
         "echo me > steps/<id>/claim (loses)",
         lambda c, o: claim_both(o),
-        lambda c, r: _expect_eexist(echo(c, f"steps/s-{r}/claim", b"me\n")),
-        {"GET": 2, "PUT": 1},
+        lambda c, r: _expect_eexist(write(c, f"steps/s-{r}/claim", b"me\n")),
+        {"GET": 1},  # the lookup's claim decides: no PUT that could only fail
+        {},
     ),
     (
         "cat steps/<id>/claim",
         lambda c, o: echo(o, "steps/s1/claim", b"me\n"),
         lambda c, r: cat(c, "steps/s1/claim"),
         {"GET": 1},
+        {},
     ),
     (
         "echo complete > steps/<id>/status (holder)",
         lambda c, o: claim_both(c),
         lambda c, r: write(c, f"steps/s-{r}/status", b"complete\n"),
-        {"GET": 2, "PUT": 1, "LIST": 1},  # + the step's waiters (none: no bell to ring)
+        {"PUT": 1},  # its own lease and the status it wrote: nothing to read
+        {"LIST": 1},  # the step's waiters, to ring their bells (none here)
+    ),
+    (
+        "echo done > steps/<id>/handoff (holder)",
+        lambda c, o: claim_both(c),
+        lambda c, r: echo(c, f"steps/s-{r}/handoff", b"done\n"),
+        {"GET": 1, "PUT": 2},  # lookup; then the status and the handoff together
+        {"LIST": 1},  # the step's waiters, to ring their bells (none here)
     ),
     (
         "cat steps/<id>/status",
         lambda c, o: echo(o, "steps/s1/claim", b"me\n"),
         lambda c, r: cat(c, "steps/s1/status"),
-        {"GET": 2},
+        {"GET": 2},  # claim and status together
+        {},
     ),
     (
         "echo hi > outbox/<agent>",
         nothing,
         lambda c, r: echo(c, "outbox/bob", b"hi\n"),
-        {"PUT": 2},  # the message, then bob's doorbell
+        {"PUT": 1},
+        {"PUT": 1},  # bob's doorbell, once the message is written
     ),
     (
         "ls inbox",
         lambda c, o: echo(o, "outbox/alice", b"hi\n"),
         lambda c, r: ls(c, "inbox"),
         {"GET": 1, "LIST": 2},
+        {},
     ),
     (
         "ls memory/a",
         lambda c, o: echo(o, "memory/a/b", b"v\n"),
         lambda c, r: ls(c, "memory/a"),
         {"LIST": 1},
+        {},
     ),
 ]
 
@@ -199,6 +224,8 @@ async def _expect_eexist(coro) -> None:  # type: ignore[no-untyped-def]
         raise AssertionError("the claim should have been refused")
 
 
-@pytest.mark.parametrize(("name", "setup", "action", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_request_costs(tmp_path: Path, name: str, setup, action, expected: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
-    assert measure(tmp_path, setup, action) == expected
+@pytest.mark.parametrize(
+    ("name", "setup", "action", "expected", "after"), CASES, ids=[c[0] for c in CASES]
+)
+def test_request_costs(tmp_path: Path, name: str, setup, action, expected, after) -> None:  # type: ignore[no-untyped-def]
+    assert measure(tmp_path, setup, action) == (expected, after)

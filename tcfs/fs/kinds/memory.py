@@ -9,7 +9,10 @@ directory made with ``mkdir`` on this mount until a value is written in it.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
+
+import trio
 
 from tcfs import names
 from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
@@ -21,7 +24,15 @@ from tcfs.protocol import events
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
 
+log = logging.getLogger(__name__)
+
+MAX_NAMESPACES = 4096  # verdicts kept at most (dropped all at once beyond)
+
 MAX_VALUE = 1 << 20
+#: how long a name found to be a namespace (no one-part key ``memory/<a>.json``)
+#: is taken as one without asking again.  Only the CLI can make a one-part key;
+#: one it makes meanwhile shows as a file at most this much later.
+NAMESPACE_REUSE_S = 30.0
 
 
 def is_namespace(key: tuple[str, ...]) -> bool:
@@ -79,6 +90,12 @@ class MemoryValue(Keyed, TextFile, Rendered):
     async def render(self, ctx: FsContext) -> bytes:
         return (await ctx.run(ctx.project.memory.get, self.key)).render()
 
+    def kept(self, ctx: FsContext, body: bytes, keep: bool) -> Stat:
+        """The stat of a value already fetched (kept for the open, on a lookup)."""
+        if keep:
+            ctx.rendered.keep(self, body)
+        return Stat(self, len(body))
+
     async def commit(self, ctx: FsContext, text: str) -> None:
         value = await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
         events.record_memory_set(ctx.events, value)
@@ -128,13 +145,35 @@ class MemoryEntry(Keyed, Node):
         if key in ctx.memory_dirs:
             return Stat(MemoryDir(self.path))
         value = MemoryValue(self.path)
+        if is_namespace(key):
+            return await self._namespace(ctx, value, keep)
+        # The value and the keys below it, asked together: one round trip.
         try:
-            return await value.stat(ctx, keep=keep)
-        except NotFound:
-            pass
-        if is_namespace(key) or await ctx.run(ctx.project.memory.has_children, key):
+            found, below = await ctx.run(ctx.project.memory.lookup, key)
+        except CorruptObject as exc:  # a malformed value still exists (reading it: EIO)
+            log.debug("%s: %s", self.where, exc)
+            return Stat(value, 0)
+        if found is not None:
+            return value.kept(ctx, found.render(), keep)
+        if below:
             return Stat(MemoryDir(self.path))
         raise NotFound(f"no memory key {'.'.join(key)}")
+
+    async def _namespace(self, ctx: FsContext, value: MemoryValue, keep: bool) -> Stat:
+        """A name directly under memory/: a namespace unless the CLI made it a
+        one-part key, which is asked at most every NAMESPACE_REUSE_S."""
+        name, now = self.key[0], trio.current_time()
+        if now - ctx.namespaces.get(name, -NAMESPACE_REUSE_S) < NAMESPACE_REUSE_S:
+            return Stat(MemoryDir(self.path))
+        try:
+            st = await value.stat(ctx, keep=keep)
+        except NotFound:
+            if len(ctx.namespaces) >= MAX_NAMESPACES:
+                ctx.namespaces.clear()
+            ctx.namespaces[name] = now
+            return Stat(MemoryDir(self.path))
+        ctx.namespaces.pop(name, None)
+        return st
 
     async def unlink(self, ctx: FsContext) -> None:
         if self.key in ctx.memory_dirs:

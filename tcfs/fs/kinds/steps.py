@@ -11,6 +11,7 @@ from tcfs.fs import handles as h
 from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
 from tcfs.protocol import events
+from tcfs.protocol.steps import Claim as ClaimRecord
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -65,13 +66,20 @@ class Claim(StepFile, Rendered):
     creatable = True
     writable = True
 
-    async def render(self, ctx: FsContext) -> bytes:
-        return (await ctx.run(ctx.project.steps.read_claim, self.step)).render()
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
+        claim = await ctx.run(ctx.project.steps.read_claim, self.step)
+        return claim.render(), claim
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         # Decided here, in open/create: the only errors bash's builtin
-        # `echo me > claim` reports (it ignores close()).
-        claim = await ctx.write(ctx.project.steps.claim, self.step)
+        # `echo me > claim` reports (it ignores close()).  The claim the lookup
+        # just read decides a step another agent holds without a PUT that
+        # could only fail.
+        seen = ctx.rendered.take_record(self)
+        steps, step = ctx.project.steps, self.step
+        claim = await ctx.write(
+            lambda: steps.claim(step, seen=seen if isinstance(seen, ClaimRecord) else None)
+        )
         events.record_claim(ctx.events, claim)
         return h.ClaimHandle(ino, claim.render())
 

@@ -1,0 +1,34 @@
+"""Independent requests of one operation, sent together.
+
+On a real bucket every request is a round trip; two that do not need each
+other's answer cost one when they travel together.  ``both(f, g)`` runs ``g``
+on a small shared pool while ``f`` runs in the calling thread, waits for both,
+and raises the first one's error (``f``'s before ``g``'s) only once both have
+ended, so no request of a failed operation is left running unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+#: requests sent beside the calling thread's, for every operation of the process
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tcfs-both")
+
+
+def both(f: Callable[[], A], g: Callable[[], B], *, together: bool = True) -> tuple[A, B]:
+    """``f()`` and ``g()``; at once unless ``together`` is False (a store whose
+    requests are no round trips: a thread hop would cost more than it saves)."""
+    if not together:
+        return f(), g()
+    side = _POOL.submit(g)
+    try:
+        a = f()
+    except BaseException:
+        side.exception()  # wait for it, whatever it did
+        raise
+    return a, side.result()
