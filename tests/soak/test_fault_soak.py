@@ -192,6 +192,8 @@ def test_fault_soak(
     report = summary(rate, outcomes, faults, proxy, found)
     print("\n" + report)
     assert not found.violations, report + "\n" + "\n".join(found.violations)
-    # the soak did soak: faults of every kind, and work got through them
-    assert all(faults.counts[k] for k in FAULT_KINDS), faults.counts
+    # The soak did soak: work got through the faults, and every kind expected
+    # often enough to be seen for sure (20 times: missed with p < 1e-8) was.
+    expected = len(proxy.recorded()) * rate / len(FAULT_KINDS)
+    assert expected < 20 or all(faults.counts[k] for k in FAULT_KINDS), faults.counts
     assert found.figures.get("claims won", 0) and found.figures.get("memory sets acknowledged", 0)
