@@ -24,7 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 

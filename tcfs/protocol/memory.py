@@ -3,14 +3,15 @@
 Every set writes an immutable history entry and the live key.  They do not
 depend on each other, so they travel together (one round trip, where the CLI
 spends two).  The set succeeds only when both are written (each with the
-store's retries); if either fails, so does the set.  What a crash can leave: the history
-entry without the value (an extra entry, as the CLI's order can leave), or the
+store's retries); if either fails, so does the set.  What a crash can leave:
+the history entry without the value (an extra entry, as the CLI's order can leave), or the
 value without its history entry.  The latter is harmless: the value record
 itself names who set it and when (``set_by``, ``set_at``, the fields a history
 entry holds), so no value is ever unaccounted for, and the key's next set
 records both again.  (A store whose requests are no round trips, ``local``,
-writes them in turn, history first: the CLI's order.)  Listing is per directory with a delimiter, so ``a`` never
-bleeds into ``a0`` (the peer's prefix bug).
+writes them in turn, history first: the CLI's order.)  Listing is per
+directory with a delimiter, so ``a`` never bleeds into ``a0`` (the peer's
+prefix bug).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import threading
 
 from tcfs.store.local import LocalStore
 
-
 #: names of the threads that send work after the caller has its answer
 AFTER_THREADS = ("tcfs-after", "doorbells-")
 
