@@ -29,12 +29,18 @@ Usage::
         ...  # run the harness
         assert model.answered("anthropic")
 
-``Script.on(marker, reply)`` adds a rule: it answers a request whose last
-message (the prompt, or the tool result the harness sends back) contains
-``marker`` (or satisfies a predicate over the :class:`Conversation`).  A
+``Script.on(marker, reply, times=None)`` adds a rule: it answers a request
+whose messages since the model last spoke (the prompt with any context the
+harness adds, or the tool results it sends back; ``Conversation.last``)
+contain ``marker``, or satisfy a predicate over the :class:`Conversation`;
+``times`` bounds how often it answers.  A
 :class:`ToolCall` lists acceptable tool names and is used only when the
 request declares one of them, so a harness's side requests (title generation,
-quota probes) fall through to ``Script.fallback`` (``Text("ok")``).  The
+quota probes) fall through to ``Script.fallback`` (``Text("ok")``).  Its
+``args`` may be a function of the conversation, to name an id the harness
+returned (``lambda conv: {"targets": [json.loads(conv.last)["agent_id"]]}``);
+a tool declared inside a Responses ``namespace`` tool is called with that
+``namespace``.  The
 server is stateless about turns: what it answers depends on the conversation
 the harness sends, so a resumed session continues the script.
 
