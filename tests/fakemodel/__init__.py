@@ -63,7 +63,9 @@ first request has the ``prompt`` as its last message.
 ``FakeModel.requests`` records every request: method, path, query, headers
 (lower-cased, credentials such as ``authorization``/``x-api-key``/
 ``x-goog-api-key`` dropped) and the JSON body.  ``FakeModel.answered(api)``
-filters those a model API answered.
+filters those a model API answered.  ``FakeModel.wait_idle(quiet, timeout)``
+waits until no request has come for ``quiet`` seconds, for a harness whose
+subagents finish after its command returns.
 """
 
 from tests.fakemodel.script import Conversation, Reply, Rule, Script, Text, ToolCall, contains

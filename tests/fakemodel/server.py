@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +87,7 @@ class FakeModel:
         self.script = script or Script()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
+        self._last = time.monotonic()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -116,6 +118,20 @@ class FakeModel:
     def record(self, req: Recorded) -> None:
         with self._lock:
             self.requests.append(req)
+            self._last = time.monotonic()
+
+    def wait_idle(self, quiet: float = 3.0, timeout: float = 120.0) -> bool:
+        """Wait until no request has come for ``quiet`` seconds (a harness's
+        background work, such as a subagent, has settled); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                since = time.monotonic() - self._last
+            if since >= quiet:
+                return True
+            if time.monotonic() + (quiet - since) > deadline:
+                return False
+            time.sleep(quiet - since)
 
     def answered(self, api: str | None = None) -> list[Recorded]:
         """The requests a model API answered (optionally of one API)."""

@@ -163,3 +163,9 @@ def test_unknown_paths_are_recorded_and_answered_empty(model: FakeModel) -> None
         assert json.loads(resp.read())["data"] == []
     rec = model.requests[-1]
     assert (rec.method, rec.path, rec.api, rec.query) == ("GET", "/v1/models", None, {})
+
+
+def test_wait_idle_waits_for_quiet(model: FakeModel) -> None:
+    assert model.wait_idle(quiet=0.2, timeout=5)
+    post(model, "/v1/messages", {"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    assert not model.wait_idle(quiet=30, timeout=0.5)  # a request just came
