@@ -34,6 +34,12 @@ Blocking files (never listed, so ls, find and grep -r never block on them):
   cat inbox/next                    blocks until a message you have not read arrives,
                                     prints it once and advances your read cursor
 
+Also never listed, and never blocking (what the harness hooks use):
+
+  cat inbox/unread                  the messages you have not read, as JSON with their
+                                    names; consumes nothing
+  echo NAME > inbox/ack             marks that message read (one name per line)
+
 Your claims are leases of {lease:g}s, renewed while this mount is up.
 Names: step ids are lower case without dots; memory key parts have no dots
 (memory/a/b is the key a.b); names starting with "_" are reserved. A bad name

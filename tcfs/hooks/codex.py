@@ -3,26 +3,77 @@
 ``SessionStart`` and ``UserPromptSubmit`` take
 ``hookSpecificOutput.additionalContext``, ``Stop`` takes
 ``{"decision": "block", "reason": ...}`` and reports ``stop_hook_active``
-(codex-rs/hooks/src/engine/output_parser.rs, events/stop.rs).  Hooks are
-behind a feature flag: ``[features] hooks = true`` in ``config.toml``
-(``codex_hooks`` in releases before the rename), or ``codex --enable hooks``,
-and a new or changed hook runs only after the user trusts it once (Codex
-records a hash of it in ``config.toml``).
-Timeouts are in seconds.  The older ``notify`` program runs after a turn and
-cannot put anything into one.
+(codex-rs/hooks/src/engine/output_parser.rs, events/stop.rs).  Timeouts are
+in seconds.  The older ``notify`` program runs after a turn and cannot put
+anything into one.
+
+Codex runs hooks only behind the feature flag ``[features] hooks = true`` and
+only once the user trusts each one: ``config.toml`` holds
+``[hooks.state."<hooks.json>:<event>:<group>:<handler>"] trusted_hash =
+"sha256:..."``, the SHA-256 of the handler's normalized identity as compact
+JSON with sorted keys.  Installing is the user's consent: tcfs records the
+trust of exactly its handlers (and the flag, when the config has no
+``[features]`` of its own) in a marked block of ``$CODEX_HOME/config.toml``.
 """
 
 from __future__ import annotations
 
-from tcfs.hooks import claude_code
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from tcfs.hooks import claude_code, hookfile, markedblock
 from tcfs.hooks.harness import home_dir
+
+#: Codex's own names of the events in a trust key
+SNAKE = {"SessionStart": "session_start", "UserPromptSubmit": "user_prompt_submit", "Stop": "stop"}
+_FEATURES = re.compile(r"^\s*\[features\]|^\s*features\s*\.", re.MULTILINE)
+
+
+def trusted_hash(event: str, handler: dict[str, object]) -> str:
+    identity = {
+        "event_name": SNAKE[event],
+        "hooks": [
+            {
+                "async": False,
+                "command": handler["command"],
+                "timeout": handler["timeout"],
+                "type": "command",
+            }
+        ],
+    }
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _trust(hooks_file: Path, granted: bool) -> None:
+    config = home_dir("CODEX_HOME", ".codex") / "config.toml"
+    tag = f"codex {hooks_file.resolve()}"
+    text = hookfile.read(hooks_file) or ""
+    found = hookfile.places(hooks_file, text, "codex") if granted and text.strip() else []
+    if not found:
+        markedblock.uninstall(config, tag)
+        return
+    lines = []
+    if not _FEATURES.search(markedblock.outside(config, tag)):
+        lines += ["[features]\n", "hooks = true\n"]
+    for p in found:
+        key = json.dumps(f"{hooks_file.resolve()}:{SNAKE[p.event]}:{p.group}:{p.position}")
+        lines += [
+            f"[hooks.state.{key}]\n",
+            f'trusted_hash = "{trusted_hash(p.event, p.handler)}"\n',
+        ]
+    markedblock.install(config, tag, "".join(lines))
+
 
 HARNESS = claude_code.HARNESS._replace(
     name="codex",
     title="Codex",
     project_file=".codex/hooks.json",
     user_file=lambda: home_dir("CODEX_HOME", ".codex") / "hooks.json",
-    notes="Codex runs hooks behind a feature flag (`[features]` `hooks = true` in config.toml, "
-    "or `codex --enable hooks`) and only once you trust them: accept its `Hooks need review` "
-    "prompt (or `/hooks`) the next time you start it",
+    consent=_trust,
+    notes="Codex runs hooks behind `[features] hooks = true` and only once trusted: both are "
+    "recorded in $CODEX_HOME/config.toml (a config with its own [features] needs "
+    "`hooks = true` there by hand)",
 )

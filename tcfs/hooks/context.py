@@ -17,8 +17,8 @@ CHEAT_SHEET = """\
 You are agent {agent!r} in the tcfs project {project!r}, mounted at {m}. Other coding \
 agents share it; coordinate with them through plain files there:
 - messages: `cat {m}/inbox/*` shows yours; `echo "text" > {m}/outbox/<agent>` sends one \
-(`{m}/outbox/_broadcast` reaches everyone). New messages are also shown to you when a \
-prompt arrives and before you stop.
+(`{m}/outbox/_broadcast` reaches everyone). New messages are also shown to you as they \
+arrive, with your next prompt or before you stop.
 - steps: `echo me > {m}/steps/<id>/claim` claims one (it fails if another agent holds it); \
 `echo complete > {m}/steps/<id>/status` when done, or `echo "note" > {m}/steps/<id>/handoff`; \
 `cat {m}/steps/<id>/wait` blocks until a step is complete.

@@ -41,8 +41,9 @@ class Harness(NamedTuple):
     format: Callable[[str, Answer], JSONObject]  # the JSON the harness reads on stdout
     notes: str = ""  # what else the user must know (feature flags, trust)
     config: str = "json"  # the settings file: "json" (``hookfile``) or "yaml" (``yamlblock``)
-    #: after install (True) or uninstall (False): record or revoke the user's consent
-    consent: Callable[[Mapping[str, str], bool], None] | None = None
+    #: after install (True) or uninstall (False) in the given settings file:
+    #: record or revoke the user's consent where the harness asks for it
+    consent: Callable[[Path, bool], None] | None = None
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path

@@ -12,9 +12,9 @@ shell hook only with the user's consent: installing records it in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from pathlib import Path
 
-from tcfs.hooks import hookfile, jsonedit
+from tcfs.hooks import hookfile, jsonedit, yamlblock
 from tcfs.hooks.harness import Answer, Harness, JSONObject, home_dir
 
 EVENTS = {"prompt": "pre_llm_call"}
@@ -25,9 +25,10 @@ def _format(event: str, answer: Answer) -> JSONObject:
     return {"context": answer.context} if answer.context else {}
 
 
-def _consent(commands: Mapping[str, str], granted: bool) -> None:
-    """Add (or remove) one approval per (event, command) in Hermes's allowlist,
-    leaving its other entries as they were."""
+def _consent(config: Path, granted: bool) -> None:
+    """Hermes's allowlist approves exactly the commands in the config (and no
+    earlier tcfs command); its other entries stay as they were."""
+    commands = {f.event: f.command for f in yamlblock.find(config, "hermes")} if granted else {}
     path = home_dir("HERMES_HOME", ".hermes") / ALLOWLIST
     text = hookfile.read(path) or '{"approvals": []}\n'
     mark = hookfile.marker("hermes")
@@ -45,7 +46,7 @@ def _consent(commands: Mapping[str, str], granted: bool) -> None:
         if not ours:
             break
         text = jsonedit.remove(text, approvals, ours[0])
-    if granted:
+    if commands:
         for event, command in commands.items():
             root = jsonedit.parse(text)
             approvals = root.get("approvals")

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tcfs.errors import TcfsError
 from tcfs.hooks import jsonedit
@@ -90,18 +91,31 @@ def find(path: Path, harness: str) -> list[Found]:
     return [] if text is None else _found(path, text, harness)
 
 
-def _found(path: Path, text: str, harness: str) -> list[Found]:
+class Place(NamedTuple):
+    """Where one tcfs handler is: its event, its group's index, its index in the group."""
+
+    event: str
+    group: int
+    position: int
+    handler: dict[str, object]
+
+
+def places(path: Path, text: str, harness: str) -> list[Place]:
     hooks = _parse(path, text).get("hooks")
     out = []
     for event in hooks.items if hooks else []:
-        for group in event.node.items:
+        for g, group in enumerate(event.node.items):
             handlers = group.node.get("hooks")
             for i in _ours(group.node, marker(harness)):
                 assert handlers is not None
                 value = handlers.items[i].node.value
                 assert isinstance(value, dict)
-                out.append(Found(str(event.key), str(value["command"])))
+                out.append(Place(str(event.key), g, i, value))
     return out
+
+
+def _found(path: Path, text: str, harness: str) -> list[Found]:
+    return [Found(p.event, str(p.handler["command"])) for p in places(path, text, harness)]
 
 
 def _remove_first(

@@ -40,7 +40,7 @@ def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, boo
     handlers = {name: harness.handler(cmd) for name, cmd in commands.items()}
     changed: bool = _store(harness).install(path, harness.name, handlers)
     if harness.consent is not None:
-        harness.consent(commands, True)
+        harness.consent(path, True)
     return path, changed
 
 
@@ -48,7 +48,7 @@ def uninstall(harness: Harness, *, user: bool) -> tuple[Path, bool]:
     path = harness.config_path(user=user)
     changed: bool = _store(harness).uninstall(path, harness.name)
     if harness.consent is not None:
-        harness.consent({}, False)
+        harness.consent(path, False)
     return path, changed
 
 

@@ -22,7 +22,12 @@ NO_HOOKS = {
     ),
 }
 
-FILES = {"claude-code": "CLAUDE.md", "gemini": "GEMINI.md", "codex": "AGENTS.md"}
+FILES = {
+    "claude-code": "CLAUDE.md",
+    "gemini": "GEMINI.md",
+    "codex": "AGENTS.md",
+    "hermes": "AGENTS.md",
+}
 FILES.update({name: file for name, (file, _) in NO_HOOKS.items()})
 
 TEXT = """\

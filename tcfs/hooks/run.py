@@ -22,6 +22,7 @@ from tcfs.hooks.harness import EVENTS, Answer, Harness, load
 
 DEADLINE = 1.8  # seconds from the start of the call to the answer, ack included
 READ_SHARE = 0.7  # of the deadline, for reading the mount; the rest acknowledges
+STEPS_S = 0.6  # of that, for the steps at session start: without them the rest still goes
 USAGE = "usage: python -m tcfs.hooks HARNESS {session-start,prompt,stop} --mount MOUNTPOINT"
 
 
@@ -66,6 +67,22 @@ def _stdin() -> dict[str, object]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _session(inbox: mount.Inbox, where: Path) -> str:
+    """Session start: who, how, and what waits, steps included when they come in time."""
+    from tcfs.hooks.seen import completed_since
+
+    steps: list[mount.Step] | None
+    try:
+        steps = bounded.within(STEPS_S, lambda: mount.steps(where))
+    except (bounded.TimedOut, mount.MountError):
+        steps = None  # many steps on a slow bucket: say so and go on
+    done: list[str] = []
+    if steps is not None:  # when not known, what was complete before stays recorded
+        complete = [s.id for s in steps if s.status == "complete"]
+        done = completed_since(inbox.project, inbox.agent, complete)
+    return context.session(inbox, where, steps, done)
+
+
 def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
     """The answer and the names of the messages it delivers."""
     payload = _stdin()
@@ -79,12 +96,7 @@ def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
     inbox = mount.read_inbox(where)
     names = [str(m["name"]) for m in context.shown(inbox)]
     if event == "session-start":
-        from tcfs.hooks.seen import completed_since
-
-        steps: list[mount.Step] | None = mount.steps(where)
-        complete = [s.id for s in steps or [] if s.status == "complete"]
-        done = completed_since(inbox.project, inbox.agent, complete)
-        return Answer(context=context.session(inbox, where, steps, done)), names
+        return Answer(context=_session(inbox, where)), names
     if not inbox.messages:
         return Answer(), []
     text = context.messages(inbox, where)

@@ -53,3 +53,16 @@ def run_hook(
 @pytest.fixture
 def hook() -> type[HookRun]:
     return HookRun
+
+
+@pytest.fixture(autouse=True)
+def _harness_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every harness's user-level settings live in the test's directory: a test
+    never touches the settings of the user running it."""
+    for var, name in (
+        ("CLAUDE_CONFIG_DIR", "claude-config"),
+        ("CODEX_HOME", "codex-home"),
+        ("GEMINI_CLI_HOME", "gemini-home"),
+        ("HERMES_HOME", "hermes-home"),
+    ):
+        monkeypatch.setenv(var, str(tmp_path / name))

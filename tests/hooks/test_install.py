@@ -230,5 +230,34 @@ def test_hermes_gets_a_marked_block_and_its_consent(tmp_path: Path) -> None:
     own = HERMES_CONFIG + "hooks:\n  on_session_start:\n    - command: /bin/hello\n"
     cfg.write_text(own)
     out = tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env)
-    assert out.returncode == 1 and "already has a `hooks:` section" in out.stderr
+    assert out.returncode == 1 and "already has its own `hooks:` section" in out.stderr
     assert "pre_llm_call:" in out.stderr and cfg.read_text() == own
+
+
+def test_codex_trust_and_feature_flag_come_and_go(tmp_path: Path) -> None:
+    from tcfs.hooks.codex import trusted_hash
+
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    config = codex_home / "config.toml"
+    own = 'model = "gpt-5.1-codex"\n\n[projects."/src/app"]\ntrust_level = "trusted"\n'
+    config.write_text(own)
+    env = {"CODEX_HOME": str(codex_home)}
+    assert tcfs(tmp_path, "hooks", "install", "codex", "--mount", "/mnt/c", env=env).returncode == 0
+    hooks = json.loads((tmp_path / ".codex" / "hooks.json").read_text())["hooks"]
+    text = config.read_text()
+    assert text.startswith(own) and "[features]\nhooks = true\n" in text
+    for event, snake in (("SessionStart", "session_start"), ("Stop", "stop")):
+        handler = hooks[event][0]["hooks"][0]
+        key = f"{(tmp_path / '.codex' / 'hooks.json').resolve()}:{snake}:0:0"
+        assert f'[hooks.state."{key}"]\ntrusted_hash = "{trusted_hash(event, handler)}"' in text
+    before = config.read_bytes()
+    assert tcfs(tmp_path, "hooks", "install", "codex", "--mount", "/mnt/c", env=env).returncode == 0
+    assert config.read_bytes() == before
+    assert tcfs(tmp_path, "hooks", "uninstall", "codex", env=env).returncode == 0
+    assert config.read_text() == own
+
+    # a config with a [features] table of its own gets no second one
+    config.write_text(own + "\n[features]\nweb_search = true\n")
+    assert tcfs(tmp_path, "hooks", "install", "codex", "--mount", "/mnt/c", env=env).returncode == 0
+    assert config.read_text().count("[features]") == 1

@@ -29,12 +29,13 @@ class Run:
 
     api: str  # what the fake model records its requests as
     shell_tool: str
-    env: Callable[[FakeModel, Path], dict[str, str]]
+    env: Callable[[FakeModel, Path, Path], dict[str, str]]  # (model, home, project)
     argv: Callable[[str], list[str]]
     holds_turn: bool = True  # can a hook keep the turn going at its end?
+    command_arg: str = "command"  # the shell tool's argument for the command line
 
 
-def _claude_env(model: FakeModel, home: Path) -> dict[str, str]:
+def _claude_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
     return {
         "ANTHROPIC_BASE_URL": model.url,
         "ANTHROPIC_API_KEY": "sk-ant-fake",
@@ -44,7 +45,7 @@ def _claude_env(model: FakeModel, home: Path) -> dict[str, str]:
     }
 
 
-def _gemini_env(model: FakeModel, home: Path) -> dict[str, str]:
+def _gemini_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
     settings = home / ".gemini" / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}}}))
@@ -55,13 +56,25 @@ def _gemini_env(model: FakeModel, home: Path) -> dict[str, str]:
     }
 
 
-def _hermes_env(model: FakeModel, home: Path) -> dict[str, str]:
+def _hermes_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
     hermes_home = home / ".hermes"
     hermes_home.mkdir(parents=True, exist_ok=True)
     (hermes_home / "config.yaml").write_text(
         f"model:\n  default: fake-model\n  provider: custom\n  base_url: {model.url}/v1\n"
     )
     return {"HERMES_HOME": str(hermes_home), "OPENAI_API_KEY": "sk-fake"}
+
+
+def _codex_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
+    codex_home = home / ".codex"
+    codex_home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "config.toml").write_text(
+        'model = "gpt-5.1-codex"\nmodel_provider = "fake"\n'
+        f'[projects."{project}"]\ntrust_level = "trusted"\n'  # project hooks need it
+        '[model_providers.fake]\nname = "fake"\nwire_api = "responses"\n'
+        f'base_url = "{model.url}/v1"\nenv_key = "FAKE_OPENAI_KEY"\n'
+    )
+    return {"CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": "sk-fake"}
 
 
 RUNS = {
@@ -77,6 +90,18 @@ RUNS = {
         "run_shell_command",
         _gemini_env,
         lambda p: ["-m", "gemini-2.5-pro", "--yolo", "-p", p],
+    ),
+    "codex": Run(
+        "responses",
+        "exec_command",
+        _codex_env,
+        lambda p: [
+            "exec",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            p,
+        ],
+        command_arg="cmd",
     ),
     # no hook holds a Hermes turn open: mail sent during a turn comes with the next
     "hermes": Run("chat", "terminal", _hermes_env, lambda p: ["--yolo", "-z", p], False),
@@ -94,12 +119,12 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
     project.mkdir()
     home.mkdir()
     during = f"echo 'MAIL-DURING-TURN rebase first' > {alice.path}/outbox/bob"
-    script = Script().on("TURN-THREE", ToolCall((run.shell_tool,), {"command": during}))
+    script = Script().on("TURN-THREE", ToolCall((run.shell_tool,), {run.command_arg: during}))
     program = install(harness)
 
     with FakeModel(script) as model:
         base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
-        env = program.env({**base, **run.env(model, home)})
+        env = program.env({**base, **run.env(model, home, project)})
         inst = subprocess.run(
             [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
             cwd=project,
