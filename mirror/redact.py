@@ -23,18 +23,12 @@ one instead.  This is a denylist of known shapes, not a DLP system.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
-
-from detect_secrets.filters.heuristic import (
-    is_potential_uuid,
-    is_sequential_string,
-    is_templated_secret,
-)
-from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+from typing import Any, NamedTuple
 
 PEM_MAX_LINES = 200  # a raw PEM block never spans more lines than this
 
@@ -116,30 +110,49 @@ _STRONG_KEY = re.compile(
 )
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9+/=_-]+")
 _STRUCTURED_ID = re.compile(r"^[\w.-]+(?::[\w.-]+)+$")  # tool:call_9de6:1796108876687
-_ENTROPY = Base64HighEntropyString()
 WEAK_MIN_LEN = 20
 WEAK_MIN_ENTROPY = 3.5  # bits per character, over the base64 alphabet
 
 
-def _not_a_secret(value: str) -> bool:
-    """Values no name makes secret: templates, sequences, plain numbers
-    (detect-secrets' false-positive filters)."""
-    return is_templated_secret(value) or is_sequential_string(value) or value.isdigit()
+class _Heuristics(NamedTuple):
+    """detect-secrets' false-positive filters and its entropy measure."""
+
+    not_a_secret: Callable[[str], bool]
+    identifier: Callable[[str], bool]
+    entropy: Callable[[str], float]
 
 
-def _identifier(value: str) -> bool:
-    """Lookup-key shapes: built from a UUID, or ``a:b:c`` segments."""
-    return is_potential_uuid(value) or bool(_STRUCTURED_ID.match(value))
+@functools.cache
+def _heuristics() -> _Heuristics | None:
+    """Imported on first use: detect-secrets takes a while to import, and a
+    hook's bare interpreter (no site packages, for start-up) has none.  Without
+    it every value under a secret-sounding name is redacted (too much, never too
+    little)."""
+    try:
+        from detect_secrets.filters import heuristic
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+    except ImportError:
+        return None
+    b64 = Base64HighEntropyString()
+    return _Heuristics(
+        # templates, sequences, plain numbers: no name makes them secret
+        not_a_secret=lambda v: bool(
+            heuristic.is_templated_secret(v) or heuristic.is_sequential_string(v) or v.isdigit()
+        ),
+        # lookup-key shapes: built from a UUID, or ``a:b:c`` segments
+        identifier=lambda v: bool(heuristic.is_potential_uuid(v) or _STRUCTURED_ID.match(v)),
+        entropy=b64.calculate_shannon_entropy,
+    )
 
 
-def _credential_shaped(value: str) -> bool:
+def _credential_shaped(value: str, h: _Heuristics) -> bool:
     """One token of base64/url-safe characters, long, random and mixed."""
     return (
         len(value) >= WEAK_MIN_LEN
         and bool(_TOKEN_CHARS.fullmatch(value))
         and any(c.isdigit() for c in value)
         and any(c.isalpha() for c in value)
-        and _ENTROPY.calculate_shannon_entropy(value) >= WEAK_MIN_ENTROPY
+        and h.entropy(value) >= WEAK_MIN_ENTROPY
     )
 
 
@@ -151,10 +164,15 @@ def _keep_value(name: str, value: str) -> bool:
     in ``key`` (``idempotencyKey``, a bare ``key``) keeps anything that does
     not look like a credential (``"key": "Enter"``)."""
     v = value.strip()
-    if _PLACEHOLDER.match(v) or _not_a_secret(v):
+    if _PLACEHOLDER.match(v):
+        return True
+    h = _heuristics()
+    if h is None:
+        return False
+    if h.not_a_secret(v):
         return True
     if name.lower().endswith("key") and not _STRONG_KEY.search(name):
-        return _identifier(v) or not _credential_shaped(v)
+        return h.identifier(v) or not _credential_shaped(v, h)
     return False
 
 

@@ -240,3 +240,36 @@ def test_no_redact_uploads_verbatim(homes: Homes, local_store) -> None:
     raw = s.add(1, text="AKIAIOSFODNN7EXAMPLE")
     mirror_once(local_store, "claude-code", homes.project, redact=False)
     assert transcript(local_store, "claude-code", s.sid) == raw
+
+
+def test_without_detect_secrets_every_named_value_is_redacted() -> None:
+    """A hook's bare interpreter (``python -I -S``) has no site packages: the
+    redactor must still work there, import nothing heavy, and err towards
+    redacting."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "from collections import Counter\n"
+        "from mirror.redact import redact_text\n"
+        "out = redact_text(sys.stdin.read(), Counter())\n"
+        "print(json.dumps({'out': out, 'ds': 'detect_secrets' in sys.modules}))\n"
+    )
+    text = 'key=AKIAABCDEFGHIJKLMNOP "idempotencyKey": "a45a8beb-1c2d:user" api_key=hunter2-x'
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["ds"] is False
+    assert "AKIAABCDEFGHIJKLMNOP" not in got["out"]
+    assert "hunter2" not in got["out"]
+    assert "a45a8beb" not in got["out"]  # too much, never too little, without the filters
