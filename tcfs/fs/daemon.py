@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: stop signals that came while the main loop was not listening
+_SIGNALLED: list[int] = []
 #: at unmount, queued events are written for at most this long
 EVENTS_FLUSH_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
@@ -204,7 +207,11 @@ def _stop(core: FsCore) -> None:
 
 
 async def _watch_signals(core: FsCore) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        if _SIGNALLED:  # came before the receiver was in place
+            log.info("received %s: unmounting", signal.Signals(_SIGNALLED[0]).name)
+            _stop(core)
+            return
         async for signum in signals:
             log.info("received %s: unmounting", signal.Signals(signum).name)
             _stop(core)
@@ -236,7 +243,7 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
 
 
 def _stopping(signum: int, _frame: object) -> None:
-    log.info("received %s while unmounting: finishing the clean-up", signal.Signals(signum).name)
+    _SIGNALLED.append(signum)
 
 
 def _invalidate(ino: int) -> None:
@@ -325,16 +332,17 @@ def serve(
         settings.agent,
         store.describe(),
     )
+    # A stop signal outside the main loop's own receiver (before it starts, or
+    # after the loop ended: ``fusermount3 -u`` then ``kill``) is noted, never
+    # the default sudden death: the clean-up is bounded, and it writes the
+    # event log's last batch.  The loop's receiver restores this handler.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stopping)
     clean = False
     try:
         trio.run(_run, core, project, settings.lease_ttl, mnt)
         clean = True
     finally:
-        # A SIGTERM after the loop ended (``fusermount3 -u`` then ``kill``)
-        # must not cut the clean-up short: it is bounded, and it writes the
-        # event log's last batch.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _stopping)
         with contextlib.suppress(Exception):
             pyfuse3.close(unmount=True)
         stop_mirror(mirror_proc)

@@ -207,8 +207,10 @@ class ArtifactWriter(Handle):
         download: Callable[[BinaryIO], Awaitable[None]] | None = None,
         created: bool = False,
         append: bool = False,
+        on_release: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(ino)
+        self._on_release = on_release
         self._spool: BinaryIO = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
         self._upload = upload
         self._download = download
@@ -268,6 +270,8 @@ class ArtifactWriter(Handle):
             log.log(exc.level, "artifact upload at close failed: %s", exc)
         finally:
             self._spool.close()
+            if self._on_release is not None:
+                self._on_release()
 
 
 class ArtifactReader(Handle):

@@ -673,48 +673,36 @@ class CliRecords:
         if found is None or "epoch" in doc:  # tcfs's records carry an epoch: logged already
             return None
         step, leaf = found
-        rid = f"cli:{key}:{etag}"
-        if leaf == "claim" and isinstance(doc.get("agent"), str):
-            return Event(
-                rid,
-                self._when(doc, "claimed_at", key=key),
-                str(doc["agent"]),
-                "claim",
-                step,
-                source="cli",
-                key=key,
-            )
-        if leaf == "status" and isinstance(doc.get("status"), str):
-            when = self._when(doc, "completed_at", "started_at", key=key)
-            agent = doc.get("agent") if isinstance(doc.get("agent"), str) else "?"
-            return Event(
-                rid,
-                when,
-                str(agent),
-                "status",
-                step,
-                detail={"status": _clean(doc["status"])},
-                source="cli",
-                key=key,
-            )
-        if leaf == "handoff" and isinstance(doc.get("from_agent"), str):
-            detail: Detail = {
-                "note": _clean(doc.get("note", "")),
-                "state": _clean(doc.get("state")),
-                "next_agent": _clean(doc.get("next_agent")),
-                "next_action": _clean(doc.get("next_action")),
-            }
-            return Event(
-                rid,
-                self._when(doc, "created_at", key=key),
-                str(doc["from_agent"]),
-                "handoff",
-                step,
-                detail={k: v for k, v in detail.items() if v is not None},
-                source="cli",
-                key=key,
-            )
-        return None
+        if leaf not in _STEP_RECORDS:
+            return None
+        kind, who, when, fields = _STEP_RECORDS[leaf]
+        agent = doc.get(who)
+        if not isinstance(agent, str) or not all(isinstance(doc.get(f), str) for f in fields[:1]):
+            return None
+        return Event(
+            f"cli:{key}:{etag}",
+            self._when(doc, *when, key=key),
+            agent,
+            kind,
+            step,
+            detail={f: _clean(doc[f]) for f in fields if doc.get(f) is not None},
+            source="cli",
+            key=key,
+        )
+
+
+#: a step record the CLI wrote: its event kind, who acted, the times to try in
+#: order, and the fields the detail keeps (the first one is required)
+_STEP_RECORDS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "claim": ("claim", "agent", ("claimed_at",), ()),
+    "status": ("status", "agent", ("completed_at", "started_at"), ("status",)),
+    "handoff": (
+        "handoff",
+        "from_agent",
+        ("created_at",),
+        ("state", "note", "next_agent", "next_action"),
+    ),
+}
 
 
 def read_all(store: Store) -> tuple[list[Event], list[str]]:

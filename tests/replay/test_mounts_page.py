@@ -75,10 +75,21 @@ def test_two_mounts_the_cli_and_a_transcript_on_one_page(
     v.click_row("alice claimed api")
     v.page.wait_for_selector("#transcript .row.sel")
     assert any("alice reads the spec" in line for line in v.transcript())
-    assert json.loads(v.detail())["kind"] == "claim"
+    doc = json.loads(v.detail())
+    assert doc["kind"] == "claim" and doc["agent"] == "alice" and len(doc["hash"]) == 64
+    # and a transcript line selects the event nearest in time
+    v.page.locator("#transcript .row", has_text="alice writes the report").click()
+    v.page.wait_for_function(
+        "() => !document.getElementById('detail').textContent.includes('\"claim\"')"
+    )
+    assert json.loads(v.detail())["agent"] == "alice"
 
     v.search("report")
     assert v.rows() and all("report" in r for r in v.rows())
     v.search("")
     v.filter("agent", "bob")
     assert v.rows() and all(" bob " in f" {r} " for r in v.rows())
+    v.filter("agent", "")
+    v.filter("kind", "handoff")
+    (row,) = v.rows()
+    assert " bob handed off api " in row

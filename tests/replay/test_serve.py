@@ -78,6 +78,8 @@ def test_the_served_page_follows_new_events_and_lines(served, viewer, tmp_path: 
     v.wait_row("list", "bob claimed api")
     assert "bob" in v.lanes()
 
+    # the server's session index catches up every few seconds
+    v.page.wait_for_function("() => document.querySelectorAll('#t-session option').length > 1")
     v.click_row("alice is up")
     v.page.wait_for_selector("#transcript .row")
     assert any("first line" in t for t in v.transcript())

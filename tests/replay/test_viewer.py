@@ -1,16 +1,15 @@
-"""The replay page in a real headless Chromium: a project written by two
-agents through the protocol (with their event logs), the real ``tracecraft``
-CLI and a session mirrored by the real mirror, rendered by ``tcfs replay``.
+"""The replay page's time scrubber and command-line filters in a real
+headless Chromium, on a project two agents wrote through the protocol (each
+with its event log, as a mount keeps one) beside the real ``tracecraft`` CLI.
+The same story through real mounts is ``test_mounts_page.py``.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,8 @@ from tcfs.protocol import Project
 from tcfs.protocol.events import EventWriter
 from tcfs.store.s3 import S3Store
 from tests.conftest import make_store
-from tests.mirror.harnesses import ClaudeSession
 from tests.protocol.test_protocol_interop import ok
-from tests.replay.scenario import mirror_once, replay_page, say
+from tests.replay.scenario import replay_page
 
 pytestmark = pytest.mark.interop
 
@@ -62,64 +60,6 @@ def two_agents_and_the_cli(s3: S3Store, tracecraft: Any) -> None:
     ok(tracecraft("carol", "send", "alice", "from the cli: review please"))
     log_a.emit("agent-down")
     assert log_a.flush() and log_b.flush()
-
-
-def test_the_page_shows_the_whole_project(
-    s3, tracecraft, backend_args, viewer, tmp_path: Path, tcfs_home: Path
-) -> None:
-    env = dict(os.environ)
-    config, work = tmp_path / "claude", tmp_path / "work"
-    work.mkdir()
-    session = ClaudeSession(config, work)
-    say(session, "alice reads the spec before claiming")
-    two_agents_and_the_cli(s3, tracecraft)
-    say(session, "alice writes the report")
-    mirror_once(config, work, "alice", backend_args, env)
-
-    page = replay_page(tmp_path / "replay.html", backend_args, env=env)
-    html = page.read_text()
-    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    v = viewer(page.as_uri())
-
-    assert v.lanes() == ["alice", "bob", "carol"]
-    text = v.list_text()
-    for expected in (
-        'alice sent bob "api skeleton is up"',
-        'carol sent alice "from the cli: review please" [tracecraft CLI]',
-        'carol set memory design.db = "sqlite" [tracecraft CLI]',
-        'bob set memory design.db = "sqlite" → "postgres"',
-        'bob handed off api (complete): "api done; tests in tests/api"',
-        "alice uploaded artifact shared/report.txt (1.2 KB)",
-        "bob took over api from alice",
-    ):
-        assert expected in text, f"{expected!r} not shown:\n{text}"
-    assert v.page.locator("#problems").is_hidden()
-
-    # an event opens the agent's transcript around it, and its JSON
-    v.click_row("alice claimed api")
-    v.page.wait_for_selector("#transcript .row.sel")
-    assert "alice reads the spec" in " ".join(v.transcript())
-    doc = json.loads(v.detail())
-    assert doc["kind"] == "claim" and doc["agent"] == "alice" and len(doc["hash"]) == 64
-
-    # and a transcript line selects the event nearest in time
-    v.page.locator("#transcript .row", has_text="alice writes the report").click()
-    v.page.wait_for_function(
-        "() => !document.getElementById('detail').textContent.includes('\"claim\"')"
-    )
-    assert json.loads(v.detail())["agent"] == "alice"
-
-    # search and filters change what is shown
-    total = len(v.rows())
-    v.search("postgres")
-    assert v.rows() and all("postgres" in r for r in v.rows()) and len(v.rows()) < total
-    v.search("")
-    v.filter("agent", "carol")
-    assert v.rows() and all(r.split(" ")[1] == "carol" for r in v.rows())
-    v.filter("agent", "")
-    v.filter("kind", "handoff")
-    (row,) = v.rows()
-    assert " bob handed off api " in row
 
 
 def test_the_scrubber_replays_in_time(s3, tracecraft, backend_args, viewer, tmp_path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, BinaryIO
 
 from tcfs import names
@@ -95,40 +94,16 @@ class Artifact(Node):
             except NotFound:
                 pass
 
-        return _RecordedWriter(
-            record,
+        return h.ArtifactWriter(
             ino,
             ctx.spool_dir or tempfile.gettempdir(),
             upload,
             download=download,
             created=how.truncate,
             append=how.append,
+            on_release=record,
         )
 
     async def unlink(self, ctx: FsContext) -> None:
         await ctx.write(ctx.project.artifacts.delete, self.scope, self.name)
         ctx.events.emit("artifact-delete", f"{self.scope}/{self.name}")
-
-
-class _RecordedWriter(h.ArtifactWriter):
-    """An artifact upload that records its event when the file is closed."""
-
-    def __init__(
-        self,
-        record: Callable[[], None],
-        ino: int,
-        spool_dir: str,
-        upload: Callable[[BinaryIO, int], Awaitable[None]],
-        *,
-        download: Callable[[BinaryIO], Awaitable[None]] | None = None,
-        created: bool = False,
-        append: bool = False,
-    ) -> None:
-        super().__init__(ino, spool_dir, upload, download=download, created=created, append=append)
-        self._record = record
-
-    async def release(self) -> None:
-        try:
-            await super().release()
-        finally:
-            self._record()
