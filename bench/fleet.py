@@ -377,9 +377,10 @@ def render(res: dict[str, Any]) -> str:
     lines = [f"# Scale run {res['started']} ({res['seconds']:.0f} s)", ""]
     lines.append(
         f"Machine: {res['nproc']} cores; load average at start {res['load_start']}, at end "
-        f"{res['load_end']}. S3 is {res['s3']} on loopback behind the counting proxy with "
-        f"{RTT_MS:g} ms added to every request. Prices: AWS S3 Standard us-east-1 list "
-        "prices, $0.005 per 1,000 PUT/COPY/POST/LIST, $0.0004 per 1,000 GET/HEAD, DELETE free."
+        f"{res['load_end']}. S3 is on loopback behind the counting proxy with {RTT_MS:g} ms "
+        f"added to every request: moto for the mount, {res['s3']} for the fleet. Prices: AWS "
+        "S3 Standard us-east-1 list prices, $0.005 per 1,000 PUT/COPY/POST/LIST, $0.0004 per "
+        "1,000 GET/HEAD, DELETE free."
     )
     m = res.get("mount")
     if m:
@@ -480,12 +481,22 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {msg}", flush=True)
 
+    import signal
     import tempfile
 
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(f"stopped by signal {signum}")  # runs the finally below
+
+    signal.signal(signal.SIGTERM, stop)
     root = Path(tempfile.mkdtemp(prefix="tcfs-fleet-"))
     reaper = Reaper()
-    moto: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else MotoServer(root)
+    # The mount is measured on moto (in memory: the proxy's round trip is the
+    # latency, as on S3); the fleet on the server --s3 names, which must carry
+    # the load of 1,000 agents.
+    moto = MotoServer(root)
     proxy = CountingProxy(moto.port, rtt_ms=RTT_MS)
+    big: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else moto
+    big_proxy = CountingProxy(big.port, rtt_ms=RTT_MS) if big is not moto else proxy
     res: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(),
@@ -500,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"mount: {json.dumps(res['mount'])}")
         for n in sizes:
             seconds = 40.0 if args.quick else (90.0 if n < 1000 else 120.0)
-            r = fleet_section(n, moto, proxy, seconds, log)
+            r = fleet_section(n, big, big_proxy, seconds, log)
             res["fleet"].append(r)
             log(
                 f"N={n}: {r['total_per_agent_min']} req/agent-min, "
@@ -510,8 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         res["model"] = model(res["fleet"], res.get("mount"))
     finally:
         reaper.cleanup()
-        proxy.stop()
-        moto.stop()
+        for p in {id(proxy): proxy, id(big_proxy): big_proxy}.values():
+            p.stop()
+        for server in {id(moto): moto, id(big): big}.values():
+            server.stop()
     res["seconds"] = time.monotonic() - started
     res["load_end"] = loadavg()
     args.out.mkdir(parents=True, exist_ok=True)
