@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -64,8 +64,6 @@ WRITABLE_STATUSES = ("in_progress", "complete", "blocked", "needs_review")
 CLOCK_SKEW_S = 2.0
 #: renew when less than this fraction of the lease is left
 RENEW_AT = 0.5
-#: a step's records as ``(record, etag)`` pairs, sorted (``Steps.record_etags``)
-RecordTags = tuple[tuple[str, str | None], ...]
 #: "the caller did not read the record" (None means it read: there is none)
 _UNREAD = object()
 
@@ -185,21 +183,6 @@ class Steps:
             and (found := keys.step_record_of(e.key)) is not None
             and found[1] in keys.STEP_RECORDS
         )
-
-    def record_etags(self, steps: Sequence[str]) -> dict[str, RecordTags]:
-        """For each step, the names and ETags of its records, from one LIST (of
-        the step's prefix for one step, of ``steps/`` for several): a change of
-        any record changes its entry."""
-        wanted = {names.step_id(s) for s in steps}
-        prefix = keys.step_prefix(next(iter(wanted))) if len(wanted) == 1 else keys.STEPS_ROOT
-        found: dict[str, list[tuple[str, str | None]]] = {s: [] for s in wanted}
-        for e in self.store.list(prefix):
-            if not isinstance(e, ObjectInfo):
-                continue
-            where = keys.step_record_of(e.key)
-            if where is not None and where[0] in wanted:
-                found[where[0]].append((where[1], e.etag))
-        return {s: tuple(sorted(v, key=lambda t: t[0])) for s, v in found.items()}
 
     def read_claim(self, step: str) -> Claim:
         step = names.step_id(step)

@@ -20,7 +20,7 @@ from tcfs.protocol import Project, keys
 from tests.fs.conftest import Backend, Mount, eventually, sh
 from tests.store.loopback_proxy import LoopbackProxy, refuse
 
-pytestmark = pytest.mark.mount
+pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
 #: long enough that only a bell can explain a wake-up inside WAKE_S
 LONG_SWEEP = ["--sweep", "300"]
