@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from tcfs import config, registry
-from tcfs.protocol import AfterAnswer, Project
+from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
 
@@ -84,7 +84,7 @@ def check_store(store: Store, settings: Settings) -> None:
     """One cheap request, so bad credentials fail the mount, not the first ls."""
     where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
     try:
-        next(iter(store.list("agents/", delimiter="/")), None)
+        next(iter(store.list(keys.AGENTS_ROOT, delimiter="/")), None)
     except AccessDenied as exc:
         raise MountError(f"access denied to {where}: check the credentials ({exc})") from exc
     except BackendUnavailable as exc:

@@ -87,9 +87,10 @@ class _Branch:
     patterns: dict[str, tuple[Check, _Branch]] = field(default_factory=dict)
 
 
-def _build() -> _Branch:
+def build(table: list[tuple[str, type[Node]]]) -> _Branch:
+    """The lookup tree of a table (``TABLE``, or a test's extension of it)."""
     top = _Branch()
-    for pattern, kind in TABLE:
+    for pattern, kind in table:
         branch = top
         for seg in pattern.split("/") if pattern else ():
             if not seg.startswith("<"):
@@ -106,7 +107,7 @@ def _build() -> _Branch:
     return top
 
 
-_TOP = _build()
+_TOP = build(TABLE)
 
 
 def _check_segment(name: str) -> None:

@@ -9,8 +9,9 @@ value without its history entry.  The latter is harmless: the value record
 itself names who set it and when (``set_by``, ``set_at``, the fields a history
 entry holds), so no value is ever unaccounted for, and the key's next set
 records both again.  (A store whose requests are no round trips, ``local``,
-writes them in turn, history first: the CLI's order.)  Listing is per directory with a delimiter, so ``a`` never
-bleeds into ``a0`` (the peer's prefix bug).
+writes them in turn, history first: the CLI's order.)  Listing is per
+directory with a delimiter, so ``a`` never bleeds into ``a0`` (the peer's
+prefix bug).
 """
 
 from __future__ import annotations

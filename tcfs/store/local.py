@@ -38,15 +38,7 @@ from tcfs.errors import (
     PreconditionFailed,
     StoreError,
 )
-from tcfs.store.base import (
-    DEFAULT_RETRY,
-    Blob,
-    CommonPrefix,
-    ListEntry,
-    ObjectInfo,
-    RetryPolicy,
-    Store,
-)
+from tcfs.store.base import Blob, CommonPrefix, ListEntry, ObjectInfo, RetryPolicy, Store
 
 if TYPE_CHECKING:
     from tcfs.config import Settings
@@ -108,7 +100,7 @@ class LocalStore(Store):
             raise _os_error(exc, project) from exc
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, retry: RetryPolicy = DEFAULT_RETRY) -> LocalStore:
+    def from_settings(cls, settings: Settings, *, retry: RetryPolicy | None = None) -> LocalStore:
         # a directory has no temporary failures to retry
         return cls(settings.bucket_path(), settings.project)
 

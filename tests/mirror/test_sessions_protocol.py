@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tcfs.errors import InvalidName, PreconditionFailed
+from tcfs.errors import InvalidArgument, InvalidName, PreconditionFailed
 from tcfs.protocol.sessions import (
     META_RECENT_PARTS,
     Part,
@@ -94,7 +94,7 @@ def test_part_keys_match_the_cli_pattern() -> None:
     assert key.startswith("sessions/claude-code/abc/part-00042-")
     assert parse_part_seq(key) == 42
     assert parse_part_seq("sessions/x/y/meta.json") is None
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidArgument):  # a sequence number is a bad value, not a bad name
         part_key("claude-code", "abc", 100_000)
     with pytest.raises(InvalidName):
         SessionWriter(None, "a/b", "s")  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ def made_below(ctx: FsContext, key: tuple[str, ...]) -> set[str]:
     return {d[len(key)] for d in ctx.memory_dirs if len(d) > len(key) and d[: len(key)] == key}
 
 
-class _Keyed:
+class Keyed:
     __slots__ = ()
     path: Path
 
@@ -53,7 +53,7 @@ class _Keyed:
         return self.path[1:]
 
 
-class MemoryRoot(_Keyed, WritableDir):
+class MemoryRoot(Keyed, WritableDir):
     """``memory/`` and, below it, every directory of keys."""
 
     __slots__ = ()
@@ -79,7 +79,7 @@ class MemoryDir(MemoryRoot):
     __slots__ = ()
 
 
-class MemoryValue(_Keyed, TextFile, Rendered):
+class MemoryValue(Keyed, TextFile, Rendered):
     """A value: ``>>`` appends, one trailing newline is the shell's."""
 
     __slots__ = ()
@@ -124,7 +124,7 @@ class MemoryValue(_Keyed, TextFile, Rendered):
             await ctx.write(ctx.project.memory.set, self.key, "")
 
 
-class MemoryEntry(_Keyed, Node):
+class MemoryEntry(Keyed, Node):
     """A name under ``memory/`` before the bucket says what it is."""
 
     __slots__ = ()

@@ -46,7 +46,7 @@ class StepDir(WritableDir):
         return out
 
 
-class _StepFile:
+class StepFile:
     """The step a file of ``steps/<id>/`` belongs to."""
 
     __slots__ = ()
@@ -57,7 +57,7 @@ class _StepFile:
         return self.path[1]
 
 
-class Claim(_StepFile, Rendered):
+class Claim(StepFile, Rendered):
     """Opening it for writing claims the step (create or ``O_WRONLY``)."""
 
     __slots__ = ()
@@ -85,7 +85,7 @@ class Claim(_StepFile, Rendered):
         await ctx.write(ctx.project.steps.release, self.step)
 
 
-class Status(_StepFile, TextFile, Computed):
+class Status(StepFile, TextFile, Computed):
     """One word; the holder sets it.  Fenced against the claim's epoch, so
     reading it takes both records (computed at open)."""
 
@@ -102,7 +102,7 @@ class Status(_StepFile, TextFile, Computed):
             await ctx.write(ctx.project.steps.set_status, self.step, word)
 
 
-class Handoff(_StepFile, TextFile, Rendered):
+class Handoff(StepFile, TextFile, Rendered):
     """The holder writes a note (or a JSON object of fields): the step is done."""
 
     __slots__ = ()
@@ -118,7 +118,7 @@ class Handoff(_StepFile, TextFile, Rendered):
         await ctx.write(lambda: steps.handoff(step, **fields))
 
 
-class Wait(_StepFile, Blocking):
+class Wait(StepFile, Blocking):
     """Blocks until the step is complete, then prints ``complete``."""
 
     __slots__ = ()
