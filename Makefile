@@ -30,7 +30,8 @@ bench: setup
 	$(PY) -m bench
 
 bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~4 min)
-	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt
+	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt \
+		--baseline bench/results/rtt/baseline.json
 
 lint: setup
 	$(VENV)/bin/ruff check .
