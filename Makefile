@@ -34,7 +34,8 @@ bench-scale: setup
 	$(PY) -m bench.fleet
 
 bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~4 min)
-	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt
+	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt \
+		--baseline bench/results/rtt/baseline.json
 
 lint: setup
 	$(VENV)/bin/ruff check .
