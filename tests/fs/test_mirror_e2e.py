@@ -17,6 +17,7 @@ import pytest
 
 from tests.fs.conftest import Backend, eventually, sh
 from tests.mirror.harnesses import ClaudeSession, claude_line
+from tests.procs import stop
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
@@ -95,11 +96,6 @@ def test_tail_f_on_another_mount_shows_each_mirrored_line(
         if tail is not None:
             tail.kill()
             tail.wait(timeout=10)
-        mirror.terminate()
-        try:
-            mirror.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            mirror.kill()
-            mirror.wait(timeout=10)
+        stop(mirror, timeout=20)
     assert SECRET not in out.read_text()
     assert sh(f"cat {target}").stdout.encode() == expected

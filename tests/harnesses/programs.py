@@ -24,6 +24,7 @@ from typing import Any
 from tests.fakemodel import Conversation, Script, Text, ToolCall
 from tests.harnesses import scenario as sc
 from tests.harnesses.install import Installed
+from tests.procs import stop
 
 TURN_TIMEOUT = 240.0  # seconds for one turn of one harness
 
@@ -276,12 +277,7 @@ def _openclaw_gateway(installed: Installed, env: dict[str, str], cwd: Path) -> I
                 time.sleep(0.5)
         yield
     finally:
-        gateway.terminate()
-        try:
-            gateway.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-            gateway.wait(timeout=10)
+        stop(gateway, timeout=30)
         log.close()
 
 

@@ -15,6 +15,7 @@ from tcfs.protocol import Project
 from tcfs.protocol.events import EventWriter
 from tcfs.store.local import LocalStore
 from tests.mirror.harnesses import ClaudeSession
+from tests.procs import stop
 from tests.replay.scenario import mirror_once, say
 
 
@@ -51,12 +52,7 @@ def served(tmp_path: Path, tcfs_home: Path) -> Iterator[tuple[LocalStore, list[s
         )
         yield store, backend, line.split()[1]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_the_served_page_follows_new_events_and_lines(served, viewer, tmp_path: Path) -> None:
