@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tcfs.errors import CorruptObject, NotFound, TcfsError
 from tcfs.protocol import keys, records
-from tcfs.store.base import ObjectInfo, RetryPolicy, Store, call_with_retry
+from tcfs.store.base import ObjectInfo, Store
 
 if TYPE_CHECKING:
     from tcfs.protocol.memory import MemoryValue
@@ -71,7 +71,6 @@ GRACE_NS = 5 * 1_000_000_000
 #: so a mount's own record is not mistaken for the CLI's while its event is
 #: still in the writer's queue
 CLI_SETTLE_S = 3.0
-WRITE_RETRY = RetryPolicy(attempts=4, base_delay=0.1, max_delay=1.0, deadline=5.0)
 
 Scalar = str | int | float | bool | None
 Detail = dict[str, Scalar]
@@ -333,13 +332,11 @@ class EventWriter:
         *,
         interval: float = 0.5,
         clock: Callable[[], float] = time.time,
-        retry: RetryPolicy = WRITE_RETRY,
     ) -> None:
         self.store = store
         self.agent = agent
         self.interval = interval
         self.clock = clock
-        self.retry = retry
         self._pending: list[Event] = []
         self._inflight: tuple[str, bytes, int] | None = None  # key, body, events in it
         self._head: tuple[int, str | None] | None = None  # last seq and hash written
@@ -460,7 +457,7 @@ class EventWriter:
     def _ensure_head(self) -> bool:
         if self._head is None:
             try:
-                self._head = call_with_retry(lambda _a: self._load_head(), self.retry)
+                self._head = self._load_head()
             except TcfsError as exc:
                 self.failures += 1
                 log.warning("event log: cannot find this agent's last event yet: %s", exc)
@@ -500,7 +497,7 @@ class EventWriter:
         assert self._inflight is not None
         key, body, n = self._inflight
         try:
-            call_with_retry(lambda _a: self.store.put(key, body), self.retry, what=f"put {key}")
+            self.store.put(key, body)  # the store retries; a failed batch waits for the next pass
         except Exception as exc:
             self.failures += 1
             log.warning("event log: batch of %d event(s) not written yet: %s", n, exc)

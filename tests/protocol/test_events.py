@@ -15,11 +15,9 @@ import pytest
 
 from tcfs.protocol import events, keys
 from tcfs.protocol.events import Event, EventTail, EventWriter, read_log, verify
-from tcfs.store.base import ObjectInfo, RetryPolicy, Store
+from tcfs.store.base import ObjectInfo, Store
 from tcfs.store.s3 import S3Store
 from tests.s3server import MotoServer
-
-FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05, deadline=1.0)
 
 
 def batch_objects(store: Store) -> list[str]:
@@ -94,7 +92,7 @@ def test_the_writer_survives_an_unreachable_bucket(moto_server: MotoServer) -> N
         name, "proj", endpoint=moto_server.endpoint, region="us-east-1", path_style=True
     )
     try:
-        w = EventWriter(store, "dev", retry=FAST)
+        w = EventWriter(store, "dev")
         w.emit("claim", "api", epoch=1, lease_s=60)
         assert w.flush() is False
         w.emit("status", "api", epoch=1, status="complete")
