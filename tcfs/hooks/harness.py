@@ -40,7 +40,9 @@ class Harness(NamedTuple):
     timeout: int  # the handler's timeout, in the harness's unit
     format: Callable[[str, Answer], JSONObject]  # the JSON the harness reads on stdout
     notes: str = ""  # what else the user must know (feature flags, trust)
-    config: str = "json"  # the settings file: "json" (``hookfile``) or "yaml" (``yamlblock``)
+    #: the settings file: "json" (``hookfile``), "yaml" (``yamlblock``) or
+    #: "openclaw" (``openclaw``: a plugin directory and its config entry)
+    config: str = "json"
     #: after install (True) or uninstall (False) in the given settings file:
     #: record or revoke the user's consent where the harness asks for it
     consent: Callable[[Path, bool], None] | None = None
@@ -64,6 +66,7 @@ HOOKED = {
     "codex": "tcfs.hooks.codex",
     "gemini": "tcfs.hooks.gemini",
     "hermes": "tcfs.hooks.hermes",
+    "openclaw": "tcfs.hooks.openclaw",
 }
 
 

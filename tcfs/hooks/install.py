@@ -31,6 +31,10 @@ def command(harness: Harness, event: str, mountpoint: str) -> str:
 
 def _store(harness: Harness) -> ModuleType:
     """The module that edits this harness's kind of settings file."""
+    if harness.config == "openclaw":
+        from tcfs.hooks import openclaw
+
+        return openclaw
     return yamlblock if harness.config == "yaml" else hookfile
 
 

@@ -15,11 +15,6 @@ NO_HOOKS = {
         "OpenCode's plugins are JavaScript modules inside its own process; tcfs ships no "
         "plugin yet, so its agents read the inbox themselves",
     ),
-    "openclaw": (
-        "AGENTS.md",
-        "OpenClaw's hooks and plugins are TypeScript modules in its gateway; tcfs ships none "
-        "yet, so its agents read the inbox themselves",
-    ),
 }
 
 FILES = {
@@ -27,6 +22,7 @@ FILES = {
     "gemini": "GEMINI.md",
     "codex": "AGENTS.md",
     "hermes": "AGENTS.md",
+    "openclaw": "AGENTS.md",
 }
 FILES.update({name: file for name, (file, _) in NO_HOOKS.items()})
 
