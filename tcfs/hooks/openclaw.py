@@ -15,7 +15,8 @@ Installing writes the plugin directory ``extensions/tcfs/`` in OpenClaw's
 state directory (``$OPENCLAW_STATE_DIR``, ``~/.openclaw``), where OpenClaw
 discovers plugins, with ``hooks.json``: the command for each hook; and the
 entry ``plugins.entries.tcfs`` in ``openclaw.json`` (``$OPENCLAW_CONFIG_PATH``)
-that enables it and grants the conversation access those hooks need.  Every
+that enables it and grants the conversation access those hooks need (and
+``tcfs`` in ``plugins.allow`` when the user keeps an allowlist).  Every
 other byte of the config stays as it was; a config that is not plain JSON
 (OpenClaw also reads JSON5) is refused.  OpenClaw has one config for all
 projects: there is no project scope.
@@ -89,7 +90,30 @@ def _root(path: Path, text: str) -> jsonedit.Node:
     for where, node in (("plugins", root.get("plugins")), ("plugins.entries", _entries(root))):
         if node is not None and not node.is_object:
             raise SettingsError(f'{path}: "{where}" is not an object; nothing was changed')
+    allow = _allow(root)
+    if allow is not None and not allow.is_array:
+        raise SettingsError(f'{path}: "plugins.allow" is not a list; nothing was changed')
     return root
+
+
+def _allow(root: jsonedit.Node) -> jsonedit.Node | None:
+    """The user's allowlist: when there is one, only the plugins it names load."""
+    plugins = root.get("plugins")
+    return plugins.get("allow") if plugins is not None and plugins.is_object else None
+
+
+def _allowed(path: Path, text: str, granted: bool) -> str:
+    """``text`` with tcfs in an existing ``plugins.allow`` (or out of it)."""
+    while True:
+        allow = _allow(_root(path, text))
+        if allow is None:
+            return text
+        ours = [i for i, item in enumerate(allow.items) if item.node.value == PLUGIN_ID]
+        if granted:
+            return text if ours else jsonedit.append(text, allow, PLUGIN_ID)
+        if not ours:
+            return text
+        text = jsonedit.remove(text, allow, ours[0])
 
 
 def _entries(root: jsonedit.Node) -> jsonedit.Node | None:
@@ -157,7 +181,7 @@ def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
     """The plugin directory and the config entry; False when both were there."""
     original = hookfile.read(path)
     text = original if original is not None and original.strip() else "{}\n"
-    text = _with_entry(path, text)  # a config tcfs will not edit stops it here
+    text = _allowed(path, _with_entry(path, text), True)  # a config tcfs will not edit stops here
     directory, files = plugin_dir(), _plugin_files(handlers)
     changed = _written(directory) != files
     if changed:
@@ -175,7 +199,7 @@ def uninstall(path: Path, harness: str) -> bool:
     original = hookfile.read(path)
     changed = False
     if original is not None:
-        text = _without_entry(path, original)
+        text = _without_entry(path, _allowed(path, original, False))
         if text != original:
             hookfile.write(path, text)
             changed = True

@@ -64,5 +64,7 @@ def _harness_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("CODEX_HOME", "codex-home"),
         ("GEMINI_CLI_HOME", "gemini-home"),
         ("HERMES_HOME", "hermes-home"),
+        ("OPENCLAW_STATE_DIR", "openclaw-home"),
     ):
         monkeypatch.setenv(var, str(tmp_path / name))
+    monkeypatch.delenv("OPENCLAW_CONFIG_PATH", raising=False)
