@@ -41,11 +41,14 @@ class Harness(NamedTuple):
     format: Callable[[str, Answer], JSONObject]  # the JSON the harness reads on stdout
     notes: str = ""  # what else the user must know (feature flags, trust)
     #: the settings file: "json" (``hookfile``), "yaml" (``yamlblock``) or
-    #: "openclaw" (``openclaw``: a plugin directory and its config entry)
+    #: "plugin" (``pluginfile``: a whole file tcfs owns, the harness's plugin)
     config: str = "json"
     #: after install (True) or uninstall (False) in the given settings file:
     #: record or revoke the user's consent where the harness asks for it
     consent: Callable[[Path, bool], None] | None = None
+    #: config "plugin": the file's text below tcfs's marker line, given the
+    #: command of each of our events (keyed by our event name)
+    plugin: Callable[[Mapping[str, str]], str] | None = None
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path

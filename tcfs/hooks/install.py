@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
-from tcfs.hooks import hookfile, yamlblock
+from tcfs.hooks import hookfile, pluginfile, yamlblock
 from tcfs.hooks.harness import Harness
 
 
@@ -31,18 +31,20 @@ def command(harness: Harness, event: str, mountpoint: str) -> str:
 
 def _store(harness: Harness) -> ModuleType:
     """The module that edits this harness's kind of settings file."""
-    if harness.config == "openclaw":
-        from tcfs.hooks import openclaw
-
-        return openclaw
     return yamlblock if harness.config == "yaml" else hookfile
 
 
 def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, bool]:
     path = harness.config_path(user=user)
-    commands = {name: command(harness, e, mountpoint) for e, name in harness.events.items()}
-    handlers = {name: harness.handler(cmd) for name, cmd in commands.items()}
-    changed: bool = _store(harness).install(path, harness.name, handlers)
+    changed: bool
+    if harness.config == "plugin":
+        assert harness.plugin is not None, f"{harness.name}: a plugin harness renders its file"
+        body = harness.plugin({e: command(harness, e, mountpoint) for e in harness.events})
+        changed = pluginfile.install(path, harness.name, mountpoint, body)
+    else:
+        commands = {name: command(harness, e, mountpoint) for e, name in harness.events.items()}
+        handlers = {name: harness.handler(cmd) for name, cmd in commands.items()}
+        changed = _store(harness).install(path, harness.name, handlers)
     if harness.consent is not None:
         harness.consent(path, True)
     return path, changed
@@ -50,7 +52,11 @@ def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, boo
 
 def uninstall(harness: Harness, *, user: bool) -> tuple[Path, bool]:
     path = harness.config_path(user=user)
-    changed: bool = _store(harness).uninstall(path, harness.name)
+    changed: bool
+    if harness.config == "plugin":
+        changed = pluginfile.uninstall(path, harness.name)
+    else:
+        changed = _store(harness).uninstall(path, harness.name)
     if harness.consent is not None:
         harness.consent(path, False)
     return path, changed
@@ -67,6 +73,11 @@ def _mount_of(cmd: str) -> str:
 def status(harness: Harness, *, user: bool) -> Installed:
     """What is installed in one scope (``SettingsError`` if the file is malformed)."""
     path = harness.config_path(user=user)
+    if harness.config == "plugin":  # the whole file is tcfs's: every event, one mount
+        mount = pluginfile.find(path, harness.name)
+        return Installed(
+            path, list(harness.events.values()) if mount else [], [mount] if mount else []
+        )
     found: list[hookfile.Found] = _store(harness).find(path, harness.name)
     mounts = sorted({_mount_of(f.command) for f in found})
     return Installed(path, [f.event for f in found], mounts)

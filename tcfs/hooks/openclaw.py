@@ -13,8 +13,11 @@ prompt (no earlier assistant message) gets the session start's context.
 
 Installing writes the plugin directory ``extensions/tcfs/`` in OpenClaw's
 state directory (``$OPENCLAW_STATE_DIR``, ``~/.openclaw``), where OpenClaw
-discovers plugins, with ``hooks.json``: the command for each hook; and the
-entry ``plugins.entries.tcfs`` in ``openclaw.json`` (``$OPENCLAW_CONFIG_PATH``)
+discovers plugins: ``index.js``, a plugin file tcfs owns whole
+(``pluginfile``) with the command for each event, and beside it the manifest
+``openclaw.plugin.json`` and ``package.json``; then, as the consent OpenClaw
+asks for, the entry ``plugins.entries.tcfs`` in ``openclaw.json``
+(``$OPENCLAW_CONFIG_PATH``)
 that enables it and grants the conversation access those hooks need (and
 ``tcfs`` in ``plugins.allow`` when the user keeps an allowlist).  Every
 other byte of the config stays as it was; a config that is not plain JSON
@@ -26,25 +29,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
-from tcfs.hooks import hookfile, jsonedit
+from tcfs.hooks import hookfile, jsonedit, pluginfile
 from tcfs.hooks.harness import Answer, Harness, JSONObject, home_dir
-from tcfs.hooks.hookfile import Found, Handler, SettingsError
+from tcfs.hooks.hookfile import SettingsError
 
 PLUGIN_ID = "tcfs"
 #: our event -> the OpenClaw hook that makes the call
 EVENTS = {
-    "session-start": "session_start",  # the session's first before_prompt_build
+    "session-start": "before_prompt_build (first)",  # a session's first prompt
     "prompt": "before_prompt_build",
     "stop": "before_agent_finalize",
 }
-COMMANDS = "hooks.json"  # in the plugin directory: hook -> {"command": ...}
-TEMPLATE = ("openclaw.plugin.json", "package.json", "index.js")
-ENTRY: JSONObject = {"enabled": True, "hooks": {"allowConversationAccess": True}}
+ENTRY = "index.js"  # the plugin file, with the commands
+COMPANIONS = ("openclaw.plugin.json", "package.json")  # what OpenClaw needs beside it
+PLACEHOLDER = "/* tcfs: commands */ {}"
+CONFIG_ENTRY: JSONObject = {"enabled": True, "hooks": {"allowConversationAccess": True}}
 
 
 def state_dir() -> Path:
@@ -56,8 +59,17 @@ def config_file() -> Path:
     return Path(explicit) if explicit else state_dir() / "openclaw.json"
 
 
-def plugin_dir() -> Path:
-    return state_dir() / "extensions" / PLUGIN_ID
+def plugin_file() -> Path:
+    return state_dir() / "extensions" / PLUGIN_ID / ENTRY
+
+
+def _template(name: str) -> str:
+    return (resources.files("tcfs.hooks") / "openclaw_plugin" / name).read_text(encoding="utf-8")
+
+
+def _render(commands: Mapping[str, str]) -> str:
+    """The plugin's code with tcfs's command for each of our events."""
+    return _template(ENTRY).replace(PLACEHOLDER, json.dumps(dict(commands), indent=2), 1)
 
 
 def _format(event: str, answer: Answer) -> JSONObject:
@@ -82,7 +94,7 @@ def _root(path: Path, text: str) -> jsonedit.Node:
     except jsonedit.MalformedJSON as exc:
         raise SettingsError(
             f"{path} is not plain JSON ({exc}); tcfs does not edit JSON5: add the entry "
-            f'"plugins": {{"entries": {{"{PLUGIN_ID}": {json.dumps(ENTRY)}}}}} yourself, '
+            f'"plugins": {{"entries": {{"{PLUGIN_ID}": {json.dumps(CONFIG_ENTRY)}}}}} yourself, '
             "nothing was changed"
         ) from None
     if not root.is_object:
@@ -144,104 +156,76 @@ def _with_entry(path: Path, text: str) -> str:
     entries = _entries(root)
     ours = entries.get(PLUGIN_ID) if entries is not None else None
     if ours is not None:
-        if ours.value == ENTRY:
+        if ours.value == CONFIG_ENTRY:
             return text
         text = _without_entry(path, text)  # tcfs's entry, as tcfs writes it
         root = _root(path, text)
         entries = _entries(root)
     plugins = root.get("plugins")
     if plugins is None:
-        return jsonedit.append(text, root, {"entries": {PLUGIN_ID: ENTRY}}, key="plugins")
+        return jsonedit.append(text, root, {"entries": {PLUGIN_ID: CONFIG_ENTRY}}, key="plugins")
     if entries is None:
-        return jsonedit.append(text, plugins, {PLUGIN_ID: ENTRY}, key="entries")
-    return jsonedit.append(text, entries, ENTRY, key=PLUGIN_ID)
+        return jsonedit.append(text, plugins, {PLUGIN_ID: CONFIG_ENTRY}, key="entries")
+    return jsonedit.append(text, entries, CONFIG_ENTRY, key=PLUGIN_ID)
 
 
-# ------------------------------------------------------ the plugin directory
+# ------------------------------------------------------------ the consent
 
 
-def _plugin_files(handlers: Mapping[str, Handler]) -> dict[str, str]:
-    source = resources.files("tcfs.hooks") / "openclaw_plugin"
-    files = {name: (source / name).read_text(encoding="utf-8") for name in TEMPLATE}
-    commands = {event: dict(h) for event, h in handlers.items()}
-    files[COMMANDS] = json.dumps(commands, indent=2, ensure_ascii=False) + "\n"
-    return files
-
-
-def _written(directory: Path) -> dict[str, str]:
-    out = {}
-    for name in (*TEMPLATE, COMMANDS):
-        text = hookfile.read(directory / name)
-        if text is not None:
-            out[name] = text
-    return out
-
-
-def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
-    """The plugin directory and the config entry; False when both were there."""
-    original = hookfile.read(path)
-    text = original if original is not None and original.strip() else "{}\n"
-    text = _allowed(path, _with_entry(path, text), True)  # a config tcfs will not edit stops here
-    directory, files = plugin_dir(), _plugin_files(handlers)
-    changed = _written(directory) != files
-    if changed:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, body in files.items():
-            hookfile.write(directory / name, body)
-    if text != original:
-        hookfile.write(path, text)
-        changed = True
-    return changed
-
-
-def uninstall(path: Path, harness: str) -> bool:
-    """The config entry and the plugin directory go; False when neither was there."""
-    original = hookfile.read(path)
-    changed = False
-    if original is not None:
-        text = _without_entry(path, _allowed(path, original, False))
-        if text != original:
-            hookfile.write(path, text)
-            changed = True
-    directory = plugin_dir()
-    if directory.is_dir():
-        shutil.rmtree(directory)  # owned whole by tcfs
-        changed = True
-    return changed
-
-
-def find(path: Path, harness: str) -> list[Found]:
-    """The hooks the installed plugin calls tcfs for (none unless OpenClaw's
-    config enables it)."""
-    text = hookfile.read(path)
-    if text is None:
-        return []
-    entries = _entries(_root(path, text))
-    if entries is None or entries.get(PLUGIN_ID) is None:
-        return []
-    raw = hookfile.read(plugin_dir() / COMMANDS)
+def _enable(plugin: Path, granted: bool) -> None:
+    """After ``index.js`` was written (or removed): the files OpenClaw needs
+    beside it, and the config entry that enables the plugin and lets it see
+    the conversation.  A config tcfs will not edit is refused before anything
+    else changes, and an ``index.js`` just written goes again, so OpenClaw is
+    never left with half a plugin."""
+    config = config_file()
+    original = hookfile.read(config)
     try:
-        commands = json.loads(raw) if raw else {}
-    except ValueError:
-        commands = {}
-    if not isinstance(commands, dict):
-        return []
-    return [
-        Found(event, str(h["command"]))
-        for event, h in commands.items()
-        if isinstance(h, dict) and isinstance(h.get("command"), str)
-    ]
+        text = _config_text(config, original, granted)
+    except SettingsError:
+        if granted:
+            pluginfile.uninstall(plugin, "openclaw")
+            _remove_companions(plugin.parent)
+        raise
+    if granted:
+        for name in COMPANIONS:
+            body = _template(name)
+            if hookfile.read(plugin.parent / name) != body:
+                hookfile.write(plugin.parent / name, body)
+    else:
+        _remove_companions(plugin.parent)
+    if text is not None and text != original:
+        hookfile.write(config, text)
+
+
+def _config_text(config: Path, original: str | None, granted: bool) -> str | None:
+    if granted:
+        text = original if original is not None and original.strip() else "{}\n"
+        return _allowed(config, _with_entry(config, text), True)
+    return None if original is None else _without_entry(config, _allowed(config, original, False))
+
+
+def _remove_companions(directory: Path) -> None:
+    for name in COMPANIONS:
+        (directory / name).unlink(missing_ok=True)
+    try:
+        directory.rmdir()  # only when nothing of anyone else's is left in it
+    except OSError:
+        pass
 
 
 HARNESS = Harness(
     name="openclaw",
     title="OpenClaw",
     project_file=None,
-    user_file=config_file,
+    user_file=plugin_file,
     events=EVENTS,
     timeout=2,
     format=_format,
-    notes="OpenClaw has one config for all projects; its gateway loads the plugin from "
-    f"extensions/{PLUGIN_ID}/ in its state directory (restart a running gateway)",
-    config="openclaw",
+    notes="OpenClaw has one config for all projects: the plugin is in extensions/tcfs/ "
+    "of its state directory, enabled with conversation access by plugins.entries.tcfs "
+    "in its openclaw.json; a running gateway loads it on restart",
+    config="plugin",
+    consent=_enable,
+    plugin=_render,
 )

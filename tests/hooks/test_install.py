@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tcfs.hooks import hookfile, install
-from tcfs.hooks.harness import HOOKED, load
+from tcfs.hooks import hookfile, install, pluginfile
+from tcfs.hooks.harness import HOOKED, Harness, load
 
 FOREIGN = """{
     "model": "opus",
@@ -261,3 +261,106 @@ def test_codex_trust_and_feature_flag_come_and_go(tmp_path: Path) -> None:
     config.write_text(own + "\n[features]\nweb_search = true\n")
     assert tcfs(tmp_path, "hooks", "install", "codex", "--mount", "/mnt/c", env=env).returncode == 0
     assert config.read_text().count("[features]") == 1
+
+
+# ---------------------------------------------------------------- plugin files
+
+
+def _plugin_harness(user_dir: Path) -> Harness:
+    """A harness of the plugin kind: tcfs's hooks are one file it loads."""
+    return Harness(
+        name="demo",
+        title="Demo",
+        project_file=".demo/plugins/tcfs.js",
+        user_file=lambda: user_dir / "plugins" / "tcfs.js",
+        events={"prompt": "chat.message", "stop": "turn.end"},
+        timeout=2,
+        format=lambda event, answer: {},
+        config="plugin",
+        plugin=lambda commands: f"export const COMMANDS = {json.dumps(commands)}\n",
+    )
+
+
+FOREIGN_PLUGIN = "// my own plugin\nexport const Mine = async () => ({})\n"
+
+
+def test_a_plugin_file_is_written_whole_and_removed_only_when_tcfs_wrote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    h = _plugin_harness(tmp_path / "user")
+    plugins = tmp_path / ".demo" / "plugins"
+    plugins.mkdir(parents=True)
+    neighbour = plugins / "mine.js"
+    neighbour.write_text(FOREIGN_PLUGIN)
+
+    path, changed = install.install(h, "/mnt/a b", user=False)
+    assert changed and path == plugins / "tcfs.js"
+    first, body = path.read_text().split("\n", 1)
+    assert first.startswith("// tcfs hooks install demo --mount '/mnt/a b' wrote this file")
+    commands = json.loads(body.removeprefix("export const COMMANDS = "))
+    assert sorted(commands) == ["prompt", "stop"]  # our events, each with its command
+    assert commands["stop"] == install.command(h, "stop", "/mnt/a b")
+    assert install.status(h, user=False) == (path, ["chat.message", "turn.end"], ["/mnt/a b"])
+
+    written, stat = path.read_bytes(), path.stat()
+    assert install.install(h, "/mnt/a b", user=False) == (path, False)  # twice: a no-op
+    assert path.read_bytes() == written and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+    assert install.install(h, "/mnt/c", user=False) == (path, True)  # another mount: rewritten
+    assert install.status(h, user=False).mounts == ["/mnt/c"]
+    assert "/mnt/a b" not in path.read_text()
+
+    assert install.uninstall(h, user=False) == (path, True)
+    assert not path.exists() and neighbour.read_text() == FOREIGN_PLUGIN
+    assert install.uninstall(h, user=False) == (path, False)
+    assert install.status(h, user=False) == (path, [], [])
+
+    # the user scope is the other file, and only it
+    upath, changed = install.install(h, "/mnt/u", user=True)
+    assert changed and upath == tmp_path / "user" / "plugins" / "tcfs.js"
+    assert upath.stat().st_mode & 0o777 == 0o600 and not path.exists()
+    assert install.status(h, user=True).mounts == ["/mnt/u"]
+    assert install.uninstall(h, user=True) == (upath, True) and not upath.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FOREIGN_PLUGIN,
+        "",
+        # tcfs's marker, but for another harness: not this harness's file either
+        "// tcfs hooks install other --mount /mnt/a wrote this file; `tcfs hooks uninstall "
+        "other` removes it\n",
+        # the marker further down is no marker: only the first line counts
+        "export {}\n// tcfs hooks install demo --mount /mnt/a wrote this file; x\n",
+    ],
+)
+def test_a_foreign_plugin_file_of_the_same_name_is_refused_and_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    h = _plugin_harness(tmp_path / "user")
+    path = tmp_path / ".demo" / "plugins" / "tcfs.js"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(hookfile.SettingsError, match="nothing was changed") as err:
+        install.install(h, "/mnt/a", user=False)
+    assert str(path) in str(err.value) and "not tcfs's" in str(err.value)
+    assert install.uninstall(h, user=False) == (path, False)
+    with pytest.raises(hookfile.SettingsError, match="not tcfs's"):
+        install.status(h, user=False)
+    assert path.read_text() == text
+    assert sorted(p.name for p in path.parent.iterdir()) == ["tcfs.js"]  # no temp file
+
+
+def test_the_plugin_marker_reads_back_any_mountpoint_in_any_comment_style() -> None:
+    for mountpoint in ("/mnt/tc", "/mnt/it's here", '/mnt/"q" $x `y`', "/mnt/ü wrote this file; "):
+        for name in ("tcfs.js", "tcfs.ts", "HOOK.md", "hook.py"):
+            line = pluginfile.marker(Path(name), "demo", mountpoint)
+            assert line.endswith("\n") and line.count("\n") == 1
+            assert pluginfile.owner(line + "rest\n") == ("demo", mountpoint), (name, line)
+    assert pluginfile.marker(Path("HOOK.md"), "demo", "/m").startswith("<!-- tcfs hooks install")
+    assert (
+        pluginfile.owner("// tcfs hooks install demo --mount 'unclosed wrote this file; \n") is None
+    )

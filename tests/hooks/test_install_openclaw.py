@@ -1,5 +1,6 @@
-"""``tcfs hooks install openclaw``: a plugin directory owned whole by tcfs in
-OpenClaw's state directory and one entry in its ``openclaw.json``; the user's
+"""``tcfs hooks install openclaw``: a plugin directory of tcfs's in OpenClaw's
+state directory (its ``index.js`` a plugin file tcfs owns whole, with the
+commands) and one entry in its ``openclaw.json``; the user's
 config and plugins stay byte for byte as they were, and a config tcfs cannot
 edit is refused and left alone."""
 
@@ -52,7 +53,10 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, state: P
 
     out = tcfs(tmp_path, "hooks", "install", "openclaw", "--mount", "/mnt/a")
     assert out.returncode == 0, out.stderr
-    assert "installed" in out.stdout and str(config) in out.stdout
+    assert (
+        "installed" in out.stdout and str(state / "extensions" / "tcfs" / "index.js") in out.stdout
+    )
+    assert "plugins.entries.tcfs in its openclaw.json" in out.stdout
     doc = json.loads(config.read_text())
     assert doc["plugins"]["entries"]["tcfs"] == {
         "enabled": True,
@@ -61,15 +65,15 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, state: P
     assert doc["plugins"]["allow"] == ["voice-call", "tcfs"]  # the user's allowlist lets it load
     plugin = state / "extensions" / "tcfs"
     assert sorted(p.name for p in plugin.iterdir()) == [
-        "hooks.json",
         "index.js",
         "openclaw.plugin.json",
         "package.json",
     ]
     assert json.loads((plugin / "openclaw.plugin.json").read_text())["id"] == "tcfs"
-    commands = json.loads((plugin / "hooks.json").read_text())
-    assert sorted(commands) == ["before_agent_finalize", "before_prompt_build", "session_start"]
-    assert commands["before_agent_finalize"]["command"].endswith("openclaw stop --mount /mnt/a")
+    code = (plugin / "index.js").read_text()
+    assert code.startswith("// tcfs hooks install openclaw --mount /mnt/a wrote this file")
+    for event in ("session-start", "prompt", "stop"):
+        assert f'"{event}": "' in code and f"openclaw {event} --mount /mnt/a" in code
     after_install = _files(state)
     for name, body in before.items():  # the other plugin, byte for byte
         if name != "openclaw.json":
@@ -79,20 +83,28 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, state: P
     assert again.returncode == 0 and "already installed" in again.stdout
     assert _files(state) == after_install
     status = tcfs(tmp_path, "hooks", "status").stdout
-    assert (
-        "openclaw (user): session_start, before_prompt_build, before_agent_finalize -> /mnt/a"
-        in status
-    )
+    assert "openclaw (user): before_prompt_build (first), before_prompt_build, " in status
+    assert "before_agent_finalize -> /mnt/a" in status
 
     moved = tcfs(tmp_path, "hooks", "install", "openclaw", "--mount", "/mnt/b")
     assert moved.returncode == 0, moved.stderr
-    assert "--mount /mnt/b" in (plugin / "hooks.json").read_text()
-    assert "/mnt/a" not in (plugin / "hooks.json").read_text()
+    assert "--mount /mnt/b" in (plugin / "index.js").read_text()
+    assert "/mnt/a" not in (plugin / "index.js").read_text()
 
     out = tcfs(tmp_path, "hooks", "uninstall", "openclaw")
     assert out.returncode == 0 and "removed" in out.stdout, out
     assert _files(state) == before  # config and the other plugin as they were; ours is gone
     assert not plugin.exists()
+
+    # a plugin named tcfs that tcfs did not write is the user's: refused, untouched
+    plugin.mkdir()
+    (plugin / "index.js").write_text("export default {};\n")
+    out = tcfs(tmp_path, "hooks", "install", "openclaw", "--mount", "/mnt/a")
+    assert out.returncode == 1 and "is not tcfs's" in out.stderr, out
+    assert (plugin / "index.js").read_text() == "export default {};\n"
+    assert sorted(p.name for p in plugin.iterdir()) == ["index.js"]
+    (plugin / "index.js").unlink()
+    plugin.rmdir()
     assert "none in" in tcfs(tmp_path, "hooks", "uninstall", "openclaw").stdout
     assert "openclaw (user): not installed" in tcfs(tmp_path, "hooks", "status").stdout
 
@@ -129,14 +141,15 @@ def test_a_config_tcfs_cannot_edit_is_refused_and_left_as_it_was(tmp_path: Path,
         assert out.returncode == 1, out
         assert str(config) in out.stderr and "nothing was changed" in out.stderr, out.stderr
         assert config.read_text() == text
-    assert sorted(p.name for p in state.iterdir()) == ["openclaw.json"]  # no plugin, no temp
-    assert "nothing was changed" in tcfs(tmp_path, "hooks", "status").stdout
+    assert not (state / "extensions" / "tcfs").exists()  # no half a plugin
+    assert [p.name for p in state.iterdir() if p.is_file()] == ["openclaw.json"]  # no temp
 
 
 def test_the_plugin_runs_the_hook_and_bounds_it(tmp_path: Path) -> None:
     """The plugin's own code, in OpenClaw's Node, with a stand-in for OpenClaw's
     ``api``: the hook's answer becomes ``prependContext`` / a revision, and a
     hook that hangs is killed after 2 s and the turn goes on."""
+    from tcfs.hooks import openclaw
     from tests.harnesses.install import install
 
     node = next(d / "node" for d in install("openclaw").bin_dirs if (d / "node").exists())
@@ -152,12 +165,12 @@ def test_the_plugin_runs_the_hook_and_bounds_it(tmp_path: Path) -> None:
         'echo \'{"continue": "MAIL TWO"}\'\n'
     )
     (answers / "hang.sh").write_text("sleep 30\n")
-    (plugin / "hooks.json").write_text(
-        json.dumps(
+    (plugin / "index.js").write_text(
+        openclaw.HARNESS.plugin(  # type: ignore[misc]
             {
-                "session_start": {"command": f"sh {answers / 'hang.sh'}"},
-                "before_prompt_build": {"command": f"sh {answers / 'prompt.sh'}"},
-                "before_agent_finalize": {"command": f"sh {answers / 'stop.sh'}"},
+                "session-start": f"sh {answers / 'hang.sh'}",
+                "prompt": f"sh {answers / 'prompt.sh'}",
+                "stop": f"sh {answers / 'stop.sh'}",
             }
         )
     )

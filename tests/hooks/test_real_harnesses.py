@@ -249,7 +249,7 @@ def test_openclaw_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-de
             argv, cwd=project, env=env, capture_output=True, text=True, timeout=60
         )
         assert inst.returncode == 0, inst.stderr
-        assert (home / ".openclaw" / "extensions" / "tcfs" / "hooks.json").is_file()
+        assert (home / ".openclaw" / "extensions" / "tcfs" / "index.js").is_file()
 
         def turn(prompt: str) -> tuple[list[str], float]:
             seen = len(model.answered("chat"))

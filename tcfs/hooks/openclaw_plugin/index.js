@@ -1,16 +1,14 @@
 // tcfs mail for OpenClaw: each hook runs tcfs's own hook entry point (the
-// commands `tcfs hooks install openclaw` wrote into hooks.json beside this
-// file, by OpenClaw hook name) and hands its answer to OpenClaw.  A call that
-// fails, or does not finish within LIMIT_MS, is killed and the turn goes on
-// without mail.
+// commands below, one per tcfs event, written by `tcfs hooks install
+// openclaw`) and hands its answer to OpenClaw.  A call that fails, or does
+// not finish within LIMIT_MS, is killed and the turn goes on without mail.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 
 const LIMIT_MS = 2000;
-const COMMANDS = JSON.parse(readFileSync(new URL("./hooks.json", import.meta.url), "utf8"));
+const COMMANDS = /* tcfs: commands */ {};
 
 function call(event, payload, log) {
-  const command = COMMANDS[event]?.command;
+  const command = COMMANDS[event];
   if (typeof command !== "string") return Promise.resolve(null);
   return new Promise((resolve) => {
     let out = "";
@@ -95,7 +93,7 @@ export default {
     const continued = new Set(); // runs tcfs already kept going once
 
     api.on("before_prompt_build", async (event, ctx) => {
-      const hook = firstTurn(event) ? "session_start" : "before_prompt_build";
+      const hook = firstTurn(event) ? "session-start" : "prompt";
       const answer = await call(hook, { hook_event_name: hook, session_id: ctx?.sessionId }, log);
       if (answer?.notice) log.warn(answer.notice);
       return answer?.context ? { prependContext: answer.context } : undefined;
@@ -105,7 +103,7 @@ export default {
       if (usedTools(event)) return undefined;
       const run = ctx?.runId ?? event?.runId ?? ctx?.sessionKey ?? "";
       const payload = { hook_event_name: "stop", stop_hook_active: continued.has(run) };
-      const answer = await call("before_agent_finalize", payload, log);
+      const answer = await call("stop", payload, log);
       if (answer?.notice) log.warn(answer.notice);
       if (!answer?.continue) return undefined;
       continued.add(run);
