@@ -191,6 +191,9 @@ out.again = await hooks.before_agent_finalize({{ messages: said }}, {{ runId: "r
 const tool = [...said.slice(0, 1), {{ role: "assistant", content: [{{ type: "toolCall" }}] }},
   {{ role: "toolResult", content: "done" }}, {{ role: "assistant", content: "ok" }}];
 out.afterTool = await hooks.before_agent_finalize({{ messages: tool }}, {{ runId: "r2" }});
+const child = {{ sessionKey: "agent:main:subagent:helper", runId: "r3" }};
+out.child = [await hooks.before_prompt_build({{ messages: said }}, child),
+  await hooks.before_agent_finalize({{ messages: said }}, child)];
 console.log(JSON.stringify(out));
 """
     )
@@ -206,3 +209,4 @@ console.log(JSON.stringify(out));
     assert out.get("again") is None  # told it already continued once: no more
     assert out.get("afterTool") is None  # OpenClaw would not revise after a tool: not asked
     assert json.loads((answers / "stop.sh.in").read_text())["stop_hook_active"] is True
+    assert out["child"] == [None, None]  # a subagent's runs: its parent gets the mail

@@ -67,6 +67,12 @@ function isTool(m) {
   );
 }
 
+// A subagent's session (OpenClaw's isSubagentSessionKey): its runs belong to
+// the agent that spawned it, which gets the mail itself.
+function subagent(ctx) {
+  return /(^|:)subagent:/i.test(String(ctx?.sessionKey ?? ""));
+}
+
 // A session's first prompt: no earlier assistant message in its history.
 function firstTurn(event) {
   return !messagesOf(event).some((m) => m.role === "assistant");
@@ -93,6 +99,7 @@ export default {
     const continued = new Set(); // runs tcfs already kept going once
 
     api.on("before_prompt_build", async (event, ctx) => {
+      if (subagent(ctx)) return undefined;
       const hook = firstTurn(event) ? "session-start" : "prompt";
       const answer = await call(hook, { hook_event_name: hook, session_id: ctx?.sessionId }, log);
       if (answer?.notice) log.warn(answer.notice);
@@ -100,7 +107,7 @@ export default {
     });
 
     api.on("before_agent_finalize", async (event, ctx) => {
-      if (usedTools(event)) return undefined;
+      if (subagent(ctx) || usedTools(event)) return undefined;
       const run = ctx?.runId ?? event?.runId ?? ctx?.sessionKey ?? "";
       const payload = { hook_event_name: "stop", stop_hook_active: continued.has(run) };
       const answer = await call("stop", payload, log);
