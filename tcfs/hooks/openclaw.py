@@ -34,7 +34,7 @@ from importlib import resources
 from pathlib import Path
 
 from tcfs.hooks import hookfile, jsonedit, pluginfile
-from tcfs.hooks.harness import Answer, Harness, JSONObject, home_dir
+from tcfs.hooks.harness import Harness, JSONObject, claude_style, home_dir
 from tcfs.hooks.hookfile import SettingsError
 
 PLUGIN_ID = "tcfs"
@@ -70,19 +70,6 @@ def _template(name: str) -> str:
 def _render(commands: Mapping[str, str]) -> str:
     """The plugin's code with tcfs's command for each of our events."""
     return _template(ENTRY).replace(PLACEHOLDER, json.dumps(dict(commands), indent=2), 1)
-
-
-def _format(event: str, answer: Answer) -> JSONObject:
-    """What the plugin reads: ``context`` to add, ``continue`` at turn end."""
-    out: JSONObject = {}
-    if answer.notice:
-        out["notice"] = answer.notice
-    if event == "stop":
-        if answer.block:
-            out["continue"] = answer.block
-    elif answer.context:
-        out["context"] = answer.context
-    return out
 
 
 # ------------------------------------------------------------ openclaw.json
@@ -221,7 +208,7 @@ HARNESS = Harness(
     user_file=plugin_file,
     events=EVENTS,
     timeout=2,
-    format=_format,
+    format=claude_style(EVENTS),  # the plugin reads Claude Code's answer shape
     notes="OpenClaw has one config for all projects: the plugin is in extensions/tcfs/ "
     "of its state directory, enabled with conversation access by plugins.entries.tcfs "
     "in its openclaw.json; a running gateway loads it on restart",

@@ -158,11 +158,13 @@ def test_the_plugin_runs_the_hook_and_bounds_it(tmp_path: Path) -> None:
     plugin = state / "extensions" / "tcfs"
     answers = tmp_path / "answers"
     answers.mkdir()
-    (answers / "prompt.sh").write_text('cat >/dev/null; echo \'{"context": "MAIL ONE"}\'\n')
+    (answers / "prompt.sh").write_text(
+        'cat >/dev/null; echo \'{"hookSpecificOutput": {"additionalContext": "MAIL ONE"}}\'\n'
+    )
     # as tcfs's hook does: no continuation when told one was just made
     (answers / "stop.sh").write_text(
         'cat > "$0.in"; grep -Eq \'"stop_hook_active": *true\' "$0.in" && echo "{}" && exit\n'
-        'echo \'{"continue": "MAIL TWO"}\'\n'
+        'echo \'{"decision": "block", "reason": "MAIL TWO"}\'\n'
     )
     (answers / "hang.sh").write_text("sleep 30\n")
     (plugin / "index.js").write_text(

@@ -1,7 +1,8 @@
 // tcfs mail for OpenClaw: each hook runs tcfs's own hook entry point (the
 // commands below, one per tcfs event, written by `tcfs hooks install
-// openclaw`) and hands its answer to OpenClaw.  A call that fails, or does
-// not finish within LIMIT_MS, is killed and the turn goes on without mail.
+// openclaw`), which answers in Claude Code's shape, and hands the answer to
+// OpenClaw.  A call that fails, or does not finish within LIMIT_MS, is
+// killed and the turn goes on without mail.
 import { spawn } from "node:child_process";
 
 const LIMIT_MS = 2000;
@@ -102,8 +103,9 @@ export default {
       if (subagent(ctx)) return undefined;
       const hook = firstTurn(event) ? "session-start" : "prompt";
       const answer = await call(hook, { hook_event_name: hook, session_id: ctx?.sessionId }, log);
-      if (answer?.notice) log.warn(answer.notice);
-      return answer?.context ? { prependContext: answer.context } : undefined;
+      if (answer?.systemMessage) log.warn(answer.systemMessage);
+      const context = answer?.hookSpecificOutput?.additionalContext;
+      return context ? { prependContext: context } : undefined;
     });
 
     api.on("before_agent_finalize", async (event, ctx) => {
@@ -111,10 +113,10 @@ export default {
       const run = ctx?.runId ?? event?.runId ?? ctx?.sessionKey ?? "";
       const payload = { hook_event_name: "stop", stop_hook_active: continued.has(run) };
       const answer = await call("stop", payload, log);
-      if (answer?.notice) log.warn(answer.notice);
-      if (!answer?.continue) return undefined;
+      if (answer?.systemMessage) log.warn(answer.systemMessage);
+      if (answer?.decision !== "block" || !answer.reason) return undefined;
       continued.add(run);
-      return { action: "revise", reason: answer.continue };
+      return { action: "revise", reason: answer.reason };
     });
 
     api.on("agent_end", (event, ctx) => {
