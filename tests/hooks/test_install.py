@@ -50,6 +50,15 @@ def tcfs(
     )
 
 
+def refused(cwd: Path, harness: str, path: Path, text: str) -> None:
+    """Install and uninstall both refuse ``path`` with a clear error and leave it as it was."""
+    for args in (("install", harness, "--mount", "/mnt/a"), ("uninstall", harness)):
+        out = tcfs(cwd, "hooks", *args)
+        assert out.returncode == 1, out
+        assert str(path) in out.stderr and "nothing was changed" in out.stderr, out.stderr
+        assert path.read_text() == text
+
+
 def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
     """The document without tcfs's handlers (and the containers only they filled)."""
     out = json.loads(json.dumps(doc))
@@ -125,11 +134,7 @@ def test_a_malformed_file_is_refused_and_left_as_it_was(tmp_path: Path, text: st
     path = tmp_path / ".claude" / "settings.local.json"
     path.parent.mkdir()
     path.write_text(text)
-    for args in (("install", "claude-code", "--mount", "/mnt/a"), ("uninstall", "claude-code")):
-        out = tcfs(tmp_path, "hooks", *args)
-        assert out.returncode == 1, out
-        assert str(path) in out.stderr and "nothing was changed" in out.stderr, out.stderr
-        assert path.read_text() == text
+    refused(tmp_path, "claude-code", path, text)
     assert "nothing was changed" in tcfs(tmp_path, "hooks", "status").stdout
     assert sorted(p.name for p in path.parent.iterdir()) == ["settings.local.json"]  # no temp
 
