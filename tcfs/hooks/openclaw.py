@@ -6,7 +6,10 @@ return ``prependContext``, added to the turn's prompt, and
 ``before_agent_finalize`` may return ``{"action": "revise", "reason": ...}``,
 which makes the embedded runner give the model one more pass with the reason
 before it accepts the final answer (at most three per run,
-``src/agents/embedded-agent-runner/run/terminal-resolution.ts``).  tcfs's
+``src/agents/embedded-agent-runner/run/terminal-resolution.ts``), but not
+once a tool ran in the turn ("requested revision after potential side
+effects; finalizing"): then the plugin does not ask, and the mail comes,
+still unread, with the next prompt.  tcfs's
 plugin (``openclaw_plugin/``) runs tcfs's own hook entry point for each,
 killed after 2 s, and on any failure lets the turn go on; a session's first
 prompt (no earlier assistant message) gets the session start's context.
@@ -17,9 +20,9 @@ discovers plugins: ``index.js``, a plugin file tcfs owns whole
 (``pluginfile``) with the command for each event, and beside it the manifest
 ``openclaw.plugin.json`` and ``package.json``; then, as the consent OpenClaw
 asks for, the entry ``plugins.entries.tcfs`` in ``openclaw.json``
-(``$OPENCLAW_CONFIG_PATH``)
-that enables it and grants the conversation access those hooks need (and
-``tcfs`` in ``plugins.allow`` when the user keeps an allowlist).  Every
+(``$OPENCLAW_CONFIG_PATH``) that enables it and grants the conversation
+access those hooks need (and ``tcfs`` in ``plugins.allow`` when the user
+keeps an allowlist).  Every
 other byte of the config stays as it was; a config that is not plain JSON
 (OpenClaw also reads JSON5) is refused.  OpenClaw has one config for all
 projects: there is no project scope.
@@ -165,6 +168,8 @@ def _enable(plugin: Path, granted: bool) -> None:
     the conversation.  A config tcfs will not edit is refused before anything
     else changes, and an ``index.js`` just written goes again, so OpenClaw is
     never left with half a plugin."""
+    if not granted and plugin.exists():
+        return  # an index.js tcfs did not write: the plugin and its entry are the user's
     config = config_file()
     original = hookfile.read(config)
     try:

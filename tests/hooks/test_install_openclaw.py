@@ -103,6 +103,10 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, state: P
     assert out.returncode == 1 and "is not tcfs's" in out.stderr, out
     assert (plugin / "index.js").read_text() == "export default {};\n"
     assert sorted(p.name for p in plugin.iterdir()) == ["index.js"]
+    (plugin / "openclaw.plugin.json").write_text("{}\n")
+    assert tcfs(tmp_path, "hooks", "uninstall", "openclaw").returncode == 0
+    assert sorted(p.name for p in plugin.iterdir()) == ["index.js", "openclaw.plugin.json"]
+    (plugin / "openclaw.plugin.json").unlink()
     (plugin / "index.js").unlink()
     plugin.rmdir()
     assert "none in" in tcfs(tmp_path, "hooks", "uninstall", "openclaw").stdout
