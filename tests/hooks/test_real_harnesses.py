@@ -2,7 +2,9 @@
 the fake model server on loopback, with tcfs's hooks installed by
 ``tcfs hooks install``: mail sent from another mount shows up in what the
 harness sends the model during the agent's next turn, exactly once, and mail
-sent while a turn runs reaches the model before the harness stops."""
+sent while a turn runs reaches the model before the harness stops.  OpenClaw,
+which runs its turns in a gateway, has a test of its own at the end (about two
+minutes: one gateway, eight turns)."""
 
 from __future__ import annotations
 
