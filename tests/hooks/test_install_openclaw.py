@@ -43,6 +43,10 @@ def state() -> Path:
     other.mkdir(parents=True)
     (other / "openclaw.plugin.json").write_text('{"id": "voice-call", "configSchema": {}}\n')
     (other / "index.js").write_text("export default { id: 'voice-call', register() {} };\n")
+    pack = path / "hooks" / "session-memory"  # an internal hook pack of the user's
+    pack.mkdir(parents=True)
+    (pack / "HOOK.md").write_text("---\nname: session-memory\nevents: [command:new]\n---\n")
+    (pack / "handler.ts").write_text("export default async () => {};\n")
     (path / "openclaw.json").write_text(FOREIGN)
     return path
 
