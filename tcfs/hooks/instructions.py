@@ -10,11 +10,6 @@ from __future__ import annotations
 
 #: harness -> (the instruction file it reads, why tcfs installs no hooks for it)
 NO_HOOKS = {
-    "opencode": (
-        "AGENTS.md",
-        "OpenCode's plugins are JavaScript modules inside its own process; tcfs ships no "
-        "plugin yet, so its agents read the inbox themselves",
-    ),
     "openclaw": (
         "AGENTS.md",
         "OpenClaw's hooks and plugins are TypeScript modules in its gateway; tcfs ships none "
@@ -27,6 +22,7 @@ FILES = {
     "gemini": "GEMINI.md",
     "codex": "AGENTS.md",
     "hermes": "AGENTS.md",
+    "opencode": "AGENTS.md",
 }
 FILES.update({name: file for name, (file, _) in NO_HOOKS.items()})
 

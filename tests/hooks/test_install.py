@@ -160,13 +160,13 @@ def test_a_new_file_a_one_line_file_and_the_user_scope(tmp_path: Path) -> None:
 
 
 def test_a_harness_without_hooks_points_to_its_instructions(tmp_path: Path) -> None:
-    out = tcfs(tmp_path, "hooks", "install", "opencode", "--mount", "/mnt/a")
-    assert out.returncode == 1 and "tcfs instructions opencode" in out.stderr
+    out = tcfs(tmp_path, "hooks", "install", "openclaw", "--mount", "/mnt/a")
+    assert out.returncode == 1 and "tcfs instructions openclaw" in out.stderr
     assert list(tmp_path.iterdir()) == []
-    text = tcfs(tmp_path, "instructions", "opencode", "--mount", "/mnt/a")
+    text = tcfs(tmp_path, "instructions", "openclaw", "--mount", "/mnt/a")
     assert text.returncode == 0 and "AGENTS.md" in text.stderr
     assert "cat /mnt/a/inbox/unread" in text.stdout and "/mnt/a/outbox/<agent>" in text.stdout
-    assert "opencode: no hooks" in tcfs(tmp_path, "hooks", "status").stdout
+    assert "openclaw: no hooks" in tcfs(tmp_path, "hooks", "status").stdout
 
 
 def test_the_command_written_runs_the_lean_entry_point(tmp_path: Path) -> None:
