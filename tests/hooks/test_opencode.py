@@ -22,26 +22,13 @@ import pytest
 from tests.fakemodel import FakeModel, Script, ToolCall
 from tests.fs.conftest import Mount, sh
 from tests.harnesses.install import install
+from tests.hooks.test_install import tcfs
 from tests.hooks.test_real_harnesses import RUNS
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
 HOOK_BOUND_S = 2.0  # the plugin kills a hook call after this
 RUN = RUNS["opencode"]
-
-
-def tcfs(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tcfs", *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 class OpenCode:
