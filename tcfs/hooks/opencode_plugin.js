@@ -162,10 +162,11 @@ export const TcfsMail = async ({ client }) => {
         s.injecting = true
         try {
           // noReply: the message joins the running turn, whose loop sees a
-          // newer user message and goes on instead of ending
+          // newer user message and goes on instead of ending; not synthetic,
+          // so the user sees why the agent went on
           const sent = await client.session.prompt({
             path: { id: input.sessionID },
-            body: { noReply: true, agent: s.agent, parts: [{ type: "text", text: answer.continue, synthetic: true }] },
+            body: { noReply: true, agent: s.agent, parts: [{ type: "text", text: answer.continue }] },
           })
           if (sent?.error) throw new Error(JSON.stringify(sent.error))
         } finally {
