@@ -38,15 +38,20 @@ export const TcfsMail = async ({ client }) => {
   // session id -> what this process knows of it
   const sessions = new Map()
 
+  // A toast in the TUI, and a line in OpenCode's log, written before the
+  // hook returns (a turn that ends then may end the process).
   function notify(message) {
-    for (const send of [
+    const sent = [
       () => client.tui.showToast({ body: { message, variant: "warning" } }),
       () => client.app.log({ body: { service: "tcfs", level: "warn", message } }),
-    ]) {
+    ].map((send) => {
       try {
-        Promise.resolve(send()).catch(() => {})
-      } catch {}
-    }
+        return Promise.resolve(send()).catch(() => {})
+      } catch {
+        return Promise.resolve()
+      }
+    })
+    return within(TIMEOUT_MS / 4, Promise.all(sent))
   }
 
   // Whether the session is a subagent's and whether it has no message yet,
@@ -83,8 +88,8 @@ export const TcfsMail = async ({ client }) => {
         if (done) return
         done = true
         clearTimeout(timer)
-        if (notice) notify(notice)
-        resolve()
+        if (notice) notify(notice).finally(resolve)
+        else resolve()
       }
       const kill = () => {
         try {
@@ -115,10 +120,10 @@ export const TcfsMail = async ({ client }) => {
           let ok = false
           try {
             const answer = JSON.parse(out.slice(0, end))
-            if (answer.notice) notify(answer.notice)
+            if (answer.notice) await notify(answer.notice)
             ok = await put(answer)
           } catch (err) {
-            notify(`tcfs: the ${event} hook's answer could not be put into the turn: ${err?.message ?? err}`)
+            await notify(`tcfs: the ${event} hook's answer could not be put into the turn: ${err?.message ?? err}`)
           }
           child.stdin.end(ok ? "delivered\n" : "\n")
         })()

@@ -165,6 +165,29 @@ def test_a_broken_mount_costs_an_opencode_turn_only_the_bound(
     )
 
 
+@pytest.mark.slow
+def test_a_hook_that_hangs_is_killed_and_the_turn_goes_on(tmp_path: Path, tcfs_home: Path) -> None:
+    """The plugin's own bound, behind the hook's: a command that never answers
+    is killed after 2 s, the user is told in OpenCode's log, the turn ends."""
+    from tcfs.hooks import opencode, pluginfile
+
+    started = tmp_path / "started"
+    with FakeModel(Script()) as model:
+        oc = OpenCode(model, tmp_path, tcfs_home)
+        hung = {e: f"echo {e} >> {started}; exec sleep 100" for e in opencode.EVENTS}
+        assert oc.hooks("install", "opencode", "--mount", "/mnt/hung").returncode == 0
+        oc.turn("WARM-UP")  # OpenCode's first start in a project installs its plugin SDK
+        path = oc.project / str(opencode.HARNESS.project_file)
+        assert pluginfile.install(path, "opencode", "/mnt/hung", opencode.plugin(hung))
+        seconds, bodies = oc.turn("HANGS")
+        assert bodies and seconds < 100  # unbounded, the two calls would take 200 s
+    assert started.read_text().split() == ["session-start", "stop"]
+    assert not sh("pgrep -f 'exec sleep 100|^sleep 100'").stdout.strip()  # killed, not left
+    logs = "".join(p.read_text() for p in (oc.home / ".local/share/opencode/log").glob("*.log"))
+    assert "tcfs: the session-start hook did not answer within 2 s" in logs, logs[-3000:]
+    print(f"opencode turn with hung hooks: {seconds:.1f}s")
+
+
 FOREIGN_PLUGIN = """// the user's own plugin
 export const Notify = async ({ client }) => ({
   event: async ({ event }) => { if (event.type === "session.idle") console.log("done") },
