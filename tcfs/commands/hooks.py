@@ -8,18 +8,8 @@ import click
 
 from tcfs.hooks import hookfile, install
 from tcfs.hooks.harness import HOOKED, load
-from tcfs.hooks.instructions import NO_HOOKS
 
-ALL = sorted([*HOOKED, *NO_HOOKS])
-
-
-def _hooked(name: str) -> None:
-    if name in NO_HOOKS:
-        file, why = NO_HOOKS[name]
-        raise click.ClickException(
-            f"{name}: no hooks to install ({why}); put the instructions in its {file}: "
-            f"`tcfs instructions {name} --mount MOUNTPOINT >> {file}`"
-        )
+ALL = sorted(HOOKED)
 
 
 def _scope(user: bool) -> str:
@@ -37,7 +27,6 @@ def hooks() -> None:
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
 def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
     """Merge tcfs's hooks into HARNESS's configuration (project scope by default)."""
-    _hooked(harness)
     h = load(harness)
     mountpoint = os.path.abspath(mountpoint)
     try:
@@ -60,7 +49,6 @@ def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
 def uninstall_cmd(harness: str, user: bool) -> None:
     """Remove tcfs's hooks (and nothing else) from HARNESS's configuration."""
-    _hooked(harness)
     h = load(harness)
     try:
         path, changed = install.uninstall(h, user=user)
@@ -73,10 +61,6 @@ def uninstall_cmd(harness: str, user: bool) -> None:
 def status_cmd() -> None:
     """What is installed where, for every harness, in this project and for the user."""
     for name in ALL:
-        if name in NO_HOOKS:
-            file, why = NO_HOOKS[name]
-            click.echo(f"{name}: no hooks ({why}); `tcfs instructions {name}` for its {file}")
-            continue
         h = load(name)
         for user in (False, True) if h.project_file else (True,):
             try:

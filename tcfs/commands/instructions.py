@@ -6,7 +6,7 @@ import os
 
 import click
 
-from tcfs.hooks.instructions import FILES, NO_HOOKS, text
+from tcfs.hooks.instructions import FILES, text
 
 
 @click.command()
@@ -17,12 +17,10 @@ from tcfs.hooks.instructions import FILES, NO_HOOKS, text
 def instructions(harness: str, mountpoint: str) -> None:
     """Print the coordination text for HARNESS's instruction file.
 
-    For a harness without tcfs hooks this is how its agent learns to read its
-    mail; append it to the file named on stderr, e.g.
-    `tcfs instructions opencode --mount /mnt/tc >> AGENTS.md`.
+    The hooks (`tcfs hooks install`) deliver mail by themselves; this text is
+    for an agent run without them, or one that should know the paths.  Append
+    it to the file named on stderr, e.g.
+    `tcfs instructions codex --mount /mnt/tc >> AGENTS.md`.
     """
-    file = FILES[harness]
-    why = NO_HOOKS.get(harness, (file, None))[1]
-    note = f"for {file}" + (f" ({why})" if why else " (the hooks deliver mail as well)")
-    click.echo(f"tcfs: {note}", err=True)
+    click.echo(f"tcfs: for {FILES[harness]}", err=True)
     click.echo(text(os.path.abspath(mountpoint)), nl=False)

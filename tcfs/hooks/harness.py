@@ -49,6 +49,10 @@ class Harness(NamedTuple):
     #: config "plugin": the file's text below tcfs's marker line, given the
     #: command of each of our events (keyed by our event name)
     plugin: Callable[[Mapping[str, str]], str] | None = None
+    #: the caller writes the event as one line and keeps stdin open; once it
+    #: has put the answer into the turn it writes ``delivered``, and only then
+    #: are the messages marked read (a plugin, not the harness, runs the hook)
+    confirms: bool = False
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path
@@ -70,6 +74,7 @@ HOOKED = {
     "gemini": "tcfs.hooks.gemini",
     "hermes": "tcfs.hooks.hermes",
     "openclaw": "tcfs.hooks.openclaw",
+    "opencode": "tcfs.hooks.opencode",
 }
 
 

@@ -1,6 +1,7 @@
-"""The text an agent's instruction file needs when its harness cannot put
-mail into a turn by itself: how to coordinate through the mount, and to look
-at the inbox at the start and end of every task.
+"""The text for an agent's instruction file: how to coordinate through the
+mount, and to look at the inbox at the start and end of every task.  Every
+harness tcfs knows also gets its mail through hooks or a plugin; the text is
+for a harness run without them, and for agents that should know the paths.
 
 Which file each harness reads: Claude Code ``CLAUDE.md``, Gemini CLI
 ``GEMINI.md``, every other harness here ``AGENTS.md``.
@@ -8,23 +9,14 @@ Which file each harness reads: Claude Code ``CLAUDE.md``, Gemini CLI
 
 from __future__ import annotations
 
-#: harness -> (the instruction file it reads, why tcfs installs no hooks for it)
-NO_HOOKS = {
-    "opencode": (
-        "AGENTS.md",
-        "OpenCode's plugins are JavaScript modules inside its own process; tcfs ships no "
-        "plugin yet, so its agents read the inbox themselves",
-    ),
-}
-
 FILES = {
     "claude-code": "CLAUDE.md",
     "gemini": "GEMINI.md",
     "codex": "AGENTS.md",
     "hermes": "AGENTS.md",
     "openclaw": "AGENTS.md",
+    "opencode": "AGENTS.md",
 }
-FILES.update({name: file for name, (file, _) in NO_HOOKS.items()})
 
 TEXT = """\
 ## Coordinating with other agents (tcfs)

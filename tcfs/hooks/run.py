@@ -5,7 +5,8 @@ Whatever happens (mount gone, daemon stopped, bucket down) the answer is
 written within ``DEADLINE`` seconds, and a problem becomes one line for the
 user (and for the agent, where the event adds to its context); the exit
 status is always 0, so the agent goes on.  Messages are marked read only
-after the answer that shows them was written.
+after the answer that shows them was written, and for a harness that
+``confirms`` (a plugin runs the hook) only once the plugin says it put them in.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def parse(argv: list[str]) -> tuple[Harness, str, Path]:
     return harness, pos[1], Path(os.path.abspath(where))
 
 
-def _stdin() -> dict[str, object]:
+def _stdin(one_line: bool = False) -> dict[str, object]:
     if sys.stdin is None or sys.stdin.isatty():
         return {}
-    chunks = []
-    while chunk := os.read(0, 65536):
+    chunks = [sys.stdin.buffer.readline()] if one_line else []
+    while not one_line and (chunk := os.read(0, 65536)):
         chunks.append(chunk)
     try:
         doc = json.loads(b"".join(chunks) or b"{}")
@@ -83,9 +84,9 @@ def _session(inbox: mount.Inbox, where: Path) -> str:
     return context.session(inbox, where, steps, done)
 
 
-def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
+def respond(event: str, where: Path, one_line: bool = False) -> tuple[Answer, list[str]]:
     """The answer and the names of the messages it delivers."""
-    payload = _stdin()
+    payload = _stdin(one_line)
     if event == "stop" and payload.get("stop_hook_active"):
         # This stop already follows one we held up: let the agent stop; any
         # newer mail waits for the next prompt instead of looping.
@@ -105,6 +106,15 @@ def respond(event: str, where: Path) -> tuple[Answer, list[str]]:
     return Answer(context=text), names
 
 
+def _confirmed(seconds: float) -> bool:
+    """A harness that ``confirms`` writes ``delivered`` once the answer is in the turn."""
+    try:
+        line: bytes = bounded.within(seconds, sys.stdin.buffer.readline)
+    except bounded.TimedOut:
+        return False
+    return line.strip() == b"delivered"
+
+
 def main(argv: list[str]) -> NoReturn:
     start = time.monotonic()
     try:
@@ -114,7 +124,9 @@ def main(argv: list[str]) -> NoReturn:
         os._exit(1)  # not 2: for some harnesses 2 means "block"
     names: list[str] = []
     try:
-        answer, names = bounded.within(DEADLINE * READ_SHARE, lambda: respond(event, where))
+        answer, names = bounded.within(
+            DEADLINE * READ_SHARE, lambda: respond(event, where, harness.confirms)
+        )
     except bounded.TimedOut:
         answer = Answer(
             notice=f"tcfs: {where} did not answer within {DEADLINE * READ_SHARE:.1f}s "
@@ -130,6 +142,8 @@ def main(argv: list[str]) -> NoReturn:
             answer.context = answer.notice
     sys.stdout.write(json.dumps(harness.format(event, answer), ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    if names and harness.confirms and not _confirmed(DEADLINE - (time.monotonic() - start)):
+        names = []  # not put into the turn: they are shown again next time
     if names:
         try:
             bounded.within(DEADLINE - (time.monotonic() - start), lambda: mount.ack(where, names))

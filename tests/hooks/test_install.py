@@ -164,14 +164,18 @@ def test_a_new_file_a_one_line_file_and_the_user_scope(tmp_path: Path) -> None:
     assert one_line.read_bytes() == before
 
 
-def test_a_harness_without_hooks_points_to_its_instructions(tmp_path: Path) -> None:
-    out = tcfs(tmp_path, "hooks", "install", "opencode", "--mount", "/mnt/a")
-    assert out.returncode == 1 and "tcfs instructions opencode" in out.stderr
-    assert list(tmp_path.iterdir()) == []
-    text = tcfs(tmp_path, "instructions", "opencode", "--mount", "/mnt/a")
-    assert text.returncode == 0 and "AGENTS.md" in text.stderr
+def test_instructions_for_every_harness_and_hooks_for_each(tmp_path: Path) -> None:
+    from tcfs.hooks.instructions import FILES
+
+    assert set(FILES) == set(HOOKED)  # every harness with an instruction file has hooks
+    text = tcfs(tmp_path, "instructions", "openclaw", "--mount", "/mnt/a")
+    assert text.returncode == 0 and "for AGENTS.md" in text.stderr
     assert "cat /mnt/a/inbox/unread" in text.stdout and "/mnt/a/outbox/<agent>" in text.stdout
-    assert "opencode: no hooks" in tcfs(tmp_path, "hooks", "status").stdout
+    assert "CLAUDE.md" in tcfs(tmp_path, "instructions", "claude-code").stderr
+    assert list(tmp_path.iterdir()) == []
+    status = tcfs(tmp_path, "hooks", "status").stdout
+    for name in HOOKED:
+        assert f"{name} (" in status, status
 
 
 def test_the_command_written_runs_the_lean_entry_point(tmp_path: Path) -> None:

@@ -84,6 +84,10 @@ def _codex_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
     return {"CODEX_HOME": str(codex_home), "FAKE_OPENAI_KEY": "sk-fake"}
 
 
+def _opencode_env(model: FakeModel, home: Path, project: Path) -> dict[str, str]:
+    return PROGRAMS["opencode"].configure(model.url, home, project)
+
+
 RUNS = {
     "claude-code": Run(
         "anthropic",
@@ -110,6 +114,8 @@ RUNS = {
         ],
         command_arg="cmd",
     ),
+    # tcfs's plugin (OpenCode has no command hooks); its models speak Chat Completions
+    "opencode": Run("chat", "bash", _opencode_env, lambda p: ["run", p]),
     # no hook holds a Hermes turn open: mail sent during a turn comes with the next
     "hermes": Run("chat", "terminal", _hermes_env, lambda p: ["--yolo", "-z", p], False),
 }
