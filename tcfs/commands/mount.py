@@ -92,8 +92,8 @@ def _warn_best_effort(s: Settings) -> None:
     "--wake",
     metavar="COMMAND",
     default=None,
-    help="run COMMAND (which names {message_file}; it also gets that file on stdin) when "
-    "mail waits that no session took, in the directory mount runs in, e.g. "
+    help="run COMMAND when mail waits that no session took, in the directory mount runs in; "
+    "it gets the messages on stdin, and {message_file} in it is replaced by their file, e.g. "
     "'claude -p --continue \"Act on the messages above ({message_file})\"'",
 )
 @click.option(

@@ -5,14 +5,15 @@ that no reader took for ``after`` seconds, and that no hook holds for
 delivery right now (``tcfs.protocol.reservations``), means no session of the
 agent is running on this mount: the mount runs the command.  The waiting
 messages (at most ``context.MAX_SHOWN``, oldest first, as a hook shows them)
-go into a private file (0600) whose path replaces ``{message_file}``; the
-command also gets that file on its standard input (``claude -p`` reads a
-prompt from there), and runs in the directory ``tcfs mount`` was started
-in.  Once the command has started, the messages are marked read: the file
-delivered them, and the woken session's hooks do not show them again.  At
-most one command runs at a time, each for at most ``timeout`` seconds (then
-it is killed); every start and end is logged, its output goes to a private
-log beside the message files.
+go into a private file (0600), which the command gets on its standard input
+(``claude -p`` and ``codex exec resume ID -`` read a prompt from there) and
+whose path replaces ``{message_file}`` in its arguments; it runs in the
+directory ``tcfs mount`` was started in.  Once the command has started,
+the messages are marked read: the file delivered them, and the woken
+session's hooks do not show them again (until then the waker holds them, so
+no hook or ``inbox/next`` delivers them too).  At most one command runs at a
+time, each for at most ``timeout`` seconds (then it is killed); every start
+and end is logged, its output goes to a private log beside the message files.
 
 The watch costs nothing of its own: the mount's poller tells the waker when
 the agent's doorbell (or the broadcasts') rang, when its slow sweep came (for
@@ -26,6 +27,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -54,12 +56,16 @@ log = logging.getLogger(__name__)
 
 
 def check_command(command: str) -> list[str]:
-    """The command as argv (no shell), or ``ValueError`` with what is wrong."""
-    argv = shlex.split(command)
+    """The command as argv (no shell), or ``ValueError`` with what is wrong.
+    ``{message_file}`` is optional: the file comes on standard input too."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"--wake: {exc}") from None
     if not argv:
         raise ValueError("--wake needs a command")
-    if not any(PLACEHOLDER in a for a in argv):
-        raise ValueError(f"--wake: the command must name {PLACEHOLDER}")
+    if shutil.which(argv[0]) is None:
+        raise ValueError(f"--wake: {argv[0]}: no such program (give its path, or fix PATH)")
     return argv
 
 

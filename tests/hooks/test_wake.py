@@ -112,12 +112,15 @@ def test_one_at_a_time_and_bounded(tmp_path: Path) -> None:
     assert waker.proc is not None and waker.proc.poll() is not None
 
 
-def test_the_command_must_name_the_file() -> None:
-    with pytest.raises(ValueError, match="message_file"):
-        check_command("claude -p hello")
-    with pytest.raises(ValueError):
+def test_the_command_is_checked() -> None:
+    with pytest.raises(ValueError, match="no such program"):
+        check_command("no-such-harness-anywhere -p hello")
+    with pytest.raises(ValueError, match="needs a command"):
         check_command("")
-    assert check_command("claude -p '{message_file}'") == ["claude", "-p", "{message_file}"]
+    with pytest.raises(ValueError, match="quotation"):
+        check_command("claude -p 'unclosed")
+    assert check_command("sh -c 'cat' '{message_file}'") == ["sh", "-c", "cat", "{message_file}"]
+    assert check_command("true") == ["true"]  # the file still comes on stdin
 
 
 @pytest.mark.mount
@@ -135,11 +138,11 @@ def test_a_mount_wakes_its_idle_agent(mount, tmp_path: Path) -> None:  # type: i
     assert "wake: started" in bob.log_text()
 
 
-def test_a_wake_command_without_the_file_is_refused(tmp_path: Path) -> None:
+def test_a_wake_command_that_cannot_run_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "claude -p hi"],
+        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "nope-nope -p hi"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode != 0 and "{message_file}" in proc.stderr
+    assert proc.returncode != 0 and "nope-nope: no such program" in proc.stderr
