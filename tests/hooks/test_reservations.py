@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tcfs.protocol import Project
+from tcfs.protocol.doorbells import Doorbells
+from tcfs.protocol.messages import Messages
 from tcfs.protocol.reservations import HOLD_S, Reservations
 from tests.fs.conftest import sh
 
@@ -151,3 +154,32 @@ def test_a_dead_hooks_hold_lapses_and_inbox_next_delivers_once(mount) -> None:  
     code, out = _finish(_next_reader(bob.path))  # that read's hold ended with its cat
     assert code == 0 and out == "FREED at once\n"
     assert os.path.ismount(bob.path)
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_reader_blocked_first_skips_what_the_hook_holds(mount, backend) -> None:  # type: ignore[no-untyped-def]
+    """``cat inbox/next`` blocks first; the message lands without a bell (as
+    from the tracecraft CLI), so the hook surely reads it first; only then
+    the bell rings, and the reader's pass finds it held."""
+    bob = mount("bob", wait_timeout=20, extra=["--sweep", "300"])
+    reader = _next_reader(bob.path)
+    try:
+        time.sleep(1.0)
+        assert reader.poll() is None
+        quiet = Messages(backend.store, "alice")  # sends without ringing
+        sent = quiet.send("bob", "HELD while the reader blocks")
+        shown = _unread(bob.path, own_group=False)["unread"]  # the hook's read
+        assert [m["name"] for m in shown] == [sent.name]
+        bells = Doorbells(backend.store, "alice")
+        bells.ring("bob")  # the reader's next pass reads the mailbox: the message is held
+        bells.close()
+        time.sleep(2.0)
+        assert reader.poll() is None
+        assert sh(f"echo {sent.name} > {bob.path}/inbox/ack").returncode == 0
+        Project(backend.store, "alice").messages.send("bob", "AFTER the ack")
+        code, out = _finish(reader)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.communicate(timeout=10)
+    assert code == 0 and out == "AFTER the ack\n"
