@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,8 @@ from tcfs.protocol import keys
 from tests.fakemodel import FakeModel, Script, ToolCall
 from tests.fs.conftest import eventually, sh
 from tests.harnesses.install import install
-from tests.hooks.conftest import run_hook
+from tests.hooks.conftest import harness_turn, run_hook
+from tests.hooks.test_real_harnesses import RUNS
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
@@ -58,24 +58,11 @@ def test_claude_is_woken_with_the_mail(mount, tmp_path: Path, tcfs_home: Path) -
                 "HOME": str(home),
                 "CLAUDE_CONFIG_DIR": str(home / ".claude"),  # the mount's woken one too
                 "TCFS_HOME": str(tcfs_home),
-                "ANTHROPIC_BASE_URL": model.url,
-                "ANTHROPIC_API_KEY": "sk-ant-fake",
-                "DISABLE_AUTOUPDATER": "1",
-                "DISABLE_TELEMETRY": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                **RUNS["claude-code"].env(model, home, project),
             }
         )
         # the agent's earlier session, which the wake resumes
-        first = subprocess.run(
-            [*claude.argv, "-p", "--session-id", session, "SETUP-TURN"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            stdin=subprocess.DEVNULL,
-        )
-        assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+        harness_turn([*claude.argv, "-p", "--session-id", session, "SETUP-TURN"], project, env)
         before = len(model.answered("anthropic"))
 
         command = (
