@@ -12,7 +12,8 @@ directory ``tcfs mount`` was started in.  Once the command has started,
 the messages are marked read: the file delivered them, and the woken
 session's hooks do not show them again (until then the waker holds them, so
 no hook or ``inbox/next`` delivers them too).  At most one command runs at a
-time, each for at most ``timeout`` seconds (then it is killed); every start
+time, each for at most ``timeout`` seconds (then it is killed, with whatever
+it started: it runs in a session of its own); every start
 and end is logged, its output goes to a private log beside the message files.
 
 The watch costs nothing of its own: the mount's poller tells the waker when
@@ -28,6 +29,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -134,7 +136,7 @@ class Waker:
                 self.proc.pid,
                 self.timeout,
             )
-            self.proc.kill()
+            self._signal(signal.SIGKILL)
             code = self.proc.wait(timeout=EXIT_S)
         if code is None:
             return True
@@ -203,14 +205,22 @@ class Waker:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "ab")
 
+    def _signal(self, sig: signal.Signals) -> None:
+        """Signal the command and what it started (its own session's group)."""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, sig)
+        except OSError:  # the group is gone already: the command itself, then
+            self.proc.send_signal(sig)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             log.info("wake: stopping %s (pid %d): unmounting", self.argv[0], self.proc.pid)
-            self.proc.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=EXIT_S)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal(signal.SIGKILL)
                 self.proc.wait(timeout=EXIT_S)
         if self._file is not None:
             self._file.unlink(missing_ok=True)

@@ -353,7 +353,7 @@ class Messages:
         reader of this process holds (``reservations``), or return None."""
         for _ in cas.attempts(16, "the read cursor"):
             p = self._pending()
-            key = next((k for k in p.keys if self.reservations.take([keys.message_name(k)])), None)
+            key = next((k for k in p.keys if self._take(k)), None)
             if key is None:
                 if p.skip:  # remember skipped broadcasts so they are not re-listed
                     self._consume(p, [])
@@ -374,6 +374,9 @@ class Messages:
                 continue
             return self._message(key, records.decode(body, key))
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
+
+    def _take(self, key: str) -> bool:
+        return bool(self.reservations.take([keys.message_name(key)], consuming=True))
 
     def unread(
         self, limit: int | None = None, *, reserve: bool = False, owner: int | None = None

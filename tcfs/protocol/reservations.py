@@ -52,10 +52,18 @@ class Reservations:
                 self._lapsed = self._lapsed or not delivered
 
     def take(
-        self, names: Iterable[str], limit: int | None = None, *, owner: int | None = None
+        self,
+        names: Iterable[str],
+        limit: int | None = None,
+        *,
+        owner: int | None = None,
+        consuming: bool = False,
     ) -> list[str]:
         """Hold each name no one holds, up to ``limit``, for the process group
-        ``owner`` if given; returns those taken."""
+        ``owner`` if given; returns those taken.  A reader ``consuming`` by
+        compare-and-swap on the cursor also takes names held only as
+        delivered: a stale listing cannot fool it, and a cursor moved back
+        must deliver them again."""
         with self._lock:
             self._prune()
             until = self.clock() + self.hold_s
@@ -63,7 +71,8 @@ class Reservations:
             for name in names:
                 if limit is not None and len(taken) >= limit:
                     break
-                if name not in self._until:
+                held = self._until.get(name)
+                if held is None or (consuming and held[1]):
                     self._until[name] = (until, False, owner)
                     taken.append(name)
             return taken

@@ -86,7 +86,9 @@ def test_claude_is_woken_with_the_mail(mount, tmp_path: Path, tcfs_home: Path) -
         assert (
             sh(f"echo 'WAKE-ONE please review step api' > {alice.path}/outbox/bob").returncode == 0
         )
+        sent = time.monotonic()
         assert eventually(lambda: bool(woken("WAKE-ONE")), 90), bob.log_text()[-3000:]
+        print(f"woken Claude reached the model {time.monotonic() - sent:.1f}s after the send")
         hit = woken("WAKE-ONE")[0]
         assert "from alice (direct" in hit  # the message as a hook shows it, from stdin
         assert "SETUP-TURN" in hit  # the very session, resumed
@@ -115,28 +117,33 @@ def test_claude_is_woken_with_the_mail(mount, tmp_path: Path, tcfs_home: Path) -
 
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
 def test_a_hanging_wake_command_is_killed_at_its_timeout(mount, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    child = tmp_path / "child.pid"
+    hang = f"sh -c 'sleep 600 & echo $! > {child}; wait' {{message_file}}"
     alice = mount("alice")
     bob = mount(
         "bob",
         wait_timeout=3,
-        extra=[
-            "--wake",
-            "sh -c 'sleep 600' {message_file}",
-            "--wake-after",
-            "0",
-            "--wake-timeout",
-            "3",
-        ],
+        extra=["--wake", hang, "--wake-after", "0", "--wake-timeout", "3"],
     )
     assert sh(f"echo 'hang on' > {alice.path}/outbox/bob").returncode == 0
     assert eventually(lambda: "ran past 3s; killing it" in bob.log_text(), 60), bob.log_text()
     assert eventually(lambda: "exited with -9" in bob.log_text(), 30), bob.log_text()
+    pid = int(child.read_text())
+    assert eventually(lambda: not _alive(pid), 10)  # what it started went with it
     # the mount is healthy: it lists, reads, sends and wakes again
     assert sh(f"ls {bob.path}/inbox").stdout.split() != []
     assert sh(f"echo 'still here' > {bob.path}/outbox/alice").returncode == 0
     assert sh(f"echo 'again' > {alice.path}/outbox/bob").returncode == 0
     assert eventually(lambda: len(STARTED.findall(bob.log_text())) == 2, 60), bob.log_text()
     assert json.loads(sh(f"cat {bob.path}/inbox/unread").stdout)["unread"] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
@@ -160,8 +167,9 @@ def test_an_idle_wake_mount_sends_no_list(mount, proxied, tmp_path: Path) -> Non
     time.sleep(12)
     window = proxied.requests[start:]
     lists = [r.target for r in window if "list-type" in r.target]
-    assert lists == []  # no LIST while no mail comes
     bells = [r for r in window if r.method == "GET" and keys.BELL_LEAF in r.target]
+    print(f"idle --wake mount, 12 s: {len(window)} requests, {len(bells)} bell GETs, {lists}")
+    assert lists == []  # no LIST while no mail comes
     assert 1 <= len(bells) <= 6, [r.target for r in window]  # a bell every 5 s, not every 1 s
     alice = mount("alice", extra=["--endpoint", proxied.endpoint])
     assert sh(f"echo 'ring ring' > {alice.path}/outbox/bob").returncode == 0
