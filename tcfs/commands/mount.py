@@ -92,8 +92,9 @@ def _warn_best_effort(s: Settings) -> None:
     "--wake",
     metavar="COMMAND",
     default=None,
-    help="run COMMAND (which names {message_file}) when mail waits that no session took, "
-    "e.g. 'claude -p --continue \"read {message_file}\"'",
+    help="run COMMAND when mail waits that no session took, in the directory mount runs in; "
+    "it gets the messages on stdin, and {message_file} in it is replaced by their file, e.g. "
+    "'claude -p --continue \"Act on the messages above ({message_file})\"'",
 )
 @click.option(
     "--wake-after",
@@ -102,6 +103,13 @@ def _warn_best_effort(s: Settings) -> None:
     show_default=True,
     help="seconds mail waits unread before --wake runs",
 )
+@click.option(
+    "--wake-timeout",
+    type=click.FloatRange(min=1),
+    default=600.0,
+    show_default=True,
+    help="seconds a --wake command may run before it is killed",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
@@ -109,6 +117,7 @@ def mount(
     mirror: str | None,
     wake: str | None,
     wake_after: float,
+    wake_timeout: float,
     log_path: str | None,
     **kwargs: Any,
 ) -> None:
@@ -137,7 +146,15 @@ def mount(
     if foreground:
         daemon.setup_logging()
         try:
-            daemon.serve(s, mnt, mirror=mirror, log_path=log_path, wake=wake, wake_after=wake_after)
+            daemon.serve(
+                s,
+                mnt,
+                mirror=mirror,
+                log_path=log_path,
+                wake=wake,
+                wake_after=wake_after,
+                wake_timeout=wake_timeout,
+            )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
         return
@@ -162,6 +179,7 @@ def mount(
         args += ["--mirror", mirror]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
+        args += ["--wake-timeout", f"{wake_timeout:g}"]
     proc = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
     )

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -264,6 +265,7 @@ def serve(
     log_path: str | None = None,
     wake: str | None = None,
     wake_after: float = 30.0,
+    wake_timeout: float = 600.0,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
     import pyfuse3
@@ -309,7 +311,17 @@ def serve(
     except RuntimeError as exc:
         raise MountError(f"cannot mount {mnt}: {exc}") from exc
     mirror_proc = start_mirror(settings, mirror, workdir) if mirror else None
-    stop_wake = wakes.start(project.messages, wake, after=wake_after) if wake else None
+    stop_wake = None
+    if wake:
+        stop_wake = wakes.start(
+            core.poller,
+            project.messages,
+            wake,
+            mount=Path(mnt),
+            after=wake_after,
+            timeout=wake_timeout,
+            cwd=workdir,
+        )
     registry.write_record(
         registry.MountRecord(
             pid=os.getpid(),

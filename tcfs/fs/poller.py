@@ -16,7 +16,14 @@ has its own period), so they never delay the next pass.
 
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
-nothing consumed is ever dropped while the mount is up.
+nothing consumed is ever dropped while the mount is up.  A message another
+reader holds (``inbox/unread``, see ``tcfs.protocol.reservations``) is skipped
+until it is acknowledged or its hold lapses; a lapse makes the next pass read
+the mailbox again.
+
+Watchers (``watch_inbox``: the waker of ``tcfs mount --wake``) are told when
+the mailbox may hold news, from the same passes; they consume nothing, and
+while only they watch, passes are ``WATCH_INTERVAL_S`` apart.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -47,6 +54,8 @@ REQUESTS_PER_S = 1.25
 FIRST_CHECK_S = 0.1
 #: requests an idle mount may spend at once before the average pacing holds
 BURST = 5.0
+#: passes are this far apart while only watchers (no blocked reader) need them
+WATCH_INTERVAL_S = 5.0
 
 
 R = TypeVar("R")
@@ -84,6 +93,7 @@ class Poller:
         self._step_waiters: dict[str, list[_Waiter[str]]] = collections.defaultdict(list)
         self._inbox_waiters: collections.deque[_Waiter[Message]] = collections.deque()
         self._undelivered: collections.deque[Message] = collections.deque()
+        self._watchers: list[Callable[[], None]] = []
         self._fresh_inbox = False  # a new inbox reader: its first pass reads the mailbox
         self._leaving: list[str] = []  # steps whose readers left: unsubscribe
         self._wake = trio.Event()
@@ -155,8 +165,9 @@ class Poller:
 
     async def next_message(self, timeout: float | None = None) -> Message:
         """Block until a message this agent has not read arrives; consume it."""
-        if self._undelivered:
-            return self._undelivered.popleft()
+        kept = self._take_kept()
+        if kept is not None:
+            return kept
         waiter: _Waiter[Message] = _Waiter()
         self._inbox_waiters.append(waiter)
         self._fresh_inbox = True  # a new reader always gets one fresh look
@@ -171,6 +182,32 @@ class Poller:
         finally:
             if waiter in self._inbox_waiters:
                 self._inbox_waiters.remove(waiter)
+
+    def _take_kept(self) -> Message | None:
+        """The oldest message kept for a reader that gave up that no other
+        reader holds, taken off the list."""
+        holds = self.messages.reservations
+        for msg in self._undelivered:
+            if holds.take([msg.name]):
+                self._undelivered.remove(msg)
+                holds.delivered([msg.name])
+                return msg
+        return None
+
+    def watch_inbox(self, notify: Callable[[], None]) -> Callable[[], None]:
+        """Call ``notify()`` (on the poller's task: it must not block) whenever
+        the mailbox may hold news: this agent's bell or the broadcasts' rang,
+        the slow sweep came (senders on the ``tracecraft`` CLI ring no bell),
+        or a hold on a message lapsed.  Returns what ends the watch."""
+        self._watchers.append(notify)
+        self._fresh_inbox = True  # the first pass looks at what already waits
+        self._wake.set()
+
+        def unwatch() -> None:
+            if notify in self._watchers:
+                self._watchers.remove(notify)
+
+        return unwatch
 
     def undelivered(self) -> list[Message]:
         """Messages consumed for a reader that gave up, not yet handed to anyone."""
@@ -188,7 +225,13 @@ class Poller:
 
     @property
     def busy(self) -> bool:
-        return bool(self._step_waiters or self._inbox_waiters)
+        return bool(self._step_waiters or self._inbox_waiters or self._watchers)
+
+    def _gap(self) -> float:
+        """How far apart passes are: a blocked reader wants them often."""
+        if self._step_waiters or self._inbox_waiters:
+            return self.interval
+        return max(self.interval, WATCH_INTERVAL_S)
 
     # ----- the poller's side -----
 
@@ -209,7 +252,7 @@ class Poller:
             now = trio.current_time()
             tokens = min(BURST, tokens + (now - refilled) * REQUESTS_PER_S)
             refilled = now
-            due = max(last + self.interval, now + max(0.0, 1.0 - tokens) / REQUESTS_PER_S)
+            due = max(last + self._gap(), now + max(0.0, 1.0 - tokens) / REQUESTS_PER_S)
             if now < due:
                 # A new reader may bring the next pass forward, never closer to
                 # the previous one than ``interval``.
@@ -230,7 +273,7 @@ class Poller:
     async def poll_once(self) -> int:
         """One pass; returns the bells' GETs it sent (what pacing charges)."""
         fresh, self._fresh_inbox = self._fresh_inbox, False
-        inbox = bool(self._inbox_waiters)
+        inbox = bool(self._inbox_waiters or self._watchers)
         try:
             look = await self.calls.run(self.waiting.look, inbox=inbox, fresh_reader=fresh)
         except TcfsError as exc:
@@ -238,7 +281,9 @@ class Poller:
             return 1
         for step, st in look.statuses.items():
             self._settle(step, st)
-        if look.inbox:
+        if look.inbox or self.messages.reservations.lapsed():
+            for notify in list(self._watchers):
+                notify()
             await self._drain_inbox()
         return look.bells
 
@@ -262,6 +307,8 @@ class Poller:
         """Hand each unread message to one reader.  Advancing the durable cursor
         is a write, never abandoned half way (a message consumed by an abandoned
         call would reach no reader)."""
+        while self._inbox_waiters and (kept := self._take_kept()) is not None:
+            self._deliver(kept)  # its hold lapsed
         try:
             while self._inbox_waiters:
                 self._reads += 4

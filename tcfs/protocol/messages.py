@@ -28,6 +28,7 @@ from tcfs.errors import (
 )
 from tcfs.protocol import cas, keys, records
 from tcfs.protocol.doorbells import Doorbells
+from tcfs.protocol.reservations import Reservations
 from tcfs.store.base import ObjectInfo, Store
 
 MAX_MESSAGE = 1 << 20
@@ -161,6 +162,8 @@ class Messages:
         self.bells = bells
         self.direct_prefix = keys.mailbox_prefix(self.agent)
         self._newest: dict[str, str | None] = {}
+        #: what readers of this process hold for a delivery under way
+        self.reservations = Reservations()
 
     # ----- sending -----
 
@@ -346,45 +349,77 @@ class Messages:
         return self._put_cursor(p.ckey, new, p.etag)
 
     def next_unread(self) -> Message | None:
-        """Consume the oldest message the cursor has not seen, or return None."""
+        """Consume the oldest message the cursor has not seen and no other
+        reader of this process holds (``reservations``), or return None."""
         for _ in cas.attempts(16, "the read cursor"):
             p = self._pending()
-            if not p.keys:
+            key = next((k for k in p.keys if self._take(k)), None)
+            if key is None:
                 if p.skip:  # remember skipped broadcasts so they are not re-listed
                     self._consume(p, [])
                 return None
-            key = p.keys[0]
+            consumed = False
             try:
-                body = self.store.get(key).body
-            except NotFound:
-                body = None  # deleted since listing: consume it and look again
-            if not self._consume(p, [key]):
+                try:
+                    body = self.store.get(key).body
+                except NotFound:
+                    body = None  # deleted since listing: consume it and look again
+                consumed = self._consume(p, [key])
+            finally:
+                settle = self.reservations.delivered if consumed else self.reservations.release
+                settle([keys.message_name(key)])
+            if not consumed:
                 continue  # another reader moved the cursor: look again
             if body is None:
                 continue
             return self._message(key, records.decode(body, key))
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
-    def unread(self, limit: int | None = None) -> list[Message]:
-        """The messages the cursor has not seen, oldest first, without consuming them.
+    def _take(self, key: str) -> bool:
+        return bool(self.reservations.take([keys.message_name(key)], consuming=True))
+
+    def unread(
+        self, limit: int | None = None, *, reserve: bool = False, owner: int | None = None
+    ) -> list[Message]:
+        """The messages the cursor has not seen and no reader of this process
+        holds, oldest first, without consuming them.
 
         With ``ack`` this is the peek-then-acknowledge pair: a reader that
         must not lose a message (a hook writing into an agent's context)
-        acknowledges only what it delivered.
+        acknowledges only what it delivered.  ``reserve`` holds what is
+        returned (``reservations``) until it is acknowledged or the hold
+        lapses (or the process group ``owner`` is gone), so no other reader
+        of this process delivers it meanwhile.
         """
         out: list[Message] = []
         for key in self._pending().keys:
             if limit is not None and len(out) >= limit:
                 break
-            try:
-                body = self.store.get(key).body
-            except NotFound:
-                continue  # deleted since listing
-            try:
-                out.append(self._message(key, records.decode(body, key)))
-            except CorruptObject as exc:
-                log.warning("%s: not shown", exc)
+            name = keys.message_name(key)
+            if reserve:
+                if not self.reservations.take([name], owner=owner):
+                    continue
+            elif self.reservations.holds(name):
+                continue
+            msg = self._fetch(key)
+            if msg is not None:
+                out.append(msg)
+            elif reserve:
+                self.reservations.release([name])
         return out
+
+    def reserve_unread(self, limit: int | None = None, owner: int | None = None) -> list[Message]:
+        """``unread(limit, reserve=True, owner=owner)``: what a hook reads."""
+        return self.unread(limit, reserve=True, owner=owner)
+
+    def _fetch(self, key: str) -> Message | None:
+        try:
+            return self._message(key, records.decode(self.store.get(key).body, key))
+        except NotFound:
+            return None  # deleted since listing
+        except CorruptObject as exc:
+            log.warning("%s: not shown", exc)
+            return None
 
     def ack(self, names: list[str]) -> list[str]:
         """Mark exactly the named messages read (a compare-and-swap on the cursor).
@@ -397,8 +432,10 @@ class Messages:
             p = self._pending()
             taken = [k for k in p.keys if k.rsplit("/", 1)[1][: -len(".json")] in wanted]
             if not taken and not p.skip:
+                self.reservations.delivered(wanted)  # read already: the holds end
                 return []
             if self._consume(p, taken):
+                self.reservations.delivered(wanted)
                 return [k.rsplit("/", 1)[1][: -len(".json")] for k in taken]
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 

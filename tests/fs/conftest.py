@@ -125,6 +125,7 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
         wait_timeout: float = 20,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> Mount:
         mnt = tmp_path / f"mnt-{agent}"
         mnt.mkdir()
@@ -154,6 +155,7 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **env} if env else None,
+                cwd=cwd,
             )
         m = Mount(mnt, agent, proc, log, extra or [])
         started.append(m)

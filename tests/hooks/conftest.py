@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fs.conftest import backend, mount  # noqa: F401 - fixtures for these tests
+from tests.fs.test_doorbells import proxied  # noqa: F401 - requests counted at the S3 endpoint
 
 
 @dataclass
@@ -48,6 +49,20 @@ def run_hook(
     seconds = time.monotonic() - start
     out = json.loads(proc.stdout) if proc.stdout.strip() else {}
     return HookRun(seconds, out, proc.stderr, proc.returncode)
+
+
+def harness_turn(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """One non-interactive turn of a real harness program; it must succeed."""
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
 @pytest.fixture

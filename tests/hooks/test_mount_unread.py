@@ -5,21 +5,30 @@ path (a hook, ``inbox/next``, the real ``tracecraft inbox --new``)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from tcfs.protocol.reservations import HOLD_S
 from tests.fs.conftest import sh
 from tests.hooks.conftest import run_hook
 
 pytestmark = pytest.mark.mount
 
 
-def unread(m) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    out = sh(f"cat {m.path}/inbox/unread")
+def read_unread(m, *, holding: bool = False) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """``cat inbox/unread`` as a person at a prompt runs it (a job of its own,
+    whose hold ends with it), or ``holding``: from this test's process group,
+    which lives on, as a hook's harness does."""
+    out = sh(f"cat {m.path}/inbox/unread", start_new_session=not holding)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["agent"] == m.agent and doc["project"] == "proj"
-    return doc["unread"]
+    return doc  # type: ignore[no-any-return]
+
+
+def unread(m) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    return read_unread(m)["unread"]  # type: ignore[no-any-return]
 
 
 def test_unread_peeks_ack_consumes_and_next_agrees(mount) -> None:  # type: ignore[no-untyped-def]
@@ -34,13 +43,23 @@ def test_unread_peeks_ack_consumes_and_next_agrees(mount) -> None:  # type: igno
         ("third", "alice", False),
     ]
     assert unread(bob) == got  # reading does not consume
+    held_at = time.monotonic()
+    assert read_unread(bob, holding=True)["unread"] == got
+    again = read_unread(bob)  # held for that reader a while
+    assert again["unread"] == []
+    assert [r["name"] for r in again["reserved"]] == sorted(m["name"] for m in got)
+    assert all(0 < r["for_s"] <= HOLD_S for r in again["reserved"])
     assert unread(alice) == []  # her own broadcast is not hers to read
     listing = sh(f"ls {bob.path}/inbox").stdout.split()
     assert "unread" not in listing and "ack" not in listing and len(listing) == 3
 
     names = "\\n".join(m["name"] for m in got[:2])
     assert sh(f"printf '{names}\\n' > {bob.path}/inbox/ack").returncode == 0
-    assert [m["text"] for m in unread(bob)] == ["third"]
+    after_ack = read_unread(bob)
+    assert after_ack["unread"] == [] and [r["name"] for r in after_ack["reserved"]] == [
+        got[2]["name"]
+    ]
+    time.sleep(max(0.0, held_at + HOLD_S + 0.2 - time.monotonic()))  # the hold lapses
     nxt = sh(f"cat {bob.path}/inbox/next", timeout=20)
     assert nxt.returncode == 0 and nxt.stdout == "third\n"
     assert unread(bob) == []

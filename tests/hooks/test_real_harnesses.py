@@ -24,6 +24,7 @@ from tests.fakemodel import Conversation, FakeModel, Script, Text, ToolCall
 from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
+from tests.hooks.conftest import harness_turn
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
@@ -150,16 +151,7 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
 
         def turn(prompt: str) -> list[str]:
             seen = len(model.answered(run.api))
-            proc = subprocess.run(
-                [*program.argv, *run.argv(prompt)],
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=180,
-                stdin=subprocess.DEVNULL,
-            )
-            assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+            harness_turn([*program.argv, *run.argv(prompt)], project, env)
             return [json.dumps(r.body) for r in model.answered(run.api)[seen:]]
 
         def delivered(body: str) -> bool:

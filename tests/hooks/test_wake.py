@@ -29,34 +29,62 @@ def _wait(waker: Waker) -> None:
     waker.proc.wait(timeout=30)
 
 
+def _told(waker: Waker) -> bool:
+    """The poller said mail may have come; one round of the waker."""
+    waker.notify()
+    return waker.step()
+
+
 def test_wakes_once_for_mail_nobody_took(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "bucket", "proj")
     alice, bob = Project(store, "alice"), Project(store, "bob")
-    out = tmp_path / "woken.txt"
-    script = f"import shutil,sys; shutil.copy(sys.argv[1], {str(out)!r})"
+    out, stdin = tmp_path / "woken.txt", tmp_path / "stdin.txt"
+    script = (
+        f"import shutil,sys; shutil.copy(sys.argv[1], {str(out)!r}); "
+        f"open({str(stdin)!r}, 'w').write(sys.stdin.read())"
+    )
     clock = Clock()
     command = f"{sys.executable} -c {script!r} {{message_file}}"
     waker = Waker(bob.messages, command, tmp_path / "spool", after=30, clock=clock)
 
-    assert not waker.tick()  # nothing at all
+    assert not waker.step() and waker.looks == 0  # no news: no request at all
+    assert not _told(waker) and waker.next_wait() is None  # news, but nothing came
     alice.messages.send("bob", "please rebase", step="api")
-    assert not waker.tick()  # too fresh: a live session would take it at its next prompt
+    assert not _told(waker)  # too fresh: a live session would take it at its next prompt
+    assert waker.next_wait() == 30
     clock.now += 31
-    assert waker.tick()
+    looks = waker.looks
+    assert waker.step()  # due: no news needed
+    assert waker.looks == looks + 1
     _wait(waker)
     text = out.read_text()
     assert "--- from alice (direct, step api)" in text and "please rebase" in text
+    assert stdin.read_text() == text  # the file came on stdin too
     assert bob.messages.unread() == []  # the file delivered it
     clock.now += 100
-    assert not waker.tick()  # reaped; nothing new
-    assert list((tmp_path / "spool").iterdir()) == []  # the message file is gone
+    assert not waker.step()  # reaped; nothing new
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["wake.log"]
+    assert oct((tmp_path / "spool" / "wake.log").stat().st_mode & 0o777) == "0o600"
 
     # mail a session took in time wakes nobody
     sent = alice.messages.send("bob", "taken by the hook")
-    assert not waker.tick()
+    assert not _told(waker)
     bob.messages.ack([sent.name])
     clock.now += 100
-    assert not waker.tick()
+    assert not waker.step() and waker.next_wait() is None
+
+
+def test_mail_a_hook_holds_wakes_nobody(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket", "proj")
+    alice, bob = Project(store, "alice"), Project(store, "bob")
+    clock = Clock()
+    waker = Waker(bob.messages, "true {message_file}", tmp_path / "spool", after=0, clock=clock)
+    sent = alice.messages.send("bob", "a hook is showing this")
+    assert [m.name for m in bob.messages.reserve_unread()] == [sent.name]  # a hook read it
+    assert not _told(waker)  # a live session is taking it
+    bob.messages.reservations.release([sent.name])  # the hook died before its ack
+    assert _told(waker)
+    waker.stop()
 
 
 def test_one_at_a_time_and_bounded(tmp_path: Path) -> None:
@@ -72,23 +100,27 @@ def test_one_at_a_time_and_bounded(tmp_path: Path) -> None:
         clock=clock,
     )
     alice.messages.send("bob", "one")
-    assert waker.tick()
+    assert _told(waker)
     first = waker.proc
     alice.messages.send("bob", "two")
-    assert not waker.tick()  # the first still runs
+    assert not _told(waker)  # the first still runs: "two" waits for it
+    assert [m.text for m in bob.messages.unread()] == ["two"]
     clock.now += 6
-    assert waker.tick()  # the first is killed past its timeout, and "two" wakes again
+    assert waker.step()  # the first is killed past its timeout, and "two" wakes again
     assert first is not None and first.returncode is not None and waker.proc is not first
     waker.stop()
     assert waker.proc is not None and waker.proc.poll() is not None
 
 
-def test_the_command_must_name_the_file() -> None:
-    with pytest.raises(ValueError, match="message_file"):
-        check_command("claude -p hello")
-    with pytest.raises(ValueError):
+def test_the_command_is_checked() -> None:
+    with pytest.raises(ValueError, match="no such program"):
+        check_command("no-such-harness-anywhere -p hello")
+    with pytest.raises(ValueError, match="needs a command"):
         check_command("")
-    assert check_command("claude -p '{message_file}'") == ["claude", "-p", "{message_file}"]
+    with pytest.raises(ValueError, match="quotation"):
+        check_command("claude -p 'unclosed")
+    assert check_command("sh -c 'cat' '{message_file}'") == ["sh", "-c", "cat", "{message_file}"]
+    assert check_command("true") == ["true"]  # the file still comes on stdin
 
 
 @pytest.mark.mount
@@ -106,11 +138,11 @@ def test_a_mount_wakes_its_idle_agent(mount, tmp_path: Path) -> None:  # type: i
     assert "wake: started" in bob.log_text()
 
 
-def test_a_wake_command_without_the_file_is_refused(tmp_path: Path) -> None:
+def test_a_wake_command_that_cannot_run_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "claude -p hi"],
+        [sys.executable, "-m", "tcfs", "mount", str(tmp_path / "mnt"), "--wake", "nope-nope -p hi"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode != 0 and "{message_file}" in proc.stderr
+    assert proc.returncode != 0 and "nope-nope: no such program" in proc.stderr

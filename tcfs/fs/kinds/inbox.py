@@ -4,11 +4,13 @@ peek-and-acknowledge pair the hooks use, ``inbox/unread`` and ``inbox/ack``."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from tcfs.errors import AccessDenied
 from tcfs.fs import handles as h
+from tcfs.fs.context import REQUESTER
 from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
 
 if TYPE_CHECKING:
@@ -58,24 +60,53 @@ class InboxUnread(Computed):
     """Never listed, never blocks: the messages the read cursor has not passed,
     as JSON, without consuming them (what a hook reads before it answers).
     A message this mount consumed for an ``inbox/next`` reader that gave up
-    is still unread, and comes first."""
+    is still unread, and comes first.
+
+    A read holds what it shows for ``HOLD_S`` (``tcfs.protocol.reservations``):
+    until it is acknowledged through ``inbox/ack`` or the hold lapses, no other
+    reader of this mount (``inbox/next``, another read of this file, the
+    waker) delivers it; this file lists it under ``reserved`` meanwhile.  The
+    hold is the reading process group's: it ends when that group is gone."""
 
     __slots__ = ()
     listed = False
 
     async def render(self, ctx: FsContext) -> bytes:
-        held = ctx.poller.undelivered()
-        msgs = held + [
-            m
-            for m in await ctx.run(ctx.project.messages.unread, UNREAD_LIMIT)
-            if m.name not in {h.name for h in held}
-        ]
+        holds = ctx.project.messages.reservations
+        owner = requester_group()
+        kept = ctx.poller.undelivered()
+        taken = set(holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner))
+        try:
+            msgs = [m for m in kept if m.name in taken]
+            msgs += await ctx.run(
+                ctx.project.messages.reserve_unread, UNREAD_LIMIT - len(msgs), owner
+            )
+        except BaseException:
+            holds.release(taken)
+            raise
+        shown = {m.name for m in msgs}
         doc = {
             "agent": ctx.project.agent,
             "project": ctx.project.store.project,
-            "unread": [m.summary() for m in msgs[:UNREAD_LIMIT]],
+            "unread": [m.summary() for m in msgs],
+            "reserved": [
+                {"name": name, "for_s": round(left, 1)}
+                for name, left in sorted(holds.held().items())
+                if name not in shown
+            ],
         }
         return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def requester_group() -> int | None:
+    """The process group of the process this request comes from, if known."""
+    pid = REQUESTER.get()
+    if not pid:
+        return None
+    try:
+        return os.getpgid(pid)
+    except OSError:  # gone already
+        return None
 
 
 class InboxAck(TextFile):
