@@ -388,7 +388,7 @@ class Messages:
         must not lose a message (a hook writing into an agent's context)
         acknowledges only what it delivered.  ``reserve`` holds what is
         returned (``reservations``) until it is acknowledged or the hold
-        lapses (or the process group ``owner`` is gone), so no other reader
+        lapses (or the process ``owner`` is gone), so no other reader
         of this process delivers it meanwhile.
         """
         out: list[Message] = []

@@ -7,11 +7,11 @@ the waker) must not deliver the same messages: the read holds what it
 returned, and every reader of this process skips what another holds.  A hold
 ends when the messages are acknowledged, or lapses after ``HOLD_S`` (hooks
 answer within 2 s), so a reader that died before acknowledging loses nothing:
-the messages are delivered normally then.  A hold taken for a process group
-(the reader's, on the mount) also ends as soon as no process of that group is
-left: a person's ``cat inbox/unread`` at a shell prompt (a job of its own)
-holds nothing once it has printed, while a hook keeps its hold until it
-acknowledges, as its harness's group lives on.
+the messages are delivered normally then.  A hold taken for a process (the
+reader's, on the mount) also ends as soon as that process is gone: a hook
+acknowledges from the process that read, so a hook that died frees its
+messages at once, and a person's ``cat inbox/unread`` holds nothing once it
+has printed.
 
 Holds live in the daemon's memory only: another process reading the cursor
 (``tracecraft inbox --new``) does not see them.
@@ -19,7 +19,6 @@ Holds live in the daemon's memory only: another process reading the cursor
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,7 +35,7 @@ class Reservations:
         self.clock = clock
         # name -> (deadline, delivered, owner): a delivered name is read on the
         # cursor already and is held only against readers that listed it before;
-        # owner is the holder's process group, if known
+        # owner is the holder's process id, if known
         self._until: dict[str, tuple[float, bool, int | None]] = {}
         self._lock = threading.Lock()
         self._lapsed = False
@@ -46,7 +45,7 @@ class Reservations:
         gone: dict[int, bool] = {}
         for name, (until, delivered, owner) in list(self._until.items()):
             if owner is not None and owner not in gone:
-                gone[owner] = not _group_alive(owner)
+                gone[owner] = not alive(owner)
             if until <= now or (owner is not None and gone[owner]):
                 del self._until[name]
                 self._lapsed = self._lapsed or not delivered
@@ -59,7 +58,7 @@ class Reservations:
         owner: int | None = None,
         consuming: bool = False,
     ) -> list[str]:
-        """Hold each name no one holds, up to ``limit``, for the process group
+        """Hold each name no one holds, up to ``limit``, for the process
         ``owner`` if given; returns those taken.  A reader ``consuming`` by
         compare-and-swap on the cursor also takes names held only as
         delivered: a stale listing cannot fool it, and a cursor moved back
@@ -114,11 +113,26 @@ class Reservations:
             return lapsed
 
 
-def _group_alive(pgid: int) -> bool:
+def process_of(tid: int) -> int | None:
+    """The process (thread group) of thread ``tid``, or None if it is gone."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return tid
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, exited but not yet
+    reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
         return False
-    except OSError:  # exists, but not ours to signal
+    except OSError:  # no procfs to ask: assume it runs, the hold still lapses
         return True
-    return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")

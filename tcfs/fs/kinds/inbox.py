@@ -4,7 +4,6 @@ peek-and-acknowledge pair the hooks use, ``inbox/unread`` and ``inbox/ack``."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from tcfs.errors import AccessDenied
 from tcfs.fs import handles as h
 from tcfs.fs.context import REQUESTER
 from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
+from tcfs.protocol import reservations
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -66,14 +66,14 @@ class InboxUnread(Computed):
     until it is acknowledged through ``inbox/ack`` or the hold lapses, no other
     reader of this mount (``inbox/next``, another read of this file, the
     waker) delivers it; this file lists it under ``reserved`` meanwhile.  The
-    hold is the reading process group's: it ends when that group is gone."""
+    hold is the reading process's: it ends when that process is gone."""
 
     __slots__ = ()
     listed = False
 
     async def render(self, ctx: FsContext) -> bytes:
         holds = ctx.project.messages.reservations
-        owner = requester_group()
+        owner = requester_process()
         kept = ctx.poller.undelivered()
         taken = set(holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner))
         try:
@@ -98,15 +98,14 @@ class InboxUnread(Computed):
         return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def requester_group() -> int | None:
-    """The process group of the process this request comes from, if known."""
+def requester_process() -> int | None:
+    """The process this request comes from, if known: the kernel names the
+    calling thread, and a hook reads in a thread of its own that ends before
+    the hook acknowledges, so the hold is the thread's process's (its tgid)."""
     pid = REQUESTER.get()
     if not pid:
         return None
-    try:
-        return os.getpgid(pid)
-    except OSError:  # gone already
-        return None
+    return reservations.process_of(pid)
 
 
 class InboxAck(TextFile):
