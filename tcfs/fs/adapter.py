@@ -180,7 +180,8 @@ class TcfsOperations(pyfuse3.Operations):
 
     @_boundary
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        return await self.core.read(fh, off, size)
+        # pyfuse3 takes any contiguous buffer (its stub says bytes)
+        return await self.core.read(fh, off, size)  # type: ignore[return-value]
 
     @_boundary
     async def write(self, fh: int, off: int, buf: bytes) -> int:

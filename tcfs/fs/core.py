@@ -295,7 +295,7 @@ class FsCore:
         finally:
             self.ctx.rendered.forget(node)
 
-    async def read(self, fh: int, off: int, size: int) -> bytes:
+    async def read(self, fh: int, off: int, size: int) -> h.Chunk:
         return await self.handle(fh).read(off, size)
 
     async def write(self, fh: int, off: int, buf: bytes) -> int:
