@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from tcfs.fs.calls import Calls
+from tcfs.fs.namespaces import Namespaces
 from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ class FsContext:
     events: EventSink = field(default_factory=NoEvents)
     #: the ``events`` file's lines, read while someone has it open
     feed: EventsFeed | None = None
-    #: names under memory/ found to be namespaces (no one-part key), and when
-    namespaces: dict[str, float] = field(default_factory=dict)
+    #: which names directly under memory/ are namespaces (no one-part key)
+    namespaces: Namespaces = field(default_factory=Namespaces)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

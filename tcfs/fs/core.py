@@ -110,6 +110,16 @@ class FsCore:
         self._dirs: dict[int, tuple[int, list[Stat] | None]] = {}
         self._fh = itertools.count(1)
 
+    def start(self) -> None:
+        """What the mount learns as it starts serving (in the background): the
+        one-part keys under memory/, so no lookup there waits for the bucket."""
+        ctx = self.ctx
+
+        async def one_part_keys() -> frozenset[str] | None:
+            return await ctx.run(ctx.project.memory.one_part_keys)
+
+        ctx.namespaces.start_listing(one_part_keys)
+
     # ----- inodes and attributes -----
 
     def inode(self, ino: int) -> Inode:

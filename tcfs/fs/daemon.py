@@ -235,6 +235,7 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
     import pyfuse3
 
     async with trio.open_nursery() as nursery:
+        core.start()
         nursery.start_soon(core.poller.run)
         nursery.start_soon(core.tailer.run)
         nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events)
