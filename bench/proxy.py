@@ -13,6 +13,11 @@ request, half before it is forwarded and half after the answer, as the way
 there and back of a real bucket: on loopback a request costs about 5 ms, which
 hides requests sent one after the other.  Requests on different connections
 wait in parallel, so concurrent requests cost one round trip, not one each.
+A request that asks for ``100 Continue`` before sending its body waits one
+round trip more for it, as it would on a real bucket.  Each event also carries
+the upstream server's own time for the request (``upstream_ms``, moto's on
+loopback), so a command's time can be split into the added round trips, the
+server's service time, and the rest (bash, the kernel, the daemon).
 Standalone: ``python -m bench.proxy UPSTREAM_PORT [--rtt [MS]]``.
 """
 
@@ -42,6 +47,7 @@ class Event:
     op: str
     status: int
     key: str = ""  # the object key (or bucket-level path), for debugging
+    upstream_ms: float = 0.0  # the server's time (moto's, on loopback), without the delay
 
 
 def classify(method: str, path: str, headers: dict[str, str]) -> tuple[str, str]:
@@ -105,6 +111,13 @@ class CountingProxy:
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
 
+            def handle_expect_100(self) -> bool:
+                # "Expect: 100-continue": the client sends its headers and waits
+                # for the answer before the body, a round trip of its own.
+                if proxy.rtt_ms > 0:
+                    time.sleep(proxy.rtt_ms / 1000)
+                return bool(super().handle_expect_100())
+
             def _body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     out = bytearray()
@@ -130,11 +143,13 @@ class CountingProxy:
                 half = proxy.rtt_ms / 2000
                 if half > 0:
                     time.sleep(half)  # the way there
+                u = time.monotonic()
                 status, rheaders, rbody = proxy._upstream(self.command, self.path, body, headers)
+                upstream_ms = (time.monotonic() - u) * 1000
                 if half > 0:
                     time.sleep(half)  # the way back
                 key = urlsplit(self.path).path.lstrip("/").partition("/")[2]
-                proxy._record(Event(t, bucket, op, status, key))
+                proxy._record(Event(t, bucket, op, status, key, upstream_ms))
                 self.send_response_only(status)
                 for k, v in rheaders:
                     if k.lower() not in _HOP:
