@@ -89,12 +89,15 @@ class CountingProxy:
     """Forwards HTTP/1.1 requests from 127.0.0.1:<port> to ``upstream`` and counts them.
 
     ``rtt_ms`` (settable at any time through ``rtt_ms``) is the round trip added
-    to every request; 0 forwards at loopback speed.
+    to every request; 0 forwards at loopback speed.  ``pad_ms`` instead makes
+    every request take that long in all, the server's own time included, the
+    way a cloud round trip includes the service's time.
     """
 
-    def __init__(self, upstream_port: int, rtt_ms: float = 0.0) -> None:
+    def __init__(self, upstream_port: int, rtt_ms: float = 0.0, pad_ms: float = 0.0) -> None:
         self.upstream_port = upstream_port
         self.rtt_ms = rtt_ms
+        self.pad_ms = pad_ms
         self._events: list[Event] = []
         self._lock = threading.Lock()
         proxy = self
@@ -114,8 +117,9 @@ class CountingProxy:
             def handle_expect_100(self) -> bool:
                 # "Expect: 100-continue": the client sends its headers and waits
                 # for the answer before the body, a round trip of its own.
-                if proxy.rtt_ms > 0:
-                    time.sleep(proxy.rtt_ms / 1000)
+                wait = proxy.rtt_ms or proxy.pad_ms
+                if wait > 0:
+                    time.sleep(wait / 1000)
                 return bool(super().handle_expect_100())
 
             def _body(self) -> bytes:
@@ -146,6 +150,8 @@ class CountingProxy:
                 u = time.monotonic()
                 status, rheaders, rbody = proxy._upstream(self.command, self.path, body, headers)
                 upstream_ms = (time.monotonic() - u) * 1000
+                if proxy.pad_ms > 0:  # the whole request takes pad_ms, the server's time in it
+                    time.sleep(max(0.0, proxy.pad_ms / 1000 - (time.monotonic() - t)))
                 if half > 0:
                     time.sleep(half)  # the way back
                 key = urlsplit(self.path).path.lstrip("/").partition("/")[2]
