@@ -72,8 +72,8 @@ def entry_attributes(a: Attr) -> pyfuse3.EntryAttributes:
 
 
 def file_info(o: Opened) -> pyfuse3.FileInfo:
-    # keep_cache is always off: another agent may have changed the object
-    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=False)
+    # keep_cache only where the open saw the version the kernel's pages are of
+    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=o.keep_cache)
 
 
 def _pid(ctx: pyfuse3.RequestContext) -> int:

@@ -34,6 +34,26 @@ REQUESTER: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+class Versions:
+    """The version (ETag) each inode's last read open saw, for the kernel's
+    page cache: pages cached under one version are kept by an open of the same
+    version and dropped by an open of any other."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, str] = {}
+
+    def same(self, ino: int, etag: str | None) -> bool:
+        """Whether ``etag`` is what ``ino``'s last read open saw; it now is.
+        An unknown version (no ETag) is never the same."""
+        if etag is None:
+            self._seen.pop(ino, None)
+            return False
+        if len(self._seen) >= MAX_KEPT and ino not in self._seen:
+            self._seen.clear()  # nothing is kept then: every open drops the pages
+        last, self._seen[ino] = self._seen.get(ino), etag
+        return last == etag
+
+
 class RenderCache:
     """The content a lookup rendered, for the open of the same request.
 
@@ -84,6 +104,8 @@ class FsContext:
     readme: bytes
     spool_dir: str
     rendered: RenderCache = field(default_factory=RenderCache)
+    #: what version each artifact's last read open saw (the kernel's page cache)
+    versions: Versions = field(default_factory=Versions)
     #: memory directories made with mkdir that hold no value yet (this mount only)
     memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
     #: where the mount records each action that succeeded (the event log)

@@ -65,6 +65,7 @@ class Attr:
 class Opened:
     fh: int
     direct_io: bool
+    keep_cache: bool = False
 
 
 class FsCore:
@@ -275,7 +276,7 @@ class FsCore:
         fh = next(self._fh)
         self._handles[fh] = handle
         self.inodes.opened(entry.ino)
-        return Opened(fh, direct_io=entry.node.direct_io)
+        return Opened(fh, direct_io=entry.node.direct_io, keep_cache=handle.keep_cache)
 
     def handle(self, fh: int) -> h.Handle:
         try:

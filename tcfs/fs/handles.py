@@ -48,6 +48,9 @@ class Handle:
 
     #: the size ``getattr`` reports while this handle is open for writing
     pending_size: int | None = None
+    #: whether the kernel may keep the pages it cached of this file (the
+    #: version opened is the one they came from); otherwise ``open`` drops them
+    keep_cache: bool = False
 
     def __init__(self, ino: int) -> None:
         self.ino = ino
@@ -295,9 +298,12 @@ class ArtifactReader(Handle):
     readahead requests concurrently: readers of a block being fetched wait
     for that fetch instead of starting another."""
 
-    def __init__(self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]]) -> None:
+    def __init__(
+        self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]], *, keep_cache: bool = False
+    ) -> None:
         super().__init__(ino)
         self._fetch = fetch
+        self.keep_cache = keep_cache
         self._block_off = -1
         self._block = b""
         #: blocks being fetched (or fetched, not yet read), by offset

@@ -75,3 +75,23 @@ def test_concurrent_reads_of_one_block_share_its_fetch() -> None:
     assert b"".join(pieces) == data[: 2 * READ_BLOCK]
     assert sorted(set(fetched)) == [0, READ_BLOCK, 2 * READ_BLOCK]
     assert len(fetched) == len(set(fetched))  # no block asked twice
+
+
+def test_the_kernel_keeps_an_artifacts_pages_only_for_the_version_it_read(  # type: ignore[no-untyped-def]
+    mount, backend: Backend, tmp_path: Path
+) -> None:
+    """A second read of an unchanged artifact may come from the kernel's page
+    cache; once another agent replaces it (same size), the next open reads
+    the new bytes, never the pages of the old version."""
+    one, two = tmp_path / "one.bin", tmp_path / "two.bin"
+    one.write_bytes(os.urandom(3 * READ_BLOCK // 2))
+    two.write_bytes(os.urandom(3 * READ_BLOCK // 2))
+    a, b = mount("alice"), mount("bob")
+    f = a.path / "artifacts" / "shared" / "x.bin"
+    assert sh(f"cp {one} {b.path / 'artifacts' / 'shared' / 'x.bin'}").returncode == 0
+    for _ in range(2):  # the second open sees the same version: the pages stay
+        assert sh(f"cmp {f} {one}").returncode == 0
+    assert sh(f"cp {two} {b.path / 'artifacts' / 'shared' / 'x.bin'}").returncode == 0
+    for _ in range(2):
+        got = sh(f"cmp {f} {two}")
+        assert got.returncode == 0, got.stdout + got.stderr
