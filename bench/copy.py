@@ -3,9 +3,10 @@
 * **copy**: a ``SIZE`` artifact in a local bucket, copied out of a real mount
   with ``cp`` and set against ``cp`` of the same file between two local paths
   (both from the page cache, the source read once before either is timed, both
-  into memory when /dev/shm has room, best of three, interleaved); the
-  daemon's peak RSS (``VmHWM``) after the copy; the copy is checked byte for
-  byte by digest.
+  into memory when /dev/shm has room, best of three, interleaved), and once
+  more with the mount's pages of it dropped first, so that every byte comes
+  through the daemon; the daemon's peak RSS (``VmHWM``) after the copies;
+  each copy is checked byte for byte by digest.
 * **overhead**: small operations in-process (``stat``, reading a memory value,
   setting one, ``ls`` of a namespace) through the mount, against the same
   syscalls on the bucket's own files: what the daemon and the kernel add per
@@ -54,10 +55,25 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cp(src: Path, dst: Path) -> float:
-    with open(src, "rb") as f:  # a first read page-caches the source (untimed)
-        while f.read(CHUNK):
-            pass
+def _drop_pages(path: Path) -> None:
+    """Drop the kernel's cached pages of ``path`` (clean pages: a read refills them)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _cp(src: Path, dst: Path, *, cached: bool = True) -> float:
+    """``cp src dst``'s time: from the page cache (the source read once first,
+    untimed), or with the source's pages dropped (``cached=False``: through a
+    mount, every byte then comes from the daemon)."""
+    if cached:
+        with open(src, "rb") as f:
+            while f.read(CHUNK):
+                pass
+    else:
+        _drop_pages(src)
     dst.unlink(missing_ok=True)
     s = time.perf_counter()
     status = run_quiet(["cp", str(src), str(dst)], timeout=600)
@@ -96,24 +112,31 @@ def copy_rows(ctx: Ctx, backend: Backend, mount: Mount, size: int) -> dict[str, 
         want = _digest(src)
         local_s: list[float] = []
         mount_s: list[float] = []
-        for _ in range(1 if ctx.quick else 3):  # interleaved: both see the same load
+        daemon_s: list[float] = []
+        through = mount.path / "artifacts" / "shared" / "big.bin"
+        for _ in range(1 if ctx.quick else 3):  # interleaved: all see the same load
             local_s.append(_cp(src, out / "local.bin"))
             (out / "local.bin").unlink()
-            mount_s.append(_cp(mount.path / "artifacts" / "shared" / "big.bin", out / "mount.bin"))
-        same = _digest(out / "mount.bin") == want
+            daemon_s.append(_cp(through, out / "mount.bin", cached=False))
+            same = _digest(out / "mount.bin") == want
+            mount_s.append(_cp(through, out / "mount.bin"))
+            same = same and _digest(out / "mount.bin") == want
     finally:
         shutil.rmtree(out, ignore_errors=True)
         src.unlink()
     assert mount.pid is not None
     mb = size / (1 << 20)
-    best_local, best_mount = min(local_s), min(mount_s)
+    best_local, best_mount, best_daemon = min(local_s), min(mount_s), min(daemon_s)
     return {
         "size_mb": mb,
         "local_cp_s": [round(x, 3) for x in local_s],
         "mount_cp_s": [round(x, 3) for x in mount_s],
+        "daemon_cp_s": [round(x, 3) for x in daemon_s],
         "local_mb_s": round(mb / best_local, 1),
         "mount_mb_s": round(mb / best_mount, 1),
+        "daemon_mb_s": round(mb / best_daemon, 1),
         "mount_over_local": round(best_local / best_mount, 3),
+        "daemon_over_local": round(best_local / best_daemon, 3),
         "identical": same,
         "daemon_peak_rss_mb": round((_vm(mount.pid, "VmHWM") or 0) / 1024, 1),
         "daemon_rss_mb": round((_vm(mount.pid, "VmRSS") or 0) / 1024, 1),
@@ -235,6 +258,10 @@ def markdown(section: dict[str, Any]) -> list[str]:
         f"(best of {c['local_cp_s']} s): **{c['mount_over_local']:.0%}** of local; copy "
         f"identical: {c['identical']}; daemon peak RSS {c['daemon_peak_rss_mb']} MB.",
         "",
+        f"With the mount's pages of it dropped first (every byte through the daemon): "
+        f"{c.get('daemon_mb_s')} MB/s (best of {c.get('daemon_cp_s')} s): "
+        f"**{c.get('daemon_over_local', 0):.0%}** of local.",
+        "",
         "| op (in-process) | through the mount µs | on the bucket's files µs | added µs |",
         "|---|---|---|---|",
     ]
@@ -259,7 +286,9 @@ def stdout(section: dict[str, Any]) -> list[str]:
     out = [
         f"\ncopy: cp {c['size_mb']:.0f} MiB out of a local mount {c['mount_mb_s']} MB/s vs "
         f"local cp {c['local_mb_s']} MB/s = {c['mount_over_local']:.0%}; identical "
-        f"{c['identical']}; daemon peak RSS {c['daemon_peak_rss_mb']} MB"
+        f"{c['identical']}; daemon peak RSS {c['daemon_peak_rss_mb']} MB",
+        f"  pages dropped first (through the daemon): {c.get('daemon_mb_s')} MB/s = "
+        f"{c.get('daemon_over_local', 0):.0%} of local",
     ]
     for r in section.get("overhead", []):
         out.append(
@@ -273,15 +302,24 @@ def goals(section: dict[str, Any]) -> list[dict[str, Any]]:
     c = section.get("copy")
     if not c:
         return []
-    met = c["mount_over_local"] >= 0.5 and c["daemon_peak_rss_mb"] <= RSS_GOAL_MB
+    small = c["daemon_peak_rss_mb"] <= RSS_GOAL_MB
+    met = c["mount_over_local"] >= 0.5 and small
+    through = c.get("daemon_over_local", 0) >= 0.5 and small
     return [
         {
             "key": "copy",
             "goal": f"local: cp of a big artifact out of the mount >= 50% of a local cp, "
-            f"daemon <= {RSS_GOAL_MB} MB",
+            f"daemon <= {RSS_GOAL_MB} MB (both from the page cache)",
             "met": met and c["identical"],
             "figure": f"{c['mount_over_local']:.0%} of local, "
             f"peak RSS {c['daemon_peak_rss_mb']} MB",
             "missed": [] if met else ["copy"],
-        }
+        },
+        {
+            "key": "copy-daemon",
+            "goal": "the same, the mount's pages dropped first (every byte through the daemon)",
+            "met": through and c["identical"],
+            "figure": f"{c.get('daemon_over_local', 0):.0%} of local",
+            "missed": [] if through else ["copy-daemon"],
+        },
     ]

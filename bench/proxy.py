@@ -13,6 +13,11 @@ request, half before it is forwarded and half after the answer, as the way
 there and back of a real bucket: on loopback a request costs about 5 ms, which
 hides requests sent one after the other.  Requests on different connections
 wait in parallel, so concurrent requests cost one round trip, not one each.
+A request that asks for ``100 Continue`` before sending its body waits one
+round trip more for it, as it would on a real bucket.  Each event also carries
+the upstream server's own time for the request (``upstream_ms``, moto's on
+loopback), so a command's time can be split into the added round trips, the
+server's service time, and the rest (bash, the kernel, the daemon).
 Standalone: ``python -m bench.proxy UPSTREAM_PORT [--rtt [MS]]``.
 """
 
@@ -42,6 +47,7 @@ class Event:
     op: str
     status: int
     key: str = ""  # the object key (or bucket-level path), for debugging
+    upstream_ms: float = 0.0  # the server's time (moto's, on loopback), without the delay
 
 
 def classify(method: str, path: str, headers: dict[str, str]) -> tuple[str, str]:
@@ -83,12 +89,15 @@ class CountingProxy:
     """Forwards HTTP/1.1 requests from 127.0.0.1:<port> to ``upstream`` and counts them.
 
     ``rtt_ms`` (settable at any time through ``rtt_ms``) is the round trip added
-    to every request; 0 forwards at loopback speed.
+    to every request; 0 forwards at loopback speed.  ``pad_ms`` instead makes
+    every request take that long in all, the server's own time included, the
+    way a cloud round trip includes the service's time.
     """
 
-    def __init__(self, upstream_port: int, rtt_ms: float = 0.0) -> None:
+    def __init__(self, upstream_port: int, rtt_ms: float = 0.0, pad_ms: float = 0.0) -> None:
         self.upstream_port = upstream_port
         self.rtt_ms = rtt_ms
+        self.pad_ms = pad_ms
         self._events: list[Event] = []
         self._lock = threading.Lock()
         proxy = self
@@ -104,6 +113,14 @@ class CountingProxy:
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
+
+            def handle_expect_100(self) -> bool:
+                # "Expect: 100-continue": the client sends its headers and waits
+                # for the answer before the body, a round trip of its own.
+                wait = proxy.rtt_ms or proxy.pad_ms
+                if wait > 0:
+                    time.sleep(wait / 1000)
+                return bool(super().handle_expect_100())
 
             def _body(self) -> bytes:
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -130,11 +147,15 @@ class CountingProxy:
                 half = proxy.rtt_ms / 2000
                 if half > 0:
                     time.sleep(half)  # the way there
+                u = time.monotonic()
                 status, rheaders, rbody = proxy._upstream(self.command, self.path, body, headers)
+                upstream_ms = (time.monotonic() - u) * 1000
+                if proxy.pad_ms > 0:  # the whole request takes pad_ms, the server's time in it
+                    time.sleep(max(0.0, proxy.pad_ms / 1000 - (time.monotonic() - t)))
                 if half > 0:
                     time.sleep(half)  # the way back
                 key = urlsplit(self.path).path.lstrip("/").partition("/")[2]
-                proxy._record(Event(t, bucket, op, status, key))
+                proxy._record(Event(t, bucket, op, status, key, upstream_ms))
                 self.send_response_only(status)
                 for k, v in rheaders:
                     if k.lower() not in _HOP:

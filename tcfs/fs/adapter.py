@@ -72,8 +72,8 @@ def entry_attributes(a: Attr) -> pyfuse3.EntryAttributes:
 
 
 def file_info(o: Opened) -> pyfuse3.FileInfo:
-    # keep_cache is always off: another agent may have changed the object
-    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=False)
+    # keep_cache only where the open saw the version the kernel's pages are of
+    return pyfuse3.FileInfo(fh=o.fh, direct_io=o.direct_io, keep_cache=o.keep_cache)
 
 
 def _pid(ctx: pyfuse3.RequestContext) -> int:
@@ -180,7 +180,8 @@ class TcfsOperations(pyfuse3.Operations):
 
     @_boundary
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        return await self.core.read(fh, off, size)
+        # pyfuse3 takes any contiguous buffer (its stub says bytes)
+        return await self.core.read(fh, off, size)  # type: ignore[return-value]
 
     @_boundary
     async def write(self, fh: int, off: int, buf: bytes) -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from tcfs.fs.calls import Calls
+from tcfs.fs.namespaces import Namespaces
 from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
@@ -31,6 +32,26 @@ MAX_KEPT = 1024
 REQUESTER: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "tcfs_requester", default=None
 )
+
+
+class Versions:
+    """The version (ETag) each inode's last read open saw, for the kernel's
+    page cache: pages cached under one version are kept by an open of the same
+    version and dropped by an open of any other."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, str] = {}
+
+    def same(self, ino: int, etag: str | None) -> bool:
+        """Whether ``etag`` is what ``ino``'s last read open saw; it now is.
+        An unknown version (no ETag) is never the same."""
+        if etag is None:
+            self._seen.pop(ino, None)
+            return False
+        if len(self._seen) >= MAX_KEPT and ino not in self._seen:
+            self._seen.clear()  # nothing is kept then: every open drops the pages
+        last, self._seen[ino] = self._seen.get(ino), etag
+        return last == etag
 
 
 class RenderCache:
@@ -83,14 +104,16 @@ class FsContext:
     readme: bytes
     spool_dir: str
     rendered: RenderCache = field(default_factory=RenderCache)
+    #: what version each artifact's last read open saw (the kernel's page cache)
+    versions: Versions = field(default_factory=Versions)
     #: memory directories made with mkdir that hold no value yet (this mount only)
     memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
     #: where the mount records each action that succeeded (the event log)
     events: EventSink = field(default_factory=NoEvents)
     #: the ``events`` file's lines, read while someone has it open
     feed: EventsFeed | None = None
-    #: names under memory/ found to be namespaces (no one-part key), and when
-    namespaces: dict[str, float] = field(default_factory=dict)
+    #: which names directly under memory/ are namespaces (no one-part key)
+    namespaces: Namespaces = field(default_factory=Namespaces)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

@@ -65,6 +65,7 @@ class Attr:
 class Opened:
     fh: int
     direct_io: bool
+    keep_cache: bool = False
 
 
 class FsCore:
@@ -109,6 +110,16 @@ class FsCore:
         self._handles: dict[int, h.Handle] = {}
         self._dirs: dict[int, tuple[int, list[Stat] | None]] = {}
         self._fh = itertools.count(1)
+
+    def start(self) -> None:
+        """What the mount learns as it starts serving (in the background): the
+        one-part keys under memory/, so no lookup there waits for the bucket."""
+        ctx = self.ctx
+
+        async def one_part_keys() -> frozenset[str] | None:
+            return await ctx.run(ctx.project.memory.one_part_keys)
+
+        ctx.namespaces.start_listing(one_part_keys)
 
     # ----- inodes and attributes -----
 
@@ -265,7 +276,7 @@ class FsCore:
         fh = next(self._fh)
         self._handles[fh] = handle
         self.inodes.opened(entry.ino)
-        return Opened(fh, direct_io=entry.node.direct_io)
+        return Opened(fh, direct_io=entry.node.direct_io, keep_cache=handle.keep_cache)
 
     def handle(self, fh: int) -> h.Handle:
         try:
@@ -295,7 +306,7 @@ class FsCore:
         finally:
             self.ctx.rendered.forget(node)
 
-    async def read(self, fh: int, off: int, size: int) -> bytes:
+    async def read(self, fh: int, off: int, size: int) -> h.Chunk:
         return await self.handle(fh).read(off, size)
 
     async def write(self, fh: int, off: int, buf: bytes) -> int:

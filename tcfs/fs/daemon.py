@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib.util
 import logging
 import os
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from tcfs import config, registry
+from tcfs.fs import readahead
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S
@@ -234,11 +236,15 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
     import pyfuse3
 
     async with trio.open_nursery() as nursery:
+        core.start()
         nursery.start_soon(core.poller.run)
         nursery.start_soon(core.tailer.run)
         nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events)
         nursery.start_soon(_watch_signals, core)
         nursery.start_soon(_watch_mount, core, mnt)
+        nursery.start_soon(
+            functools.partial(trio.to_thread.run_sync, readahead.widen, mnt, abandon_on_cancel=True)
+        )
         await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
         nursery.cancel_scope.cancel()
 

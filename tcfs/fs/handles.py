@@ -38,6 +38,8 @@ MAX_CLAIM_WRITE = 64 << 10
 READ_BLOCK = 4 << 20
 
 Commit = Callable[[str], Awaitable[None]]
+#: what a read answers: bytes, or a view of a block the handle holds
+Chunk = bytes | memoryview
 Loader = Callable[[], Awaitable[bytes]]
 
 
@@ -46,11 +48,14 @@ class Handle:
 
     #: the size ``getattr`` reports while this handle is open for writing
     pending_size: int | None = None
+    #: whether the kernel may keep the pages it cached of this file (the
+    #: version opened is the one they came from); otherwise ``open`` drops them
+    keep_cache: bool = False
 
     def __init__(self, ino: int) -> None:
         self.ino = ino
 
-    async def read(self, off: int, size: int) -> bytes:
+    async def read(self, off: int, size: int) -> Chunk:
         return b""
 
     async def write(self, off: int, buf: bytes) -> int:
@@ -274,59 +279,90 @@ class ArtifactWriter(Handle):
                 self._on_release()
 
 
+class _Fetch:
+    """One block being fetched: readers of it wait on ``done``; ``block`` is
+    None when the fetch failed (the reader that needs it fetches it again)."""
+
+    __slots__ = ("block", "done")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.block: bytes | None = None
+
+
 class ArtifactReader(Handle):
     """Reads an artifact in blocks of ``READ_BLOCK``.  A sequential reader
     (``cp``, ``cat``) gets the next block fetched while it consumes this one,
-    so the store's latency overlaps the kernel's copying."""
+    so the store's latency overlaps the kernel's copying; a read within one
+    block is answered with a view of it (no copy in Python).  The kernel sends
+    readahead requests concurrently: readers of a block being fetched wait
+    for that fetch instead of starting another."""
 
-    def __init__(self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]]) -> None:
+    def __init__(
+        self, ino: int, fetch: Callable[[int, int], Awaitable[bytes]], *, keep_cache: bool = False
+    ) -> None:
         super().__init__(ino)
         self._fetch = fetch
+        self.keep_cache = keep_cache
         self._block_off = -1
         self._block = b""
-        #: the block being fetched ahead: (offset, done, the bytes or None on failure)
-        self._ahead: tuple[int, trio.Event, list[bytes | None]] | None = None
+        #: blocks being fetched (or fetched, not yet read), by offset
+        self._pending: dict[int, _Fetch] = {}
 
-    async def _load(self, start: int) -> None:
+    async def _load(self, start: int) -> bytes:
+        """The block at ``start``; the reader's latest block is kept, and the
+        one after it fetched ahead."""
         if start == self._block_off:
-            return
-        ahead, self._ahead = self._ahead, None
-        block: bytes | None = None
-        if ahead is not None and ahead[0] == start:
-            await ahead[1].wait()
-            block = ahead[2][0]
-        if block is None:  # not fetched ahead, or that fetch failed: this one reports
+            return self._block
+        pending = self._pending.get(start)
+        if pending is None:  # this reader fetches (and reports a failure)
+            pending = self._pending[start] = _Fetch()
+            try:
+                pending.block = await self._fetch(start, READ_BLOCK)
+            finally:
+                pending.done.set()
+                if pending.block is None:
+                    self._pending.pop(start, None)
+        else:
+            await pending.done.wait()
+        block = pending.block
+        if block is None:  # fetched ahead and failed: this reader asks again
             block = await self._fetch(start, READ_BLOCK)
+        if start < self._block_off:  # a reader went back: keep the block ahead
+            self._pending.pop(start, None)
+            return block
         self._block, self._block_off = block, start
-        if len(block) == READ_BLOCK:
-            self._read_ahead(start + READ_BLOCK)
+        for done in [k for k in self._pending if k <= start]:
+            del self._pending[done]
+        ahead = start + READ_BLOCK
+        if len(block) == READ_BLOCK and ahead not in self._pending:
+            self._read_ahead(ahead)
+        return block
 
     def _read_ahead(self, start: int) -> None:
-        done = trio.Event()
-        box: list[bytes | None] = [None]
+        pending = self._pending[start] = _Fetch()
 
         async def fetch() -> None:
             # A system task: nothing may escape it but trio's own cancellation.
             try:
-                box[0] = await self._fetch(start, READ_BLOCK)
-            except Exception as exc:  # the read that needs the block fetches it again
+                pending.block = await self._fetch(start, READ_BLOCK)
+            except Exception as exc:  # the reader that needs the block asks again
                 log.debug("reading ahead at %d failed: %s", start, exc)
             finally:
-                done.set()
+                pending.done.set()
 
-        self._ahead = (start, done, box)
         trio.lowlevel.spawn_system_task(fetch)
 
-    async def read(self, off: int, size: int) -> bytes:
+    async def read(self, off: int, size: int) -> Chunk:
         start = off - off % READ_BLOCK
         if off + size <= start + READ_BLOCK:  # within one block (the kernel's reads are)
-            await self._load(start)
-            return self._block[off - start : off - start + size]  # the one copy
+            block = await self._load(start)
+            # a view, not a copy: pyfuse3 hands the buffer to the kernel as it is
+            return memoryview(block)[off - start : off - start + size]
         out = bytearray()
         while size > 0:
             start = off - off % READ_BLOCK
-            await self._load(start)
-            piece = self._block[off - start : off - start + size]
+            piece = (await self._load(start))[off - start : off - start + size]
             if not piece:
                 break
             out += piece

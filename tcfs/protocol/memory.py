@@ -137,6 +137,17 @@ class Memory:
                 (dirs if child[1] else values).append(child[0])
         return values, dirs
 
+    def one_part_keys(self, limit: int = 10_000) -> frozenset[str] | None:
+        """The one-part keys (``memory/<a>.json``) from one delimited listing of
+        ``memory/``; None when it holds more than ``limit`` names."""
+        found: list[str] = []
+        for n, child in enumerate(self._children(())):
+            if n >= limit:
+                return None
+            if child is not None and not child[1]:
+                found.append(child[0])
+        return frozenset(found)
+
     def has_children(self, prefix: Sequence[str]) -> bool:
         """Whether anything is stored under ``prefix`` (is it a directory?),
         from the first entries of one listing, not all of them."""

@@ -41,6 +41,23 @@ MULTIPART_THRESHOLD = 16 << 20  # objects above this are uploaded in parts
 LIST_PAGE = 1000
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
+#: a body up to this size is sent with its headers, not after a "100 Continue"
+SEND_AT_ONCE = 1 << 20
+
+
+def _send_small_bodies_at_once(params: dict[str, Any], **_: Any) -> None:
+    """botocore asks for ``Expect: 100-continue`` on every PUT with a body and
+    waits for the server's "100 Continue" before sending it: on a real bucket
+    a whole extra round trip per write.  For a record that fits in a packet or
+    a few, saving the body's bytes on a refusal is not worth that; a large
+    part still waits, so a refused upload sends no megabytes."""
+    from botocore.utils import determine_content_length
+
+    headers = params.get("headers", {})
+    if headers.get("Expect") == "100-continue":
+        size = determine_content_length(params.get("body"))
+        if size is not None and size <= SEND_AT_ONCE:
+            del headers["Expect"]
 
 
 def _public_endpoint(endpoint: str | None) -> str | None:
@@ -131,6 +148,7 @@ class S3Store(Store):
             session = boto3.session.Session(region_name=self.region, **creds)
             # One client for the store: botocore clients are thread-safe.
             self._client = session.client("s3", endpoint_url=self.endpoint, config=config)
+            self._client.meta.events.register_last("before-call.s3", _send_small_bodies_at_once)
         except ValueError as exc:  # e.g. a malformed endpoint URL
             raise ConfigError(f"cannot set up the S3 client: {exc}") from exc
         except Exception as exc:

@@ -12,6 +12,7 @@ counted apart: the command does not wait for them.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,54 @@ async def _expect_eexist(coro) -> None:  # type: ignore[no-untyped-def]
 )
 def test_request_costs(tmp_path: Path, name: str, setup, action, expected, after) -> None:  # type: ignore[no-untyped-def]
     assert measure(tmp_path, setup, action) == (expected, after)
+
+
+def test_a_name_under_memory_is_looked_up_without_a_request_in_front(tmp_path: Path) -> None:
+    """The kernel looks ``memory/<a>`` up before every path below it: the mount
+    answers from what its start-up listing (or a check) found, and a verdict
+    older than 30 s is checked again behind the answer, not in front of it."""
+    import stat as stat_
+
+    from tcfs.fs.namespaces import RECHECK_S
+
+    store = CountingStore(tmp_path / "bucket", "proj")
+    store.put("memory/solo.json", b'{"value": "one part", "set_by": "cli"}')
+    core = FsCore(Project(store, "alice"), wait_timeout=5, readme=b"")
+    clock = MockClock()
+
+    async def is_dir(name: str) -> bool:
+        return stat_.S_ISDIR((await core.lookup(memory, name)).mode)
+
+    async def until(cond) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(1000):  # the check runs in a thread: real time, bounded
+            if await cond():
+                return
+            await trio.to_thread.run_sync(time.sleep, 0.01)
+        raise AssertionError("the background check never came")
+
+    async def asked() -> bool:
+        return bool(store.counts)
+
+    async def a_is_a_file() -> bool:
+        return not await is_dir("a")
+
+    async def main() -> None:
+        nonlocal memory
+        core.start()
+        memory = (await core.lookup(ROOT_INODE, "memory")).ino
+        assert not await is_dir("solo")  # listed at start: a one-part key, read
+        store.clear()
+        assert await is_dir("a")  # a namespace, from the listing
+        assert store.counts == {}
+        clock.jump(RECHECK_S + 1)
+        store.put("memory/a.json", b'{"value": "made by the CLI", "set_by": "cli"}')
+        store.clear()
+        assert await is_dir("a")  # answered from the verdict it had ...
+        assert store.counts == {}
+        await until(asked)
+        assert store.counts == {"GET": 1}  # ... checked behind the answer
+        await until(a_is_a_file)  # the looks after the check see the key
+        assert store.counts == {"GET": 2}  # that look read the value
+
+    memory = 0
+    trio.run(main, clock=clock)

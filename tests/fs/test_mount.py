@@ -244,6 +244,9 @@ def test_hostile_input_gets_designed_errors(mount, backend: Backend) -> None:
     store.put("steps/broken/claim.json", b"this is not json")
     store.put("memory/listy.json", b"[1, 2, 3]")
     store.put("agents/weird.json", b"\xff\xfe")
+    # a one-part key made after the mount started shows once the mount learns
+    # of it: a listing of memory/ teaches it at once (else a check, 30 s on)
+    assert "listy" in sh(f"ls {a / 'memory'}").stdout
     for rel in ("steps/broken/claim", "memory/listy", "agents/weird.json"):
         r = sh(f"cat {a / rel}")
         assert r.returncode != 0 and "Input/output error" in r.stderr, (rel, r.stderr)

@@ -65,12 +65,14 @@ class Artifact(Node):
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
         artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
-        await ctx.run(artifacts.head, scope, name)  # ENOENT now, not at the first read
+        info = await ctx.run(artifacts.head, scope, name)  # ENOENT now, not at the first read
 
         async def fetch(off: int, size: int) -> bytes:
             return await ctx.run(artifacts.read, scope, name, off, size)
 
-        return h.ArtifactReader(ino, fetch)
+        # The kernel keeps what it cached of the file only when this open sees
+        # the version the last read open saw: close-to-open, at no request.
+        return h.ArtifactReader(ino, fetch, keep_cache=ctx.versions.same(ino, info.etag))
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         artifacts, scope, name = ctx.project.artifacts, self.scope, self.name

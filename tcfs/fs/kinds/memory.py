@@ -17,6 +17,7 @@ import trio
 from tcfs import names
 from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
 from tcfs.fs import handles as h
+from tcfs.fs.namespaces import RECHECK_S
 from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
 from tcfs.protocol import events
@@ -26,18 +27,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_NAMESPACES = 4096  # verdicts kept at most (dropped all at once beyond)
-
 MAX_VALUE = 1 << 20
-#: how long a name found to be a namespace (no one-part key ``memory/<a>.json``)
-#: is taken as one without asking again.  Only the CLI can make a one-part key;
-#: one it makes meanwhile shows as a file at most this much later.
-NAMESPACE_REUSE_S = 30.0
 
 
 def is_namespace(key: tuple[str, ...]) -> bool:
     """A name directly under ``memory/`` exists as soon as it is named."""
     return len(key) == 1
+
+
+async def one_part_exists(ctx: FsContext, name: str) -> bool:
+    """Whether the one-part key ``memory/<name>.json`` exists (malformed counts)."""
+    try:
+        await ctx.run(ctx.project.memory.get, (name,))
+    except NotFound:
+        return False
+    except CorruptObject:
+        pass
+    return True
 
 
 def made_below(ctx: FsContext, key: tuple[str, ...]) -> set[str]:
@@ -60,8 +66,10 @@ class MemoryRoot(Keyed, WritableDir):
     __slots__ = ()
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
-        key = self.key
+        key, at = self.key, trio.current_time()
         values, dirs = await ctx.run(ctx.project.memory.entries, key)
+        if not key:  # the listing of memory/ names every one-part key
+            ctx.namespaces.listed(values, at)
         made_here = {
             d[len(key)] for d in ctx.memory_dirs if len(d) > len(key) and d[: len(key)] == key
         }
@@ -161,24 +169,34 @@ class MemoryEntry(Keyed, Node):
 
     async def _namespace(self, ctx: FsContext, value: MemoryValue, keep: bool) -> Stat:
         """A name directly under memory/: a namespace unless the CLI made it a
-        one-part key, which is asked at most every NAMESPACE_REUSE_S."""
-        name, now = self.key[0], trio.current_time()
-        if now - ctx.namespaces.get(name, -NAMESPACE_REUSE_S) < NAMESPACE_REUSE_S:
+        one-part key, known without a request in front of the answer
+        (``tcfs.fs.namespaces``)."""
+        name, known = self.key[0], ctx.namespaces
+        await known.listing_done()
+        at = known.checked_at(name)
+        if at is not None:
+            if trio.current_time() - at >= RECHECK_S:
+
+                async def probe(name: str) -> bool:
+                    return await one_part_exists(ctx, name)
+
+                known.recheck(name, probe)
             return Stat(MemoryDir(self.path))
+        now = trio.current_time()
         try:
             st = await value.stat(ctx, keep=keep)
         except NotFound:
-            if len(ctx.namespaces) >= MAX_NAMESPACES:
-                ctx.namespaces.clear()
-            ctx.namespaces[name] = now
+            known.found_namespace(name, now)
             return Stat(MemoryDir(self.path))
-        ctx.namespaces.pop(name, None)
+        known.found_value(name)
         return st
 
     async def unlink(self, ctx: FsContext) -> None:
         if self.key in ctx.memory_dirs:
             raise IsADirectory(f"{self.where} is a directory")
         await ctx.write(ctx.project.memory.delete, self.key)
+        if is_namespace(self.key):  # a one-part key gone: the name is a namespace
+            ctx.namespaces.found_namespace(self.key[0], trio.current_time())
         ctx.events.emit("memory-delete", ".".join(self.key))
 
     async def mkdir(self, ctx: FsContext) -> Node:
