@@ -4,8 +4,9 @@ However many shells block in ``cat steps/<id>/wait`` or ``cat inbox/next``, the
 mount polls the bucket from this one task, one pass at a time, and a pass is
 ``Waiting.look`` (protocol): one conditional GET of the agent's doorbell while
 nothing happens (the broadcasts' bell on every fifth pass).  Only a bell that
-rang, a new reader or the slow sweep reads the mailbox (``next_unread``) or the
-waited steps' status; a few waits never LIST ``steps/``.  A reader of
+rang, a new reader or the slow sweep reads the mailbox (``take_next``, starting
+with the message the bell names) and the waited steps' status, together; a few
+waits never LIST ``steps/``.  A reader of
 ``steps/<id>/wait`` subscribes to the step, so its final status rings this
 agent's bell; the subscription goes when the last reader of that step does.
 
