@@ -7,6 +7,7 @@ listed nothing more ends the drain.  Each pass is driven by hand
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,20 @@ async def _readers(nursery: trio.Nursery, poller: Poller, n: int, got: list[Mess
     poller._fresh_inbox = False  # these passes are about bells, not new readers
 
 
+def _run(main: Callable[[], Awaitable[None]], *projects: Project) -> None:
+    try:
+        trio.run(main)
+    finally:
+        for p in projects:
+            p.close()
+
+
+async def _pass(poller: Poller) -> None:
+    """One pass, and the readers it served have their answer."""
+    await poller.poll_once()
+    await trio.testing.wait_all_tasks_blocked()
+
+
 def test_a_direct_ring_reads_the_mailbox_only(tmp_path: Path) -> None:
     store, alice, bob, poller = _setup(tmp_path)
     got: list[Message] = []
@@ -69,17 +84,13 @@ def test_a_direct_ring_reads_the_mailbox_only(tmp_path: Path) -> None:
             store.take()
             bob.messages.send("alice", "just you")
             assert bob.bells.flush()
-            await poller.poll_once()
-            await trio.testing.wait_all_tasks_blocked()
+            await _pass(poller)
             assert [m.text for m in got] == ["just you"]
             listed = store.take()
             assert listed == [alice.messages.direct_prefix]  # one reading: it listed no more
             nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main)
-    finally:
-        bob.close()
+    _run(main, bob)
 
 
 def test_broadcasts_left_unread_are_listed_by_the_next_reading(tmp_path: Path) -> None:
@@ -94,31 +105,24 @@ def test_broadcasts_left_unread_are_listed_by_the_next_reading(tmp_path: Path) -
             bob.messages.send(keys.BROADCAST, "second, to all")
             assert bob.bells.flush()
             for _ in range(alice.waiting.broadcast_every):  # the broadcasts' bell's turn
-                await poller.poll_once()
-            await trio.testing.wait_all_tasks_blocked()
+                await _pass(poller)
             assert [m.text for m in got] == ["first, to all"]  # one reader, two broadcasts
             await _readers(nursery, poller, 1, got)
             store.take()
             bob.messages.send("alice", "just you")
             assert bob.bells.flush()
-            await poller.poll_once()  # only the own bell rang, but a broadcast is unread
-            await trio.testing.wait_all_tasks_blocked()
+            await _pass(poller)  # only the own bell rang, but a broadcast is unread
             assert [m.text for m in got][1:] == ["second, to all"]  # oldest first
             assert BROADCAST_PREFIX in store.take()
             await _readers(nursery, poller, 1, got)
-            await poller.poll_once()  # no bell rang: the pass reads nothing
-            await trio.testing.wait_all_tasks_blocked()
+            await _pass(poller)  # no bell rang: the pass reads nothing
             assert [m.text for m in got][2:] == [] and not store.take()
             poller._fresh_inbox = True  # what a new reader sets: it gets a full look
-            await poller.poll_once()
-            await trio.testing.wait_all_tasks_blocked()
+            await _pass(poller)
             assert [m.text for m in got][2:] == ["just you"]
             nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main)
-    finally:
-        bob.close()
+    _run(main, bob)
 
 
 def test_one_ring_serves_a_message_and_a_completion_in_one_pass(tmp_path: Path) -> None:
@@ -142,13 +146,9 @@ def test_one_ring_serves_a_message_and_a_completion_in_one_pass(tmp_path: Path) 
             bob.steps.handoff("build", note="done")
             bob.messages.send("alice", "built it")
             assert bob.bells.flush()
-            await poller.poll_once()
-            await trio.testing.wait_all_tasks_blocked()
+            await _pass(poller)
             assert done == ["complete"]
             assert [m.text for m in got] == ["built it"]
             nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main)
-    finally:
-        bob.close()
+    _run(main, bob)
