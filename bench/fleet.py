@@ -32,7 +32,7 @@ from typing import Any
 from bench.fleet_agents import TEAM, run_worker
 from bench.mounts import Backend, Mount
 from bench.procs import Reaper, base_env, rss_kb
-from bench.proxy import CountingProxy
+from bench.proxy import CountingProxy, Event
 from bench.servers import S3_ENV, MotoServer, s3_client
 from tests.seaweedfs import SeaweedServer
 
@@ -100,12 +100,14 @@ class Reader:
         )
         self.out: bytes | None = None
         self.at: float | None = None
+        self.at_mono: float | None = None  # the proxy's clock, for the breakdown
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         data = self.proc.stdout.read()
+        self.at_mono = time.monotonic()
         self.at = time.time()
         self.out = data
 
@@ -122,8 +124,84 @@ def _wait(cond: Any, timeout: float) -> bool:
     return cond()
 
 
+MOUNT_PARTS = ("idle", "messages", "completions", "cli")
+
+
+class TimedProxy(CountingProxy):
+    """The counting proxy that also notes when each answer went back: the
+    clock of the message breakdown (``Event.t`` is when a request arrived)."""
+
+    def __init__(self, upstream_port: int, rtt_ms: float = 0.0) -> None:
+        super().__init__(upstream_port, rtt_ms=rtt_ms)
+        self.timed: list[tuple[Event, float]] = []
+
+    def _record(self, ev: Event) -> None:
+        end = time.monotonic()
+        with self._lock:
+            self._events.append(ev)
+            self.timed.append((ev, end))
+
+
+#: where the time goes between ``send`` and a blocked ``cat inbox/next`` printing
+PHASES = ("message PUT", "ring", "to the pass", "bell GET", "delivery", "to the reader")
+
+
+def message_phases(
+    proxy: TimedProxy, bucket: str, agent: str, msg_key: str, sent: float, woke: float
+) -> dict[str, Any]:
+    """One message's path, from the requests the proxy saw between ``sent`` and
+    ``woke`` (both on the proxy's clock): each phase's seconds, and the requests
+    of the delivery (after the bell GET that saw the ring)."""
+    with proxy._lock:
+        evs = [(e, end) for e, end in proxy.timed if e.bucket == bucket and sent <= e.t <= woke]
+    bell = f"messages/{agent}/_tcfs_bell.json"
+    cursor = f"messages/{agent}/_cursor.json"
+
+    def first(pred: Any, after: float) -> tuple[Event, float] | None:
+        return next(((e, end) for e, end in evs if e.t >= after and pred(e)), None)
+
+    put = first(lambda e: e.op == "PutObject" and e.key.endswith(msg_key), sent)
+    if put is None:
+        return {}
+    rung = first(lambda e: e.op == "PutObject" and e.key.endswith(bell), put[1])
+    out: dict[str, Any] = {"message PUT": put[1] - sent}
+    start = put[1]
+    if rung is not None:
+        out["ring"] = rung[1] - put[1]
+        start = rung[1]
+        look = first(
+            lambda e: e.op == "GetObject" and e.key.endswith(bell) and e.status == 200, start
+        )
+        if look is not None:
+            out["to the pass"] = look[0].t - start
+            out["bell GET"] = look[1] - look[0].t
+            start = look[1]
+    done = [(e, end) for e, end in evs if e.op == "PutObject" and e.key.endswith(cursor)]
+    done = [(e, end) for e, end in done if end >= start]
+    if done:
+        end = done[0][1]
+        out["delivery"] = end - start
+        out["to the reader"] = woke - end
+        out["requests"] = [
+            f"{e.op} {e.key.rsplit('/', 1)[-1] or e.key}"
+            for e, _ in evs
+            if e.t >= start and e.t <= end and not e.key.endswith(bell)
+        ]
+    return out
+
+
+def breakdown_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {ph: summary([r[ph] for r in rows if ph in r], 3) for ph in PHASES}
+
+
 def mount_section(
-    root: Path, reaper: Reaper, moto: MotoServer, proxy: CountingProxy, quick: bool, log: Any
+    root: Path,
+    reaper: Reaper,
+    moto: MotoServer,
+    proxy: TimedProxy,
+    quick: bool,
+    log: Any,
+    parts: tuple[str, ...] = MOUNT_PARTS,
 ) -> dict[str, Any]:
     from tcfs.protocol import Project
     from tcfs.protocol.waiting import SWEEP_S
@@ -137,24 +215,25 @@ def mount_section(
     inbox = [Reader(reaper, mount.path / "inbox" / "next") for _ in range(5)]
     waits = [Reader(reaper, mount.path / "steps" / f"dep-{i}" / "wait") for i in range(5)]
     time.sleep(5)  # the readers' first looks are not the idle cost
-    window = 60.0 if quick else 120.0
-    log(f"mount: 5 inbox/next + 5 wait readers blocked; counting for {window:g} s")
-    t0 = time.monotonic()
-    time.sleep(window)
-    t1 = time.monotonic()
-    by_op = proxy.by_op(bucket, t0, t1)
-    minutes = (t1 - t0) / 60
-    lists = sum(n for op, n in by_op.items() if op.split(":")[0] in LIST_OPS)
-    out: dict[str, Any] = {
-        "window_s": round(t1 - t0, 1),
-        "by_op_per_min": {op: round(n / minutes, 2) for op, n in by_op.items()},
-        "lists_per_min": round(lists / minutes, 2),
-        "requests_per_min": round(sum(by_op.values()) / minutes, 2),
-        "dollars_per_agent_hour": round(dollars(by_op) / minutes * 60, 5),
-        "still_blocked": sum(not r.done() for r in inbox + waits),
-        "daemon_rss_mb": round((mount.rss_kb() or 0) / 1024, 1),
-        "sweep_s": SWEEP_S,
-    }
+    out: dict[str, Any] = {"sweep_s": SWEEP_S, "parts": list(parts)}
+    if "idle" in parts:
+        window = 60.0 if quick else 120.0
+        log(f"mount: 5 inbox/next + 5 wait readers blocked; counting for {window:g} s")
+        t0 = time.monotonic()
+        time.sleep(window)
+        t1 = time.monotonic()
+        by_op = proxy.by_op(bucket, t0, t1)
+        minutes = (t1 - t0) / 60
+        lists = sum(n for op, n in by_op.items() if op.split(":")[0] in LIST_OPS)
+        out |= {
+            "window_s": round(t1 - t0, 1),
+            "by_op_per_min": {op: round(n / minutes, 2) for op, n in by_op.items()},
+            "lists_per_min": round(lists / minutes, 2),
+            "requests_per_min": round(sum(by_op.values()) / minutes, 2),
+            "dollars_per_agent_hour": round(dollars(by_op) / minutes * 60, 5),
+            "still_blocked": sum(not r.done() for r in inbox + waits),
+            "daemon_rss_mb": round((mount.rss_kb() or 0) / 1024, 1),
+        }
     store = S3Store(
         bucket,
         "bench",
@@ -164,45 +243,51 @@ def mount_section(
         secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
     )
     sender = Project(store, "sender")
-    # messages: each wakes one blocked inbox/next; a new reader takes its place
-    fresh_msg: list[float] = []
-    n_msgs = 6 if quick else 12
-    for i in range(n_msgs):
-        time.sleep(1.0 + (i * 0.37) % 1.5)  # arrive at every phase of the poller's pass
-        sent = time.time()
-        sender.messages.send("watcher", f"message {i}")
-        if not _wait(lambda: any(r.done() for r in inbox), 10):
-            continue
-        woke = next(r for r in inbox if r.done())
-        assert woke.at is not None
-        fresh_msg.append(woke.at - sent)
-        inbox.remove(woke)
-        inbox.append(Reader(reaper, mount.path / "inbox" / "next"))
-    # completions: each wakes that step's wait
-    fresh_done: list[float] = []
-    for i, reader in enumerate(waits):
-        time.sleep(1.0 + (i * 0.41) % 1.5)
-        sender.steps.claim(f"dep-{i}")
-        sent = time.time()
-        sender.steps.handoff(f"dep-{i}", note="done")
-        if _wait(reader.done, 10) and reader.at is not None:
-            fresh_done.append(reader.at - sent)
-    # the tracecraft CLI rings no bell: the sweep delivers its message
-    cli = cli_send(root, backend, "watcher", "from the CLI")
-    cli_s = None
-    if cli is not None and _wait(lambda: any(r.done() for r in inbox), SWEEP_S + 15):
-        woke = next(r for r in inbox if r.done())
-        assert woke.at is not None
-        cli_s = round(woke.at - cli, 2)
+    if "messages" in parts:
+        # each message wakes one blocked inbox/next; a new reader takes its place
+        fresh_msg: list[float] = []
+        paths: list[dict[str, Any]] = []
+        n_msgs = 6 if quick else 12
+        for i in range(n_msgs):
+            time.sleep(1.0 + (i * 0.37) % 1.5)  # arrive at every phase of the poller's pass
+            sent, sent_mono = time.time(), time.monotonic()
+            msg = sender.messages.send("watcher", f"message {i}")
+            if not _wait(lambda: any(r.done() for r in inbox), 10):
+                continue
+            woke = next(r for r in inbox if r.done())
+            assert woke.at is not None and woke.at_mono is not None
+            fresh_msg.append(woke.at - sent)
+            path = message_phases(proxy, bucket, "watcher", msg.key, sent_mono, woke.at_mono)
+            paths.append({"total": round(woke.at - sent, 3)} | path)
+            inbox.remove(woke)
+            inbox.append(Reader(reaper, mount.path / "inbox" / "next"))
+        out["message_s"] = summary(fresh_msg, 2)
+        out["message_breakdown_s"] = breakdown_table(paths)
+        out["message_paths"] = [
+            {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in paths
+        ]
+    if "completions" in parts:
+        # completions: each wakes that step's wait
+        fresh_done: list[float] = []
+        for i, reader in enumerate(waits):
+            time.sleep(1.0 + (i * 0.41) % 1.5)
+            sender.steps.claim(f"dep-{i}")
+            sent = time.time()
+            sender.steps.handoff(f"dep-{i}", note="done")
+            if _wait(reader.done, 10) and reader.at is not None:
+                fresh_done.append(reader.at - sent)
+        out["completion_s"] = summary(fresh_done, 2)
+    if "cli" in parts:
+        # the tracecraft CLI rings no bell: the sweep delivers its message
+        cli = cli_send(root, backend, "watcher", "from the CLI")
+        cli_s = None
+        if cli is not None and _wait(lambda: any(r.done() for r in inbox), SWEEP_S + 15):
+            woke = next(r for r in inbox if r.done())
+            assert woke.at is not None
+            cli_s = round(woke.at - cli, 2)
+        out["cli_message_s"] = cli_s
     sender.close()
     store.close()
-    out.update(
-        {
-            "message_s": summary(fresh_msg, 2),
-            "completion_s": summary(fresh_done, 2),
-            "cli_message_s": cli_s,
-        }
-    )
     mount.stop()
     return out
 
@@ -382,7 +467,7 @@ def model(fleet: list[dict[str, Any]], mount: dict[str, Any] | None) -> dict[str
         "dollars_per_hour_1000_agents": round(big["dollars_per_agent_hour"] * 1000, 3),
         "dollars_per_hour_10000_agents": round(big["dollars_per_agent_hour"] * 10000, 2),
     }
-    if mount:
+    if mount and "dollars_per_agent_hour" in mount:
         out["mount_dollars_per_hour_1000"] = round(mount["dollars_per_agent_hour"] * 1000, 3)
     return out
 
@@ -404,18 +489,40 @@ def render(res: dict[str, Any]) -> str:
         lines += ["", "## A mount with 5 blocked `inbox/next` and 5 blocked `wait` readers", ""]
         lines.append("| figure | value |")
         lines.append("|---|---|")
-        lines.append(f"| window | {m['window_s']} s |")
-        lines.append(f"| LISTs per minute | {m['lists_per_min']} |")
-        lines.append(f"| requests per minute | {m['requests_per_min']} |")
-        ops = ", ".join(f"{k} {v}" for k, v in m["by_op_per_min"].items())
-        lines.append(f"| by op, per minute | {ops} |")
-        lines.append(f"| dollars per agent-hour | {m['dollars_per_agent_hour']} |")
-        ms, cs = m["message_s"], m["completion_s"]
-        lines.append(f"| message → blocked `inbox/next`, p50 / p95 (n) | {_p(ms)} |")
-        lines.append(f"| completion → blocked `wait`, p50 / p95 (n) | {_p(cs)} |")
-        cli = _s(m["cli_message_s"])
-        lines.append(f"| message from the tracecraft CLI (sweep {m['sweep_s']:g} s) | {cli} s |")
-        lines.append(f"| daemon RSS | {m['daemon_rss_mb']} MB |")
+        if "window_s" in m:
+            lines.append(f"| window | {m['window_s']} s |")
+            lines.append(f"| LISTs per minute | {m['lists_per_min']} |")
+            lines.append(f"| requests per minute | {m['requests_per_min']} |")
+            ops = ", ".join(f"{k} {v}" for k, v in m["by_op_per_min"].items())
+            lines.append(f"| by op, per minute | {ops} |")
+            lines.append(f"| dollars per agent-hour | {m['dollars_per_agent_hour']} |")
+        if "message_s" in m:
+            lines.append(
+                f"| message → blocked `inbox/next`, p50 / p95 (n) | {_p(m['message_s'])} |"
+            )
+        if "completion_s" in m:
+            lines.append(
+                f"| completion → blocked `wait`, p50 / p95 (n) | {_p(m['completion_s'])} |"
+            )
+        if "cli_message_s" in m:
+            cli = _s(m["cli_message_s"])
+            lines.append(
+                f"| message from the tracecraft CLI (sweep {m['sweep_s']:g} s) | {cli} s |"
+            )
+        if "daemon_rss_mb" in m:
+            lines.append(f"| daemon RSS | {m['daemon_rss_mb']} MB |")
+        if m.get("message_breakdown_s"):
+            lines += ["", "### Where a message's time goes (send → blocked `cat` prints)", ""]
+            lines.append("| phase | p50 s | p95 s | n |")
+            lines.append("|---|---|---|---|")
+            for ph, x in m["message_breakdown_s"].items():
+                lines.append(f"| {ph} | {_s(x['p50'])} | {_s(x['p95'])} | {x['n']} |")
+            reqs = [r.get("requests") for r in m.get("message_paths", []) if r.get("requests")]
+            if reqs:
+                lines.append("")
+                lines.append(
+                    "Delivery requests (one message): " + ", ".join(f"`{q}`" for q in reqs[-1])
+                )
     f = res.get("fleet", [])
     if f:
         lines += ["", "## N simulated agents", ""]
@@ -484,6 +591,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="N values, comma-separated")
     ap.add_argument("--no-mount", action="store_true", help="skip the real-mount section")
     ap.add_argument(
+        "--mount-parts",
+        default=",".join(MOUNT_PARTS),
+        help="the parts of the mount section to run, comma-separated (of "
+        + ", ".join(MOUNT_PARTS)
+        + "); `messages` alone takes under a minute and prints where a message's time goes",
+    )
+    ap.add_argument(
         "--s3",
         choices=("seaweedfs", "moto"),
         default="seaweedfs",
@@ -520,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     # latency, as on S3); the fleet on the server --s3 names, which must carry
     # the load of 1,000 agents.
     moto = MotoServer(root)
-    proxy = CountingProxy(moto.port, rtt_ms=RTT_MS)
+    proxy = TimedProxy(moto.port, rtt_ms=RTT_MS)
     big: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else moto
     big_proxy = CountingProxy(big.port, rtt_ms=RTT_MS) if big is not moto else proxy
     res: dict[str, Any] = {
@@ -533,7 +647,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         if not args.no_mount:
-            res["mount"] = mount_section(root, reaper, moto, proxy, args.quick, log)
+            parts = tuple(x for x in args.mount_parts.split(",") if x)
+            unknown = set(parts) - set(MOUNT_PARTS)
+            if unknown:
+                ap.error(f"--mount-parts: unknown {', '.join(sorted(unknown))}")
+            res["mount"] = mount_section(root, reaper, moto, proxy, args.quick, log, parts)
             log(f"mount: {json.dumps(res['mount'])}")
         for n in sizes:
             seconds = 40.0 if args.quick else (90.0 if n < 1000 else 120.0)

@@ -105,12 +105,20 @@ def _wait(p: Any, dep: str | None, shared: Shared, deadline: float) -> None:
         while time.monotonic() < end:
             look = _timed(shared, "wait: pass", waiting.look, inbox=True, fresh_reader=fresh)
             fresh = False
-            if look.inbox:
-                while (msg := _timed(shared, "inbox: next", p.messages.next_unread)) is not None:
-                    sent = _sent_at(msg.text)
-                    if sent is not None and sent >= started:
-                        with shared.lock:
-                            shared.fresh["message"].append(time.time() - sent)
+            # the poller's reading: the bell's hint, broadcasts only when they
+            # may hold news, and no further reading once nothing more was listed
+            hint, more = look.newest, look.inbox
+            while more:
+                msg, more = _timed(
+                    shared, "inbox: next", p.messages.take_next, broadcast=look.broadcast, hint=hint
+                )
+                hint = None
+                if msg is None:
+                    break
+                sent = _sent_at(msg.text)
+                if sent is not None and sent >= started:
+                    with shared.lock:
+                        shared.fresh["message"].append(time.time() - sent)
             st = look.statuses.get(dep) if dep is not None else None
             if st is not None and st.status == "complete":
                 with shared.lock:

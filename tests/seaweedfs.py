@@ -36,17 +36,19 @@ def weed_binary() -> str:
     return found
 
 
+#: further access keys the server knows (with the same secret), for tests that
+#: tell clients apart by the key they sign with (moto accepts any key)
+CLIENT_KEYS = tuple(f"client-{i}" for i in range(8))
+
+
 def _identity_config() -> dict[str, Any]:
+    secret = S3_ENV["AWS_SECRET_ACCESS_KEY"]
+    keys = [S3_ENV["AWS_ACCESS_KEY_ID"], *CLIENT_KEYS]
     return {
         "identities": [
             {
                 "name": "tcfs-tests",
-                "credentials": [
-                    {
-                        "accessKey": S3_ENV["AWS_ACCESS_KEY_ID"],
-                        "secretKey": S3_ENV["AWS_SECRET_ACCESS_KEY"],
-                    }
-                ],
+                "credentials": [{"accessKey": k, "secretKey": secret} for k in keys],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             }
         ]

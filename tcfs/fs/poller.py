@@ -4,8 +4,9 @@ However many shells block in ``cat steps/<id>/wait`` or ``cat inbox/next``, the
 mount polls the bucket from this one task, one pass at a time, and a pass is
 ``Waiting.look`` (protocol): one conditional GET of the agent's doorbell while
 nothing happens (the broadcasts' bell on every fifth pass).  Only a bell that
-rang, a new reader or the slow sweep reads the mailbox (``next_unread``) or the
-waited steps' status; a few waits never LIST ``steps/``.  A reader of
+rang, a new reader or the slow sweep reads the mailbox (``take_next``, starting
+with the message the bell names) and the waited steps' status, together; a few
+waits never LIST ``steps/``.  A reader of
 ``steps/<id>/wait`` subscribes to the step, so its final status rings this
 agent's bell; the subscription goes when the last reader of that step does.
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from tcfs.fs.calls import Calls
     from tcfs.protocol.messages import Message, Messages
     from tcfs.protocol.steps import Steps, StepStatus
-    from tcfs.protocol.waiting import Waiting
+    from tcfs.protocol.waiting import Look, Waiting
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Poller:
         self._undelivered: collections.deque[Message] = collections.deque()
         self._watchers: list[Callable[[], None]] = []
         self._fresh_inbox = False  # a new inbox reader: its first pass reads the mailbox
+        self._broadcast_pending = False  # broadcasts may be unread: list them next reading
         self._leaving: list[str] = []  # steps whose readers left: unsubscribe
         self._wake = trio.Event()
         self._reads = 0  # requests of the inbox reading (the rest Waiting counts)
@@ -271,21 +273,39 @@ class Poller:
             await self.calls.write(self.waiting.remove_step, step)
 
     async def poll_once(self) -> int:
-        """One pass; returns the bells' GETs it sent (what pacing charges)."""
+        """One pass; returns the bells' GETs it sent (what pacing charges).
+
+        After the bells, the waited steps and the mailbox are read together:
+        a ring of the own bell may be a message or a completion, and neither
+        waits for the other's requests."""
         fresh, self._fresh_inbox = self._fresh_inbox, False
         inbox = bool(self._inbox_waiters or self._watchers)
         try:
-            look = await self.calls.run(self.waiting.look, inbox=inbox, fresh_reader=fresh)
+            look = await self.calls.run(
+                self.waiting.look, inbox=inbox, fresh_reader=fresh, read_steps=False
+            )
         except TcfsError as exc:
             log.log(exc.level, "polling: %s", exc)
             return 1
-        for step, st in look.statuses.items():
-            self._settle(step, st)
-        if look.inbox or self.messages.reservations.lapsed():
+        lapsed = self.messages.reservations.lapsed()  # held messages are free again
+        if look.inbox or lapsed:
             for notify in list(self._watchers):
                 notify()
-            await self._drain_inbox()
+        async with trio.open_nursery() as nursery:
+            for step in look.due:
+                nursery.start_soon(self._read_step, step)
+            if look.inbox or lapsed:
+                nursery.start_soon(self._drain_inbox, look, lapsed)
         return look.bells
+
+    async def _read_step(self, step: str) -> None:
+        try:
+            st = await self.calls.run(self.waiting.read_step, step)
+        except TcfsError as exc:  # a read past its deadline: still waiting
+            log.log(exc.level, "step %s: %s (still waiting)", step, exc)
+            return
+        if st is not None:
+            self._settle(step, st)
 
     def _settle(self, step: str, st: StepStatus) -> None:
         """Resolve the readers of ``step`` if its status is final for them."""
@@ -303,19 +323,35 @@ class Poller:
             self.resolved += 1
             w.resolve(result, error)
 
-    async def _drain_inbox(self) -> None:
+    async def _drain_inbox(self, look: Look, lapsed: bool = False) -> None:
         """Hand each unread message to one reader.  Advancing the durable cursor
         is a write, never abandoned half way (a message consumed by an abandoned
-        call would reach no reader)."""
+        call would reach no reader).
+
+        The broadcasts are listed only when they may hold news: their bell
+        rang, the sweep came, a reader arrived, or an earlier reading left
+        some unread.  A reading that listed nothing more ends the drain: a
+        message sent after it rings the bell again."""
         while self._inbox_waiters and (kept := self._take_kept()) is not None:
             self._deliver(kept)  # its hold lapsed
+        # a lapsed hold may have been a broadcast's
+        news = look.broadcast or lapsed
+        broadcast = self._broadcast_pending = self._broadcast_pending or news
+        hint = look.newest
         try:
             while self._inbox_waiters:
-                self._reads += 4
-                msg = await self.calls.write(self.messages.next_unread)
-                if msg is None:
+                lists = 2 if broadcast else 1
+                msg, more = await self.calls.write(
+                    self.messages.take_next, broadcast=broadcast, hint=hint
+                )
+                hint = None
+                self._reads += 1 + lists if msg is None else 3 + lists
+                if msg is not None:
+                    self._deliver(msg)
+                if msg is None or not more:
+                    if broadcast:
+                        self._broadcast_pending = False
                     break
-                self._deliver(msg)
         except CorruptObject as exc:
             log.warning("reading the inbox: %s", exc)
         except TcfsError as exc:

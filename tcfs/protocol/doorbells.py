@@ -74,6 +74,7 @@ class Doorbells:
         self._heap: list[_Job] = []
         self._queued: set[str] = set()
         self._last: dict[str, float] = {}
+        self._newest: dict[str, str] = {}  # bell key -> the message its ring names
         self._busy = 0
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -85,9 +86,15 @@ class Doorbells:
 
     # ----- ringing (senders) -----
 
-    def ring(self, mailbox: str) -> None:
-        """Ring ``mailbox``'s bell soon (an agent id, or ``_broadcast``)."""
-        self._enqueue(keys.bell_key(mailbox))
+    def ring(self, mailbox: str, *, newest: str | None = None) -> None:
+        """Ring ``mailbox``'s bell soon (an agent id, or ``_broadcast``);
+        ``newest`` is the message just written there: the bell names it, so a
+        reader can fetch it with its first look (a hint, never relied on)."""
+        key = keys.bell_key(mailbox)
+        if newest is not None:
+            with self._cv:
+                self._newest[key] = newest  # a coalesced ring names the latest
+        self._enqueue(key)
 
     def ring_waiters(self, step: str) -> None:
         """Ring the bell of every agent waiting on ``step``."""
@@ -130,15 +137,23 @@ class Doorbells:
                     self._cv.notify_all()
 
     def _send(self, job: _Job) -> None:
+        newest: str | None = None
         try:
             if job.key.startswith(keys.WAITERS_ROOT):
                 for agent in self._subscribers(job.key):
                     self.ring(agent)
             else:
                 body = {"rung_by": self.agent, "at_ns": time.time_ns(), "id": uuid.uuid4().hex}
+                with self._cv:
+                    newest = self._newest.pop(job.key, None)
+                if newest is not None:
+                    body["newest"] = newest
                 self.store.put(job.key, json.dumps(body).encode())
                 self.rung += 1
         except TemporaryFailure as exc:
+            if newest is not None:
+                with self._cv:
+                    self._newest.setdefault(job.key, newest)  # the retry names it too
             self._retry(job, exc)
         except TcfsError as exc:
             self.dropped += 1
@@ -211,6 +226,7 @@ class BellWatch:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._seen: dict[str, str | None] = {}  # bell key -> ETag (None: absent)
+        self._newest: dict[str, str] = {}  # bell key -> the message its last ring named
         self.requests = 0
 
     def rang(self, mailbox: str) -> bool:
@@ -223,12 +239,37 @@ class BellWatch:
             blob = self.store.get_if_changed(key, before)
         except NotFound:
             self._seen[key] = None
+            self._newest.pop(key, None)
             return first or before is not None
         if blob is None:
             return False
         self._seen[key] = blob.etag
+        newest = _named(blob.body)
+        if newest is None:
+            self._newest.pop(key, None)
+        else:
+            self._newest[key] = newest
         return True
+
+    def known(self, mailbox: str) -> bool:
+        """Whether the bell was looked at (so a change is seen as one)."""
+        return keys.bell_key(mailbox) in self._seen
+
+    def newest(self, mailbox: str) -> str | None:
+        """The message the bell's last ring named, if it named one (a hint:
+        any sender can write a bell, and rings of several senders overwrite)."""
+        return self._newest.get(keys.bell_key(mailbox))
 
     def forget(self, mailbox: str) -> None:
         """The next look counts as a first look."""
         self._seen.pop(keys.bell_key(mailbox), None)
+        self._newest.pop(keys.bell_key(mailbox), None)
+
+
+def _named(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    newest = doc.get("newest") if isinstance(doc, dict) else None
+    return newest if isinstance(newest, str) else None

@@ -13,6 +13,7 @@ a ``_`` leaf the CLI ignores.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -26,7 +27,7 @@ from tcfs.errors import (
     NotFound,
     TooLarge,
 )
-from tcfs.protocol import cas, keys, records
+from tcfs.protocol import cas, keys, parallel, records
 from tcfs.protocol.doorbells import Doorbells
 from tcfs.protocol.reservations import Reservations
 from tcfs.store.base import ObjectInfo, Store
@@ -153,6 +154,7 @@ class _Pending:
     bcast: dict[str, Any]
     keys: list[str]  # unread, oldest first
     skip: list[str]  # broadcasts never shown to this agent (its own, hidden)
+    bodies: dict[str, bytes]  # messages already read with the look (a bell's hint)
 
 
 class Messages:
@@ -164,6 +166,8 @@ class Messages:
         self._newest: dict[str, str | None] = {}
         #: what readers of this process hold for a delivery under way
         self.reservations = Reservations()
+        # the watermark each stream's last look saw: the next listing starts there
+        self._listed_after: dict[str, str | None] = {}
 
     # ----- sending -----
 
@@ -184,7 +188,8 @@ class Messages:
             doc["step"] = step
         self.store.put(key, records.encode(doc))
         if self.bells is not None:
-            self.bells.ring(to)  # after the write: a reader woken early would find nothing
+            # after the write: a reader woken early would find nothing
+            self.bells.ring(to, newest=key)
         return self._message(key, doc)
 
     def rewrite(self, msg: Message, text: str) -> Message:
@@ -303,31 +308,82 @@ class Messages:
 
     # ----- the durable cursor -----
 
-    def _pending(self) -> _Pending:
-        """Read the cursor and list what it has not seen, oldest first."""
-        ckey = keys.cursor_key(self.agent)
-        doc: dict[str, Any] | None = None
-        etag: str | None = None
+    def _read_cursor(self, ckey: str) -> tuple[dict[str, Any] | None, str | None]:
         try:
             blob = self.store.get(ckey)
         except NotFound:
-            pass
-        else:
-            etag = blob.etag  # a cursor we cannot read is still replaced by CAS
-            try:
-                doc = records.decode(blob.body, ckey)
-            except CorruptObject as exc:
-                log.warning("%s: reading %s's mail from the start", exc, self.agent)
+            return None, None
+        try:
+            return records.decode(blob.body, ckey), blob.etag
+        except CorruptObject as exc:  # a cursor we cannot read is still replaced by CAS
+            log.warning("%s: reading %s's mail from the start", exc, self.agent)
+            return None, blob.etag
+
+    def _get_or_none(self, key: str) -> bytes | None:
+        try:
+            return self.store.get(key).body
+        except NotFound:
+            return None  # deleted since listing (or a hint that was never there)
+
+    def _pending(self, *, broadcast: bool = True, hint: str | None = None) -> _Pending:
+        """Read the cursor and list what it has not seen, oldest first.
+
+        The cursor's read, the listings and the GET of ``hint`` (a bell's
+        newest message) travel together: each listing starts after the
+        watermark this reader saw last, which is never past the cursor's
+        (watermarks only grow); a cursor that went back is listed again.
+        ``broadcast=False`` leaves the broadcasts unlisted (and unconsumed).
+        """
+        ckey = keys.cursor_key(self.agent)
+        together = self.store.round_trips
+        prefixes = [self.direct_prefix] + ([BROADCAST_PREFIX] if broadcast else [])
+        after = {pfx: self._listed_after.get(pfx) for pfx in prefixes}
+        if hint is not None and not any(
+            hint.startswith(pfx) and _is_message_leaf(hint[len(pfx) :]) for pfx in prefixes
+        ):
+            hint = None  # a bell names only a message of a mailbox read here
+        lists = {
+            pfx: parallel.start(functools.partial(self._leaves, pfx, after[pfx]), together=together)
+            for pfx in prefixes
+        }
+        hinted = (
+            parallel.start(functools.partial(self._get_or_none, hint), together=together)
+            if hint
+            else None
+        )
+        try:
+            doc, etag = self._read_cursor(ckey)
+        finally:
+            parallel.settle([*lists.values(), *([hinted] if hinted else [])])
         direct = load_stream(doc, "direct", self.direct_prefix)
         bcast = load_stream(doc, "broadcast", BROADCAST_PREFIX)
-        d_new = unseen(self._leaves(self.direct_prefix, direct["watermark"]), direct)
-        b_new = unseen(self._leaves(BROADCAST_PREFIX, bcast["watermark"]), bcast)
+        listed: dict[str, list[str]] = {}
+        for pfx, stream in ((self.direct_prefix, direct), (BROADCAST_PREFIX, bcast)):
+            if pfx not in lists:
+                continue
+            wm = stream["watermark"]
+            start = after[pfx]
+            ok = start is None or (wm is not None and start <= wm)
+            listed[pfx] = lists[pfx].result() if ok else self._leaves(pfx, wm)
+            self._listed_after[pfx] = wm
+        d_new = unseen(listed[self.direct_prefix], direct)
+        b_new = unseen(listed.get(BROADCAST_PREFIX, []), bcast)
         hidden, _ = self._hidden() if b_new else (set(), None)
         skip = [k for k in b_new if self._mine(k) or k in hidden]
         b_new = [k for k in b_new if k not in skip]
         cands = [(_order(k, self.direct_prefix), k) for k in d_new]
         cands += [(_order(k, BROADCAST_PREFIX), k) for k in b_new]
-        return _Pending(ckey, doc, etag, direct, bcast, [k for _, k in sorted(cands)], skip)
+        body = hinted.result() if hinted is not None else None
+        return _Pending(
+            ckey,
+            doc,
+            etag,
+            direct,
+            bcast,
+            [k for _, k in sorted(cands)],
+            skip,
+            {hint: body} if hint and body is not None else {},
+        )
 
     def _consume(self, p: _Pending, taken: list[str]) -> bool:
         """Advance the cursor past ``taken`` (and the skipped broadcasts) by CAS.
@@ -351,19 +407,27 @@ class Messages:
     def next_unread(self) -> Message | None:
         """Consume the oldest message the cursor has not seen and no other
         reader of this process holds (``reservations``), or return None."""
+        return self.take_next()[0]
+
+    def take_next(
+        self, *, broadcast: bool = True, hint: str | None = None
+    ) -> tuple[Message | None, bool]:
+        """``next_unread``, for a reader that knows more: ``hint`` is the key a
+        bell named (read with the look, so a rung bell costs two round trips:
+        the look, then the cursor's compare-and-swap); ``broadcast=False`` when
+        no broadcast can be new.  Also tells whether more unread messages
+        were listed: when not, the caller need not look again until a bell rings.
+        """
         for _ in cas.attempts(16, "the read cursor"):
-            p = self._pending()
+            p = self._pending(broadcast=broadcast, hint=hint)
             key = next((k for k in p.keys if self._take(k)), None)
             if key is None:
                 if p.skip:  # remember skipped broadcasts so they are not re-listed
                     self._consume(p, [])
-                return None
+                return None, False
             consumed = False
             try:
-                try:
-                    body = self.store.get(key).body
-                except NotFound:
-                    body = None  # deleted since listing: consume it and look again
+                body = p.bodies[key] if key in p.bodies else self._get_or_none(key)
                 consumed = self._consume(p, [key])
             finally:
                 settle = self.reservations.delivered if consumed else self.reservations.release
@@ -371,8 +435,8 @@ class Messages:
             if not consumed:
                 continue  # another reader moved the cursor: look again
             if body is None:
-                continue
-            return self._message(key, records.decode(body, key))
+                continue  # deleted since listing: consumed, look again
+            return self._message(key, records.decode(body, key)), len(p.keys) > 1
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _take(self, key: str) -> bool:

@@ -41,7 +41,10 @@ class Look:
     """The outcome of one pass."""
 
     inbox: bool = False  # the mailbox may hold news: read it
+    broadcast: bool = False  # ... and the broadcasts may too (not only the own bell rang)
+    newest: str | None = None  # the message the own bell's ring named (a hint)
     statuses: dict[str, StepStatus] = field(default_factory=dict)  # steps read this pass
+    due: list[str] = field(default_factory=list)  # steps to read (``read_steps=False``)
     swept: bool = False
     requests: int = 0  # requests this pass sent (the inbox reading not included)
     bells: int = 0  # of which doorbell GETs: the steady cost of waiting
@@ -105,9 +108,11 @@ class Waiting:
 
     # ----- one pass -----
 
-    def look(self, *, inbox: bool, fresh_reader: bool = False) -> Look:
+    def look(self, *, inbox: bool, fresh_reader: bool = False, read_steps: bool = True) -> Look:
         """One pass for the current readers: ``inbox`` when some block on the
-        mailbox; ``fresh_reader`` when one just arrived (it gets a full look)."""
+        mailbox; ``fresh_reader`` when one just arrived (it gets a full look).
+        ``read_steps=False`` leaves the steps to read in ``Look.due``, for a
+        caller that reads them beside the mailbox (``read_step``)."""
         steps = self.waited
         out = Look()
         if not inbox and not steps:
@@ -119,18 +124,38 @@ class Waiting:
             self._swept = now
         own = self._rang(self.agent, out)
         broadcast = False
-        if inbox and (fresh_reader or self._passes % self.broadcast_every == 0):
+        # A new reader lists the broadcasts anyway: it looks at their bell only
+        # to learn it, so its pass costs the pacing no more than any other.
+        due = self._passes % self.broadcast_every == 0
+        if inbox and (due or (fresh_reader and not self.watch.known(BROADCAST))):
             broadcast = self._rang(BROADCAST, out)
         out.inbox = inbox and (own or broadcast or out.swept or fresh_reader)
+        out.broadcast = out.inbox and (broadcast or out.swept or fresh_reader)
+        out.newest = self.watch.newest(self.agent) if own else None
         if steps and (own or out.swept):
-            for step in steps:
+            out.due = steps
+        if read_steps:
+            for step in out.due:
                 out.requests += 2
-                try:
-                    out.statuses[step] = self.steps.status(step)
-                except TcfsError as exc:  # bad data or a failed read: still waiting
-                    log.log(exc.level, "step %s: %s (still waiting)", step, exc)
+                st = self._status(step)
+                if st is not None:
+                    out.statuses[step] = st
+            out.due = []
         self.requests += out.requests
         return out
+
+    def read_step(self, step: str) -> StepStatus | None:
+        """A waited step's status (2 requests); None when it cannot be read now."""
+        with self._lock:
+            self.requests += 2
+        return self._status(step)
+
+    def _status(self, step: str) -> StepStatus | None:
+        try:
+            return self.steps.status(step)
+        except TcfsError as exc:  # bad data or a failed read: still waiting
+            log.log(exc.level, "step %s: %s (still waiting)", step, exc)
+            return None
 
     def _rang(self, mailbox: str, out: Look) -> bool:
         out.requests += 1

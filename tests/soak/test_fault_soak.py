@@ -24,6 +24,7 @@ import pytest
 from bench.stats import percentile
 from tests.fs.conftest import FUSERMOUNT, Backend, Mount, sh
 from tests.s3server import MotoServer
+from tests.seaweedfs import CLIENT_KEYS
 from tests.soak import invariants as inv
 from tests.soak.workload import Agent, Outcome, Plan, run_agents
 from tests.store.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy
@@ -71,7 +72,9 @@ def backend(proxy: LoopbackProxy, s3_bucket: str, tcfs_home: Path) -> Iterator[B
 
 
 def access_key(agent: str) -> str:
-    return f"soak-{agent}"
+    """The key ``agent``'s mount signs with: one the server knows (SeaweedFS
+    checks keys), distinct per agent, so the proxy tells the agents apart."""
+    return CLIENT_KEYS[AGENTS.index(agent)]
 
 
 def _objects(client: Any, bucket: str, prefix: str) -> list[str]:
