@@ -83,3 +83,47 @@ def _harness_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.setenv(var, str(tmp_path / name))
     monkeypatch.delenv("OPENCLAW_CONFIG_PATH", raising=False)
+
+
+#: a hook's two steps in one process, as ``tcfs.hooks.run`` takes them: read
+#: ``inbox/unread``, print it; then, on ``ack`` from stdin, acknowledge what it
+#: showed; on ``hang``, go on living without acknowledging; at the end of
+#: its input (the test is over), exit
+HOOK = """
+import json, sys, time
+path = sys.argv[1]
+with open(path + "/inbox/unread") as f:
+    doc = json.load(f)
+print(json.dumps(doc), flush=True)
+word = sys.stdin.readline().strip()  # nothing (the test ended): exit
+if word == "ack":
+    with open(path + "/inbox/ack", "w") as f:
+        f.write("".join(m["name"] + "\\n" for m in doc["unread"]))
+    print("acked", flush=True)
+elif word == "hang":
+    time.sleep(60)
+"""
+
+
+class Hook:
+    def __init__(self, path: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOOK, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.shown: list[dict[str, object]] = json.loads(self.proc.stdout.readline())["unread"]
+
+    def tell(self, word: str) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+        if word == "ack":
+            assert self.proc.stdout.readline() == "acked\n"
+            assert self.proc.wait(timeout=10) == 0
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)

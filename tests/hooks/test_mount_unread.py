@@ -11,16 +11,15 @@ import pytest
 
 from tcfs.protocol.reservations import HOLD_S
 from tests.fs.conftest import sh
-from tests.hooks.conftest import run_hook
+from tests.hooks.conftest import Hook, run_hook
 
 pytestmark = pytest.mark.mount
 
 
-def read_unread(m, *, holding: bool = False) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    """``cat inbox/unread`` as a person at a prompt runs it (a job of its own,
-    whose hold ends with it), or ``holding``: from this test's process group,
-    which lives on, as a hook's harness does."""
-    out = sh(f"cat {m.path}/inbox/unread", start_new_session=not holding)
+def read_unread(m) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """``cat inbox/unread`` as a person at a prompt runs it: its hold ends
+    with the ``cat``."""
+    out = sh(f"cat {m.path}/inbox/unread")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["agent"] == m.agent and doc["project"] == "proj"
@@ -44,7 +43,8 @@ def test_unread_peeks_ack_consumes_and_next_agrees(mount) -> None:  # type: igno
     ]
     assert unread(bob) == got  # reading does not consume
     held_at = time.monotonic()
-    assert read_unread(bob, holding=True)["unread"] == got
+    hook = Hook(bob.path)  # a hook's read, whose process lives on until it acknowledges
+    assert hook.shown == got
     again = read_unread(bob)  # held for that reader a while
     assert again["unread"] == []
     assert [r["name"] for r in again["reserved"]] == sorted(m["name"] for m in got)
@@ -62,6 +62,7 @@ def test_unread_peeks_ack_consumes_and_next_agrees(mount) -> None:  # type: igno
     time.sleep(max(0.0, held_at + HOLD_S + 0.2 - time.monotonic()))  # the hold lapses
     nxt = sh(f"cat {bob.path}/inbox/next", timeout=20)
     assert nxt.returncode == 0 and nxt.stdout == "third\n"
+    hook.kill()
     assert unread(bob) == []
     assert sh(f"echo {got[2]['name']} > {bob.path}/inbox/ack").returncode == 0  # harmless
     assert sh(f"cat {bob.path}/inbox/next", timeout=20).returncode != 0  # nothing left

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tcfs.protocol.doorbells import Doorbells
 from tcfs.protocol.messages import Messages
 from tcfs.protocol.reservations import HOLD_S, Reservations
 from tests.fs.conftest import sh
+from tests.hooks.conftest import Hook
 
 pytestmark = pytest.mark.mount
 
@@ -65,48 +65,6 @@ def _unread(path: Path) -> dict[str, list[dict[str, object]]]:
     out = sh(f"cat {path}/inbox/unread")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
-#: a hook's two steps in one process, as ``tcfs.hooks.run`` takes them: read
-#: ``inbox/unread``, print it; then, on ``ack`` from stdin, acknowledge what it
-#: showed; on ``hang``, go on living without acknowledging
-HOOK = """
-import json, sys, time
-path = sys.argv[1]
-with open(path + "/inbox/unread") as f:
-    doc = json.load(f)
-print(json.dumps(doc), flush=True)
-if sys.stdin.readline().strip() == "ack":
-    with open(path + "/inbox/ack", "w") as f:
-        f.write("".join(m["name"] + "\\n" for m in doc["unread"]))
-    print("acked", flush=True)
-else:
-    time.sleep(60)
-"""
-
-
-class Hook:
-    def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOOK, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.shown: list[dict[str, object]] = json.loads(self.proc.stdout.readline())["unread"]
-
-    def tell(self, word: str) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(word + "\n")
-        self.proc.stdin.flush()
-        if word == "ack":
-            assert self.proc.stdout.readline() == "acked\n"
-            assert self.proc.wait(timeout=10) == 0
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
 
 
 def _next_reader(path: Path) -> subprocess.Popen[str]:
