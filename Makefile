@@ -2,6 +2,9 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# test processes: the suite mostly waits (mounts, harness programs, the fake model),
+# so three share two cores well
+TEST_JOBS ?= 3
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
 .PHONY: setup test test-harnesses demo bench bench-scale bench-rtt lint format docs clean
@@ -22,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) -m tcfs.demo
