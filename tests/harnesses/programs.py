@@ -68,7 +68,11 @@ def base_env(home: Path) -> dict[str, str]:
 
 
 def run_turn(
-    installed: Installed, env: dict[str, str], argv: list[str], cwd: Path
+    installed: Installed,
+    env: dict[str, str],
+    argv: list[str],
+    cwd: Path,
+    timeout: float = TURN_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     """One non-interactive turn; raises AssertionError with the output on failure."""
     try:
@@ -78,7 +82,7 @@ def run_turn(
             env=installed.env(env),
             capture_output=True,
             text=True,
-            timeout=TURN_TIMEOUT,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
             check=False,
         )

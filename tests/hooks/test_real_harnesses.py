@@ -24,7 +24,7 @@ from tests.fakemodel import Conversation, FakeModel, Script, Text, ToolCall
 from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
-from tests.hooks.conftest import harness_turn
+from tests.hooks.conftest import TURN_S
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
@@ -151,7 +151,7 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
 
         def turn(prompt: str) -> list[str]:
             seen = len(model.answered(run.api))
-            harness_turn([*program.argv, *run.argv(prompt)], project, env)
+            run_turn(program, env, run.argv(prompt), project, timeout=TURN_S)
             return [json.dumps(r.body) for r in model.answered(run.api)[seen:]]
 
         def delivered(body: str) -> bool:

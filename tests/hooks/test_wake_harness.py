@@ -22,7 +22,8 @@ from tcfs.protocol import keys
 from tests.fakemodel import FakeModel, Script, ToolCall
 from tests.fs.conftest import eventually, sh
 from tests.harnesses.install import install
-from tests.hooks.conftest import harness_turn, run_hook
+from tests.harnesses.programs import run_turn
+from tests.hooks.conftest import TURN_S, run_hook
 from tests.hooks.test_real_harnesses import RUNS
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
@@ -62,7 +63,9 @@ def test_claude_is_woken_with_the_mail(mount, tmp_path: Path, tcfs_home: Path) -
             }
         )
         # the agent's earlier session, which the wake resumes
-        harness_turn([*claude.argv, "-p", "--session-id", session, "SETUP-TURN"], project, env)
+        run_turn(
+            claude, env, ["-p", "--session-id", session, "SETUP-TURN"], project, timeout=TURN_S
+        )
         before = len(model.answered("anthropic"))
 
         command = (
