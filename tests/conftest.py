@@ -125,13 +125,19 @@ def make_store(backend: str, request: pytest.FixtureRequest, project: str = "pro
 
         root = request.getfixturevalue("tmp_path") / "bucket"
         return LocalStore(root, project)
-    if backend == "s3":
+    if backend in ("s3", "s3-client"):
         from tcfs.store.s3 import S3Store
 
         server: MotoServer = request.getfixturevalue("moto_server")
         bucket = request.getfixturevalue("s3_bucket")
         return S3Store(
-            bucket, project, endpoint=server.endpoint, region="us-east-1", path_style=True
+            bucket,
+            project,
+            endpoint=server.endpoint,
+            region="us-east-1",
+            path_style=True,
+            # "s3-client": every request through botocore's client, none on the short path
+            short_path=backend == "s3",
         )
     if backend == "hf":
         from tests.hf_standin import HfStandIn  # noqa: F401 - fixture module

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import make_store
 from tests.s3server import MotoServer as StrictMoto
 
 
@@ -11,6 +12,15 @@ from tests.s3server import MotoServer as StrictMoto
 def strict_moto(moto_server: StrictMoto) -> StrictMoto:
     """The shared moto server already decides conditional writes atomically."""
     return moto_server
+
+
+@pytest.fixture(params=["local", "s3", "s3-client", "hf"])
+def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The contract once per backend, and S3 twice: on the short path and all
+    through botocore's client (``short_path=False``), which must answer alike."""
+    s = make_store(request.param, request)
+    yield s
+    s.close()
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -249,6 +249,7 @@ class LoopbackProxy:
         req = Request(method, target, headers, b"", t=time.time())
         if (req.header("Expect") or "").lower() == "100-continue":
             # botocore sends a PUT's body only after this, or after waiting 1 s
+            req.extra["expect"] = "100-continue"
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             req.drop_header("Expect")
         if (req.header("Transfer-Encoding") or "").lower() == "chunked":

@@ -334,23 +334,3 @@ def test_an_object_that_changes_mid_download_is_a_stale_read(direct) -> None:  #
     with pytest.raises(StaleRead) as exc:
         direct.get_file("artifacts/shared/moving.bin", Rewriting(), chunk=16)
     assert exc.value.errno == errno.ESTALE
-
-
-def test_a_record_is_sent_with_its_headers_not_after_a_continue(direct) -> None:  # type: ignore[no-untyped-def]
-    """Waiting for "100 Continue" is a round trip on a real bucket: a record's
-    PUT sends its body at once; a part bigger than SEND_AT_ONCE still asks."""
-    from tcfs.store.s3 import SEND_AT_ONCE
-
-    expects: list[str | None] = []
-
-    def seen(request, **_):  # type: ignore[no-untyped-def]
-        expect = request.headers.get("Expect")
-        expects.append(expect.decode() if isinstance(expect, bytes) else expect)
-
-    direct._client.meta.events.register("before-send.s3.PutObject", seen)
-    direct.put("memory/a/k.json", b'{"value": "v"}')
-    big = b"x" * (SEND_AT_ONCE + 1)
-    direct.put("artifacts/shared/big.bin", big)
-    assert direct.get("memory/a/k.json").body == b'{"value": "v"}'
-    assert direct.get("artifacts/shared/big.bin").body == big
-    assert expects == [None, "100-continue"]
