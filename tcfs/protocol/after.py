@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 THREADS = 4
 #: how long ``settle`` and ``close`` wait at most by default
 SETTLE_S = 30.0
+#: how long queued work waits before it starts: building and signing its
+#: request holds the interpreter for a millisecond or two, which would
+#: otherwise be taken from the thread carrying the caller's answer back
+START_S = 0.003
 
 
 class AfterAnswer:
@@ -61,6 +66,8 @@ class AfterAnswer:
         # waiting for it never starves the pool.
         if prev is not None:
             wait_all([prev])
+        else:
+            time.sleep(START_S)
         try:
             fn()
         except TcfsError as exc:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from tcfs.errors import NotFound, TcfsError, TemporaryFailure
 from tcfs.protocol import keys
+from tcfs.protocol.after import START_S
 from tcfs.store.base import ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ class Doorbells:
                 self.coalesced += 1  # the queued ring will cover this one too
                 return
             now = self.clock()
-            due = max(now, self._last.get(key, -self.spacing) + self.spacing)
+            # START_S: the send's answer goes back before the ring takes the interpreter
+            due = max(now + START_S, self._last.get(key, -self.spacing) + self.spacing)
             heapq.heappush(self._heap, _Job(due, key, first=due))
             self._queued.add(key)
             if self._thread is None:
