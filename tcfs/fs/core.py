@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import trio
+
 from tcfs.errors import (
     AccessDenied,
     BadHandle,
@@ -32,10 +34,10 @@ from tcfs.errors import (
 from tcfs.fs import handles as h
 from tcfs.fs import tree
 from tcfs.fs.calls import Calls
-from tcfs.fs.context import FILE_TTL_S, REQUESTER, FsContext
+from tcfs.fs.context import FILE_TTL_S, MAX_KEPT, REQUESTER, FsContext
 from tcfs.fs.events_feed import EventsFeed
 from tcfs.fs.inodes import Inode, InodeTable
-from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Stat
+from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Rendered, Stat
 from tcfs.fs.poller import Poller
 from tcfs.fs.tailer import Tailer
 from tcfs.protocol.events import EventSink, NoEvents
@@ -108,6 +110,8 @@ class FsCore:
         self.gid = os.getgid()
         self.started = time.time()
         self._handles: dict[int, h.Handle] = {}
+        # inode -> (when, size) of the content a read open just fetched
+        self._opened_sizes: dict[int, tuple[float, int]] = {}
         self._dirs: dict[int, tuple[int, list[Stat] | None]] = {}
         self._fh = itertools.count(1)
 
@@ -195,6 +199,9 @@ class FsCore:
 
     async def getattr(self, ino: int) -> Attr:
         entry = self.inode(ino)
+        opened = self._opened_size(entry)
+        if opened is not None:
+            return self.attr(ino, Stat(entry.node, opened))
         try:
             st = await self._stat(entry.node, again=True)
         except NotFound:
@@ -268,11 +275,34 @@ class FsCore:
     async def unlink(self, parent_ino: int, name: str) -> None:
         node = self._child(parent_ino, name)
         self.ctx.rendered.forget(node)
+        found = self.inodes.find(node.path)
+        if found is not None:
+            self._opened_sizes.pop(found.ino, None)
         await node.unlink(self.ctx)
 
     # ----- files -----
 
+    def _opened_size(self, entry: Inode) -> int | None:
+        """The size of what an open of ``entry`` fetched within ``FILE_TTL_S``.
+
+        The kernel asks ``getattr`` right after an open it had a cached entry
+        for (``cat`` run twice): the content that open just read answers it,
+        as the lookup's would have, without a second request.
+        """
+        seen = self._opened_sizes.get(entry.ino)
+        if seen is None or not isinstance(entry.node, Rendered):
+            return None
+        at, size = seen
+        if trio.current_time() - at > FILE_TTL_S:
+            del self._opened_sizes[entry.ino]
+            return None
+        return size
+
     def _register(self, entry: Inode, handle: h.Handle) -> Opened:
+        if isinstance(handle, h.SnapshotHandle):
+            if len(self._opened_sizes) >= MAX_KEPT:
+                self._opened_sizes.clear()
+            self._opened_sizes[entry.ino] = (trio.current_time(), len(handle.data))
         fh = next(self._fh)
         self._handles[fh] = handle
         self.inodes.opened(entry.ino)
@@ -298,6 +328,7 @@ class FsCore:
 
     async def _open_writer(self, entry: Inode, how: OpenMode) -> h.Handle:
         node = entry.node
+        self._opened_sizes.pop(entry.ino, None)  # what a read saw is no answer once written
         try:
             if not node.writable:
                 raise AccessDenied(f"{node.where} is read-only")
@@ -327,6 +358,8 @@ class FsCore:
         finally:
             del self._handles[fh]
             self.inodes.closed(handle.ino)
+            if not isinstance(handle, h.SnapshotHandle):  # a writer may have changed it
+                self._opened_sizes.pop(handle.ino, None)
 
     async def setattr(
         self,
@@ -344,6 +377,7 @@ class FsCore:
         if owner:
             raise Unsupported("ownership is not supported (chown)")
         if size is not None:
+            self._opened_sizes.pop(ino, None)
             if node.is_dir:
                 raise IsADirectory(f"{node.where} is a directory")
             if not node.writable:

@@ -51,6 +51,18 @@ async def cat(core: FsCore, path: str) -> bytes:
     return data
 
 
+async def cat_again(core: FsCore, path: str) -> bytes:
+    """`cat path` while the kernel still holds the entry: open, then the
+    ``getattr`` the kernel sends after that open, then the read."""
+    ino = await _walk(core, path.split("/"))
+    fh = (await core.open(ino, os.O_RDONLY)).fh
+    size = (await core.getattr(ino)).size
+    data = await core.read(fh, 0, 1 << 20)
+    await core.release(fh)
+    assert size == len(data)
+    return data
+
+
 async def echo(core: FsCore, path: str, text: bytes) -> None:
     """`echo text > path` on a name that does not exist yet: lookup misses, create."""
     from tcfs.errors import NotFound
@@ -137,6 +149,13 @@ CASES = [
         lambda c, o: echo(o, "memory/a/b", b"v\n"),
         lambda c, r: cat(c, "memory/a/b"),
         {"GET": 1, "LIST": 1},  # together: the value, and whether keys lie below it
+        {},
+    ),
+    (
+        "cat memory/a/b (entry cached)",
+        lambda c, o: echo(o, "memory/a/b", b"v\n"),
+        lambda c, r: cat_again(c, "memory/a/b"),
+        {"GET": 1},  # the open's read answers the getattr after it
         {},
     ),
     (
@@ -281,3 +300,27 @@ def test_a_name_under_memory_is_looked_up_without_a_request_in_front(tmp_path: P
 
     memory = 0
     trio.run(main, clock=clock)
+
+
+def test_a_getattr_after_a_write_here_asks_again(tmp_path: Path) -> None:
+    """What a read open fetched answers the ``getattr`` right after it, but
+    never once this mount wrote the file: the size then comes from the bucket."""
+    store = CountingStore(tmp_path / "bucket", "proj")
+    core = FsCore(Project(store, "alice"), wait_timeout=5, readme=b"")
+
+    async def main() -> None:
+        await echo(core, "memory/a/b", b"v\n")
+        ino = await _walk(core, ["memory", "a", "b"])
+        fh = (await core.open(ino, os.O_RDONLY)).fh
+        assert await core.read(fh, 0, 100) == b"v\n"
+        await core.release(fh)
+        store.clear()
+        assert (await core.getattr(ino)).size == 2
+        assert not store.counts  # answered by the open
+        await write(core, "memory/a/b", b"a longer value\n")
+        store.clear()
+        assert (await core.getattr(ino)).size == len(b"a longer value\n")
+        assert store.counts["GET"] == 1
+
+    _CACHED.clear()
+    trio.run(main, clock=MockClock())
