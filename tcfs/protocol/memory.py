@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tcfs import names
 from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, TooLarge
 from tcfs.protocol import keys, records
-from tcfs.protocol.parallel import both
+from tcfs.protocol.parallel import both, settle, start
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,15 @@ class Memory:
         return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
 
     def lookup(self, key: Key) -> tuple[MemoryValue | None, bool]:
-        """(the value, or None; whether keys are stored below ``key``), asked
-        together: a name that holds no value costs one round trip, not two."""
+        """(the value, or None; whether keys are stored below ``key``, asked only
+        for a name without a value).
+
+        Both are asked together, so a name that holds no value costs one round
+        trip, not two.  A value found answers at once: the listing is a read
+        whose answer a value makes moot, so it finishes on its own (a LIST
+        takes longer than a GET on most servers).  On a store without round
+        trips the listing is sent only for a name without a value.
+        """
         parts = names.memory_key(key)
 
         def value() -> MemoryValue | None:
@@ -83,7 +90,18 @@ class Memory:
             except NotFound:
                 return None
 
-        return both(value, lambda: self.has_children(parts), together=self.store.round_trips)
+        if not self.store.round_trips:
+            found = value()
+            return found, found is None and self.has_children(parts)
+        below = start(lambda: self.has_children(parts))
+        try:
+            found = value()
+        except BaseException:
+            settle([below])
+            raise
+        if found is not None:
+            return found, False
+        return None, below.result()
 
     def get(self, key: Key) -> MemoryValue:
         parts = names.memory_key(key)
