@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from tcfs.protocol.sessions import SessionReader
 
 DIR_TTL_S = 1.0
+#: a directory that exists by its path alone (all but ``memory/``'s namespaces
+#: and key directories): nothing about its entry can go stale, so the kernel
+#: keeps it and a command run now and then does not look each one up again
+LASTING_TTL_S = 3600.0
 
 
 @dataclass
@@ -135,7 +139,7 @@ class FsCore:
 
     def attr(self, ino: int, st: Stat) -> Attr:
         node = st.node
-        ttl = DIR_TTL_S if node.is_dir else FILE_TTL_S
+        ttl = (LASTING_TTL_S if node.lasting else DIR_TTL_S) if node.is_dir else FILE_TTL_S
         size = self._writer_size(ino)
         if size is None:
             size = node.live_size(self.ctx, ino)

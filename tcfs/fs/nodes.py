@@ -79,6 +79,9 @@ class Node:
     creatable: ClassVar[bool] = False
     #: may be opened for writing and truncated
     writable: ClassVar[bool] = False
+    #: exists by its path alone and never turns into another kind: the
+    #: kernel may keep its entry long (``LASTING_TTL_S``)
+    lasting: ClassVar[bool] = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -154,6 +157,7 @@ class Dir(Node):
     is_dir = True
     perm = 0o555
     direct_io = False
+    lasting = True
 
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         return Stat(self)

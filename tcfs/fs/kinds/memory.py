@@ -85,7 +85,10 @@ class MemoryRoot(Keyed, WritableDir):
 
 
 class MemoryDir(MemoryRoot):
+    """A directory of keys: a value written by another tool can take its name."""
+
     __slots__ = ()
+    lasting = False
 
 
 class MemoryValue(Keyed, TextFile, Rendered):
