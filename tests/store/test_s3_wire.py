@@ -239,7 +239,7 @@ def test_the_signature_is_the_one_botocore_computes(
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from tcfs.store.s3_wire import Signer, _host_header
+    from tcfs.store.sigv4 import Signer, host_header
 
     creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     sent = {**headers, "User-Agent": "tcfs-test"}
@@ -250,7 +250,7 @@ def test_the_signature_is_the_one_botocore_computes(
     for _ in range(2):  # the second with the day's key kept
         ours = signer.sign(
             method,
-            _host_header(parts),
+            host_header(parts),
             parts.path,
             parts.query,
             sent,
