@@ -6,8 +6,8 @@ hide.  This section puts its own counting proxy in front of the S3 server
 0 ms and with ``RTT_MS`` (20 ms, in-region S3) added to each request, two ways:
 
 * **cold**: the kernel's caches expired (the command runs ``COLD_S`` after the
-  one before it, past the mount's longest entry/attr lifetime), as an agent
-  that runs a command now and then;
+  one before it, past the entry and attribute lifetimes of files and memory
+  directories), as an agent that runs a command now and then;
 * **warm**: right after the command before it (directory entries still cached);
   a read runs right after the same read.
 
@@ -37,7 +37,9 @@ from bench.shell import run_bash
 from bench.stats import ratio, summary
 
 RTT_MS = DEFAULT_RTT_MS
-#: longer than the mount's longest kernel cache lifetime (1 s, directories)
+#: longer than the kernel's lifetime of a file's entry (0.1 s) and of a memory
+#: directory's (1 s); a directory that exists by its path alone (``steps/``,
+#: ``outbox/``) stays cached for an hour, as for any agent working in the mount
 COLD_S = 1.3
 #: time left after a warm command for what it sends after the answer
 SETTLE_S = 0.25
@@ -335,7 +337,8 @@ def markdown(section: dict[str, Any]) -> list[str]:
         f"## Round trips: each command from `bash -c`, +0 and +{rtt:g} ms per request",
         "",
         f"cold: the command runs {section['cold_s']:g} s after the previous one (the kernel's "
-        "caches expired); warm: right after it.  RT = the cold time at "
+        "entries of files and memory directories expired; directories that exist by their "
+        "path alone stay cached); warm: right after it.  RT = the cold time at "
         f"+{rtt:g} ms in round trips; dependent RT = (cold +{rtt:g} − cold +0) / {rtt:g} ms. "
         "Requests are per command, counted at the proxy (cold, +20 ms): sent while the "
         "shell waited + sent after it had its answer.",
