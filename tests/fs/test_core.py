@@ -168,6 +168,30 @@ def test_lookup_create_and_read_through_core(tmp_path: Path) -> None:
     trio.run(main)
 
 
+def test_how_long_the_kernel_may_keep_each_kind(tmp_path: Path) -> None:
+    """Directories that exist by their path alone are kept an hour (attributes
+    too); memory's directories 1 s, as a value may take their name; a file 0.1 s."""
+    from tcfs.fs.context import FILE_TTL_S
+    from tcfs.fs.core import DIR_TTL_S, LASTING_TTL_S
+
+    async def main() -> None:
+        core = _core(tmp_path)
+        steps_ = await core.lookup(ROOT_INODE, "steps")
+        step = await core.lookup(steps_.ino, "s1")
+        mem = await core.lookup(ROOT_INODE, "memory")
+        ns = await core.lookup(mem.ino, "ns")
+        status = await core.lookup(step.ino, "status")
+        readme = await core.lookup(ROOT_INODE, "README")
+        root_attr = await core.getattr(ROOT_INODE)
+        for a in (steps_, step, mem, root_attr):
+            assert (a.entry_timeout, a.attr_timeout) == (LASTING_TTL_S, LASTING_TTL_S)
+        assert (ns.entry_timeout, ns.attr_timeout) == (DIR_TTL_S, DIR_TTL_S)
+        for a in (readme, status):
+            assert (a.entry_timeout, a.attr_timeout) == (FILE_TTL_S, FILE_TTL_S)
+
+    trio.run(main)
+
+
 def test_readdir_offsets_are_stable_while_entries_change(tmp_path: Path) -> None:
     async def main() -> None:
         core = _core(tmp_path)
