@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 3
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt lint format docs clean
+.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt bench-rtt-seaweedfs lint format docs clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -39,6 +39,10 @@ bench-scale: setup
 bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~4 min)
 	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt \
 		--baseline bench/results/rtt/baseline.json
+
+bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in ~1 ms (~5 min)
+	$(PY) -m bench --only rtt --backends s3 --s3-server seaweedfs \
+		--out bench/results/rtt-seaweedfs
 
 lint: setup
 	$(VENV)/bin/ruff check .
