@@ -8,6 +8,7 @@ failure mode is visible rather than silently mapped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from botocore import exceptions as bex
@@ -115,6 +116,15 @@ def _client_error(exc: bex.ClientError, where: _Where) -> StoreError:
     return cls(f"S3 {where.op} on {target}: {code or 'HTTP'} ({status})")
 
 
+_USERINFO = re.compile(r"(\w+://)[^/@\s\"']+@")
+
+
+def _shown(exc: BaseException) -> str:
+    """An exception's text without any ``user:password@`` of a URL in it
+    (botocore names the endpoint URL it could not reach, as it was given)."""
+    return _USERINFO.sub(r"\1", str(exc))
+
+
 def translate(
     exc: BaseException, *, op: str, bucket: str, key: str = "", conditional: bool = False
 ) -> TcfsError:
@@ -141,9 +151,9 @@ def translate(
         for exc_cls, cls in CONNECTION_ERRORS:
             if isinstance(exc, exc_cls):
                 what = "timed out" if cls is StoreTimeout else "cannot reach the endpoint"
-                out = cls(f"S3 {op} {what}: {exc}")
+                out = cls(f"S3 {op} {what}: {_shown(exc)}")
                 break
         else:
-            out = StoreError(f"S3 {op} failed: {type(exc).__name__}: {exc}")
+            out = StoreError(f"S3 {op} failed: {type(exc).__name__}: {_shown(exc)}")
     out.__cause__ = exc
     return out

@@ -140,7 +140,9 @@ class Wire:
         self._region = region
         self._max_body = max_body
         parts = urlsplit(client.meta.endpoint_url)
-        self._scheme, self._host = parts.scheme, parts.netloc
+        # host and port only: a user:password in the endpoint URL never reaches
+        # a request line, a Host header or an error message
+        self._scheme, self._host = parts.scheme, host_header(parts)
         self._base_path = parts.path.rstrip("/")
         self._path_style = path_style
         self._agent = f"{USER_AGENT} botocore/{botocore.__version__}"

@@ -261,3 +261,43 @@ def test_the_signature_is_the_one_botocore_computes(
         assert ours["Authorization"] == theirs.headers["Authorization"]
         assert ours["X-Amz-Content-SHA256"] == theirs.headers["X-Amz-Content-SHA256"]
         assert ours.get("X-Amz-Security-Token") == token
+
+
+@pytest.mark.parametrize("short_path", [True, False], ids=["short", "client"])
+def test_a_password_in_the_endpoint_url_reaches_no_request_and_no_error(
+    s3_bucket: str, proxy: LoopbackProxy, short_path: bool
+) -> None:
+    """``http://user:secret@host:port``: the requests go to host:port without
+    it, and an error naming the endpoint does not show it either."""
+    import socket as socket_
+
+    from tcfs.errors import BackendUnavailable
+
+    host_port = proxy.endpoint.removeprefix("http://")
+    s = _store(s3_bucket, f"http://someone:hunter2@{host_port}", short_path=short_path)
+    try:
+        s.put("memory/a/k.json", b'{"value": "v"}')
+        assert s.get("memory/a/k.json").body == b'{"value": "v"}'
+    finally:
+        s.close()
+    sent = proxy.recorded()
+    assert sent and all(_short(r) == short_path for r in sent)
+    assert not any("hunter2" in r.target or "hunter2" in str(r.headers) for r in sent)
+
+    with socket_.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    from tcfs.store.base import RetryPolicy
+
+    dead = _store(
+        s3_bucket,
+        f"http://someone:hunter2@127.0.0.1:{port}",
+        retry=RetryPolicy(attempts=1, deadline=5),
+        short_path=short_path,
+    )
+    try:
+        with pytest.raises(BackendUnavailable) as info:
+            dead.get("memory/a/k.json")
+    finally:
+        dead.close()
+    assert "hunter2" not in str(info.value) and f"127.0.0.1:{port}" in str(info.value)
