@@ -11,6 +11,7 @@ directly.  What it does not need it does not do: no redirects, no
 compression.
 
 Errors: ``ConnectFailed`` (no connection could be made; nothing was sent),
+``BadRequest`` (a header value with a line break; nothing was sent),
 ``TimeoutError`` (no answer within the read timeout), ``ConnectionError`` or
 ``BadAnswer`` (the connection broke or the answer could not be read: the
 request may have been carried out).
@@ -44,6 +45,10 @@ class BadAnswer(ConnectionError):
     """An answer that is not HTTP/1.1 as this client reads it."""
 
 
+class BadRequest(ValueError):
+    """A request that cannot be sent as asked (a line break in a header); nothing was sent."""
+
+
 @dataclass
 class Answer:
     status: int
@@ -62,6 +67,9 @@ class Connection:
     ) -> Answer:
         head = [f"{method} {target} HTTP/1.1"]
         head += [f"{k}: {v}" for k, v in headers.items()]
+        if any(c in line for line in head for c in "\r\n\0"):
+            # a value from elsewhere (an ETag a server sent) must not add headers
+            raise BadRequest("a line break in the request line or a header")
         if body is not None or method in ("PUT", "POST"):
             head.append(f"Content-Length: {len(body or b'')}")
         self.sock.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + (body or b""))

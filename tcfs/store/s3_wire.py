@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from tcfs import __version__
-from tcfs.store.http1 import ConnectFailed, ConnectTimeout, Pool, tls_context
+from tcfs.store.http1 import BadRequest, ConnectFailed, ConnectTimeout, Pool, tls_context
 from tcfs.store.sigv4 import Signer, host_header
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,9 @@ class Wire:
             raise bex.EndpointConnectionError(endpoint_url=url, error=exc) from exc
         try:
             answer = conn.exchange(method, path, headers, body)
+        except BadRequest as exc:
+            pool.give(conn)  # nothing was sent on it
+            raise bex.ParamValidationError(report=str(exc)) from exc
         except TimeoutError as exc:
             conn.close()
             raise bex.ReadTimeoutError(endpoint_url=url, error=exc) from exc

@@ -171,11 +171,26 @@ def test_a_cut_answer_and_a_refused_connection(serve) -> None:  # type: ignore[n
     def cut(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
 
-    server, pool = serve([cut])
+    _, pool = serve([cut])
     with pytest.raises(ConnectionError) as info:
         _ask(pool)
     assert not isinstance(info.value, BadAnswer)
-    server.close()
-    refused = Pool("127.0.0.1", server.port, connect=2.0, read=2.0, tls=None)
+    with socket.socket() as free:  # a loopback port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    refused = Pool("127.0.0.1", port, connect=2.0, read=2.0, tls=None)
     with pytest.raises(ConnectFailed):
         refused.take()
+
+
+def test_a_header_with_a_line_break_is_not_sent(serve) -> None:  # type: ignore[no-untyped-def]
+    """An ETag from elsewhere with a CRLF in it would add a header of its own."""
+    from tcfs.store.http1 import BadRequest
+
+    server, pool = serve([OK])
+    conn = pool.take()
+    with pytest.raises(BadRequest):
+        conn.exchange("PUT", "/b/k", {"If-Match": '"e"\r\nX-Amz-Acl: public-read'}, b"x")
+    assert conn.exchange("GET", "/b/k", {"Host": "x"}, None).body == b"hello"  # still usable
+    conn.close()
+    assert len(server.requests) == 1 and b"X-Amz-Acl" not in server.requests[0]
