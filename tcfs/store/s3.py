@@ -7,9 +7,9 @@ retry is always visible to us), and translates errors from the table in
 ``s3_errors``.  Conditional writes use ``If-None-Match: *`` and ``If-Match``
 (boto3 >= 1.35.69); a conditional write whose answer was lost is resolved by
 reading the object back (see ``put``).  Inside it, a one-key GET, PUT, HEAD or
-DELETE of a small record takes the short path of ``s3_wire`` (the same
-signature and connections at half the CPU); ``TCFS_S3_CLIENT_ONLY=1`` sends
-everything through the botocore client.
+DELETE of a small record and a listing take the short path of ``s3_wire``
+(signed as botocore signs, on connections of its own, for a fifth of the
+CPU); ``TCFS_S3_CLIENT_ONLY=1`` sends everything through the botocore client.
 """
 
 from __future__ import annotations
