@@ -359,7 +359,7 @@ def markdown(section: dict[str, Any]) -> list[str]:
     if padded and "cold_pad" in padded[0]:
         md += [
             "",
-            f"A second view, not the issue's measure: every request takes {rtt:g} ms in all, "
+            f"A second view: every request takes {rtt:g} ms in all, "
             "the server's own time included (as a cloud round trip does), instead of "
             f"the server's time plus {rtt:g} ms; cold, from `bash -c`.",
             "",
