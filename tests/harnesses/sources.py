@@ -79,8 +79,14 @@ def codex(home: Path) -> list[Source]:
 def gemini(home: Path) -> list[Source]:
     out = []
     for chats in sorted((home / ".gemini" / "tmp").glob("*/chats")):
+        taken: set[str] = set()
         for path in sorted(chats.glob("session-*.jsonl")):
-            out.append(Source(_first(path)["sessionId"], None, _whole_lines(path)))
+            sid = _first(path)["sessionId"]
+            # a resume can start a second file with the session's id: the
+            # adapter mirrors it as a stream of its own, named after the file
+            stream = f"{sid}__{path.stem}" if sid in taken else sid
+            taken.add(sid)
+            out.append(Source(stream, None, _whole_lines(path)))
         for path in sorted(chats.glob("*/*.jsonl")):
             parent = path.parent.name
             sid = _first(path)["sessionId"]
