@@ -33,7 +33,7 @@ from tcfs.store.base import (
     call_with_retry,
 )
 from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
-from tcfs.store.s3_wire import Redirected, Wire
+from tcfs.store.s3_wire import Declined, Wire
 from tcfs.store.validate import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -214,8 +214,8 @@ class S3Store(Store):
                 if wire is not None and wire.enabled:
                     try:
                         return wire.send(op, kwargs)
-                    except Redirected:
-                        pass  # not carried out: the client follows it
+                    except Declined:
+                        pass  # not carried out: the client sends it
                 resp = fn(**kwargs)
                 if read_body and "Body" in resp:
                     body = resp["Body"]

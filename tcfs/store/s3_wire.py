@@ -39,6 +39,8 @@ from http.client import responses
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 
+from botocore.utils import check_dns_name
+
 from tcfs import __version__
 from tcfs.store.http1 import BadRequest, ConnectFailed, ConnectTimeout, Pool, tls_context
 from tcfs.store.sigv4 import Signer, host_header
@@ -83,8 +85,9 @@ REDIRECTS = {
 }
 
 
-class Redirected(Exception):
-    """The server pointed elsewhere; the request was not carried out."""
+class Declined(Exception):
+    """The short path did not get the request carried out (no credentials of its
+    own, or the server pointed elsewhere): the client sends it."""
 
 
 def _code_and_message(status: int, body: bytes) -> tuple[str, str]:
@@ -97,14 +100,18 @@ def _code_and_message(status: int, body: bytes) -> tuple[str, str]:
         except ET.ParseError:
             root = None
         if root is not None:
-            node = next((c for c in root if _local(c.tag) == "Error"), root)
-            fields = {_local(c.tag): (c.text or "") for c in node}
+            fields = _fields(next((c for c in root if _local(c.tag) == "Error"), root))
             return fields.get("Code", ""), fields.get("Message", "")
     return str(status), responses.get(status, "")
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
+
+
+def _fields(node: ET.Element) -> dict[str, str]:
+    """An XML element's children by local name (any namespace): their text."""
+    return {_local(c.tag): (c.text or "") for c in node}
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -137,7 +144,6 @@ class Wire:
         self._bex = exceptions
         self._signer = Signer(region)
         self._credentials = credentials
-        self._region = region
         self._max_body = max_body
         parts = urlsplit(client.meta.endpoint_url)
         # host and port only: a user:password in the endpoint URL never reaches
@@ -201,15 +207,14 @@ class Wire:
         body = kwargs.get("Body")
         if body is not None and (not isinstance(body, bytes) or len(body) > self._max_body):
             return False
-        return self._path_style or _dns_compatible(str(kwargs["Bucket"]))
+        return self._path_style or check_dns_name(str(kwargs["Bucket"]))
 
-    def _url(self, bucket: str, key: str, query: str = "") -> str:
+    def _where(self, bucket: str, key: str) -> tuple[str, str]:
+        """(host, percent-encoded path) of a request, path-style or virtual-hosted."""
         path = quote(key, safe="/~")
         if self._path_style:
-            url = f"{self._scheme}://{self._host}{self._base_path}/{bucket}/{path}"
-        else:
-            url = f"{self._scheme}://{bucket}.{self._host}{self._base_path}/{path}"
-        return f"{url}?{query}" if query else url
+            return self._host, f"{self._base_path}/{bucket}/{path}"
+        return f"{bucket}.{self._host}", f"{self._base_path}/{path}"
 
     def _pool(self, netloc: str) -> Pool:
         with self._pools_lock:
@@ -228,7 +233,7 @@ class Wire:
             return pool
 
     def send(self, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """One request; the client's answer shape, or ``ClientError``; ``Redirected``
+        """One request; the client's answer shape, or ``ClientError``; ``Declined``
         when it went to the wrong place (the short path then turns itself off)."""
         method = METHODS[op]
         headers = {HEADERS[k]: str(v) for k, v in kwargs.items() if k in HEADERS}
@@ -236,35 +241,25 @@ class Wire:
         body = kwargs.get("Body")
         creds = self._credentials()
         if creds is None:
-            raise Redirected("no credentials: the client raises the right error")
+            raise Declined("no credentials: the client raises the right error")
         listing = op == "list_objects_v2"
+        query = ""
         if listing:
             # Keys come back URL-encoded, as the client asks for them: a key
             # with a character XML cannot carry still lists.
-            query = [("encoding-type", "url"), ("list-type", "2")] + [
+            fields = [("encoding-type", "url"), ("list-type", "2")] + [
                 (LIST_PARAMS[k], str(v)) for k, v in kwargs.items() if k != "Bucket"
             ]
-            url = self._url(
-                kwargs["Bucket"],
-                "",
-                "&".join(
-                    f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query)
-                ),
+            query = "&".join(
+                f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(fields)
             )
-        else:
-            url = self._url(kwargs["Bucket"], kwargs["Key"])
-        parts = urlsplit(url)
+        host, path = self._where(kwargs["Bucket"], "" if listing else kwargs["Key"])
         signed = self._signer.sign(
-            method,
-            host_header(parts),
-            parts.path,
-            parts.query,
-            headers,
-            body,
-            creds.get_frozen_credentials(),
+            method, host, path, query, headers, body, creds.get_frozen_credentials()
         )
-        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-        status, lowered, content = self._exchange(parts.netloc, method, target, body, signed, url)
+        target = f"{path}?{query}" if query else path
+        url = f"{self._scheme}://{host}{target}"  # for error messages only
+        status, lowered, content = self._exchange(host, method, target, body, signed, url)
         meta = {"HTTPStatusCode": status, "HTTPHeaders": lowered}
         if status >= 300:
             code, message = _code_and_message(status, content)
@@ -277,7 +272,7 @@ class Wire:
                 log.info(
                     "s3: %s answered %s (%s); requests go through the client", op, status, code
                 )
-                raise Redirected(code)
+                raise Declined(code)
             raise self._bex.ClientError(
                 {"Error": {"Code": code, "Message": message}, "ResponseMetadata": meta},
                 _operation_name(op),
@@ -358,7 +353,7 @@ def _listing(body: bytes) -> dict[str, Any]:
     for node in root:
         tag = _local(node.tag)
         if tag == "Contents":
-            f = {_local(c.tag): (c.text or "") for c in node}
+            f = _fields(node)
             item: dict[str, Any] = {"Key": unquote_plus(f.get("Key", "")), "ETag": f.get("ETag")}
             if f.get("Size", "").isdigit():
                 item["Size"] = int(f["Size"])
@@ -367,7 +362,7 @@ def _listing(body: bytes) -> dict[str, Any]:
                 item["LastModified"] = modified
             contents.append(item)
         elif tag == "CommonPrefixes":
-            f = {_local(c.tag): (c.text or "") for c in node}
+            f = _fields(node)
             prefixes.append({"Prefix": unquote_plus(f.get("Prefix", ""))})
         elif tag == "IsTruncated":
             out["IsTruncated"] = (node.text or "").strip().lower() == "true"
@@ -393,9 +388,3 @@ def _iso(value: str | None) -> datetime | None:
 
 def _operation_name(op: str) -> str:
     return "".join(part.title() for part in op.split("_"))
-
-
-def _dns_compatible(bucket: str) -> bool:
-    """A bucket name that can be a host name label (virtual-hosted addressing)."""
-    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
-    return 3 <= len(bucket) <= 63 and set(bucket) <= allowed and "-" not in (bucket[0], bucket[-1])
