@@ -158,6 +158,32 @@ def causes(results: dict[str, Any]) -> dict[str, str]:
             f"{-(-r['raw_entries'] // 1000)} pages)"
             for r in sc
         ) + "".join(top(f"scale: ls {r['dir']} {r['entries']}") for r in sc)
+    rtt = results.get("rtt", {})
+    over_floor = [
+        line
+        for line in rtt.get("table", [])
+        if not line["over_floor"] <= 1.5 and line.get("rounds") is not None
+    ]
+    if over_floor:
+        out["rtt"] = "; ".join(
+            f"{line['command']}: {line['cold_20']:.1f} ms = {line['rounds'] * rtt['rtt_ms']:.0f} "
+            f"added + {line['server_ms']:.1f} server + {line['shell_ms']:.1f} the shell alone "
+            f"+ {line['rest_ms']:.1f} the rest (daemon, kernel, proxy)"
+            for line in over_floor
+        )
+    slow_peer = [
+        line
+        for line in rtt.get("table", [])
+        if line["cli_0"] == line["cli_0"] and not line["cli_over_warm"] >= 30
+    ]
+    if slow_peer:
+        out["rtt-peer"] = "; ".join(
+            f"{line['command']}: warm {line['warm_0']:.1f} ms against the CLI's "
+            f"{line['cli_0']:.0f} ms; {line['requests']} requests while the shell waits, "
+            f"{line['server_ms']:.1f} ms of the server's own time on their rounds"
+            for line in slow_peer
+            if line.get("server_ms") is not None
+        )
     return out
 
 

@@ -17,27 +17,39 @@ A request that asks for ``100 Continue`` before sending its body waits one
 round trip more for it, as it would on a real bucket.  Each event also carries
 the upstream server's own time for the request (``upstream_ms``, moto's on
 loopback), so a command's time can be split into the added round trips, the
-server's service time, and the rest (bash, the kernel, the daemon).
+server's service time, and the rest (bash, the kernel, the daemon).  The round
+trip counts from the moment the request line arrives, and the proxy's own work
+(parsing, relaying) is done inside it: a network's latency does not grow with a
+relay's CPU time, and a proxy that added its ~1 ms per request on top would
+charge every command for the instrument.
 Standalone: ``python -m bench.proxy UPSTREAM_PORT [--rtt [MS]]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import contextlib
 import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 #: the round trip RTT mode adds when no figure is given (in-region S3)
 DEFAULT_RTT_MS = 20.0
 
-# Response headers that describe the hop, not the payload.
-_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+# Headers of the framing, which the relay sets again (a body goes on with a
+# Content-Length, and upstream never sees an Expect the proxy answered).
+_REQUEST_DROP = frozenset({"transfer-encoding", "content-length", "expect"})
+_ANSWER_DROP = frozenset({"transfer-encoding", "content-length"})
+_LINE_MAX = 65536
+
+
+def _sleep_until(deadline: float) -> None:
+    wait = deadline - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,63 @@ def classify(method: str, path: str, headers: dict[str, str]) -> tuple[str, str]
     return bucket, method
 
 
+class _Peer:
+    """One HTTP/1.1 connection read a line or a known length at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+        self.rfile = sock.makefile("rb")
+
+    def head(self) -> list[bytes] | None:
+        """The start line and header lines up to the blank line; None at EOF."""
+        line = self.rfile.readline(_LINE_MAX)
+        while line in (b"\r\n", b"\n"):  # stray blank lines between messages
+            line = self.rfile.readline(_LINE_MAX)
+        if not line:
+            return None
+        lines = [line]
+        while True:
+            line = self.rfile.readline(_LINE_MAX)
+            if line in (b"\r\n", b"\n", b""):
+                return lines
+            lines.append(line)
+
+    def chunked(self) -> bytes:
+        """A chunked body, decoded."""
+        out = bytearray()
+        while True:
+            size = int(self.rfile.readline(_LINE_MAX).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(_LINE_MAX) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline(_LINE_MAX)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+            self.sock.close()
+
+
+def _fields(lines: list[bytes]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
+def _message(start: bytes, lines: list[bytes], body: bytes, drop: frozenset[str]) -> bytes:
+    """A message with a Content-Length body: ``drop`` headers (lower-case) removed."""
+    keep = [
+        ln for ln in lines if ln.split(b":", 1)[0].strip().lower().decode("latin-1") not in drop
+    ]
+    length = b"Content-Length: %d\r\n" % len(body)
+    return start + b"".join(keep) + length + b"\r\n" + body
+
+
 class CountingProxy:
     """Forwards HTTP/1.1 requests from 127.0.0.1:<port> to ``upstream`` and counts them.
 
@@ -92,6 +161,10 @@ class CountingProxy:
     to every request; 0 forwards at loopback speed.  ``pad_ms`` instead makes
     every request take that long in all, the server's own time included, the
     way a cloud round trip includes the service's time.
+
+    A relay of raw bytes: a request is parsed only as far as framing and
+    counting need (start line, headers, length), so the proxy's own time per
+    request stays a small fraction of a millisecond.
     """
 
     def __init__(self, upstream_port: int, rtt_ms: float = 0.0, pad_ms: float = 0.0) -> None:
@@ -100,111 +173,106 @@ class CountingProxy:
         self.pad_ms = pad_ms
         self._events: list[Event] = []
         self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in separate writes: without NODELAY,
-                # Nagle plus delayed ACK adds ~40 ms to every response.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                pass
-
-            def handle_expect_100(self) -> bool:
-                # "Expect: 100-continue": the client sends its headers and waits
-                # for the answer before the body, a round trip of its own.
-                wait = proxy.rtt_ms or proxy.pad_ms
-                if wait > 0:
-                    time.sleep(wait / 1000)
-                return bool(super().handle_expect_100())
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = bytearray()
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return bytes(out)
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                n = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(n) if n else b""
-
-            def _forward(self) -> None:
-                t = time.monotonic()
-                body = self._body()
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                if body or self.command in ("PUT", "POST"):
-                    headers["Content-Length"] = str(len(body))
-                lower = {k.lower(): v for k, v in headers.items()}
-                bucket, op = classify(self.command, self.path, lower)
-                half = proxy.rtt_ms / 2000
-                if half > 0:
-                    time.sleep(half)  # the way there
-                u = time.monotonic()
-                status, rheaders, rbody = proxy._upstream(self.command, self.path, body, headers)
-                upstream_ms = (time.monotonic() - u) * 1000
-                if proxy.pad_ms > 0:  # the whole request takes pad_ms, the server's time in it
-                    time.sleep(max(0.0, proxy.pad_ms / 1000 - (time.monotonic() - t)))
-                if half > 0:
-                    time.sleep(half)  # the way back
-                key = urlsplit(self.path).path.lstrip("/").partition("/")[2]
-                proxy._record(Event(t, bucket, op, status, key, upstream_ms))
-                self.send_response_only(status)
-                for k, v in rheaders:
-                    if k.lower() not in _HOP:
-                        self.send_header(k, v)
-                if self.command == "HEAD":
-                    length = dict((k.lower(), v) for k, v in rheaders).get("content-length", "0")
-                    self.send_header("Content-Length", length)
-                else:
-                    self.send_header("Content-Length", str(len(rbody)))
-                self.end_headers()
-                if self.command != "HEAD" and rbody:
-                    self.wfile.write(rbody)
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
-        self._local = threading.local()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
+        self._peers: set[_Peer] = set()
+        self._stopped = False
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = int(self._listener.getsockname()[1])
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(_Peer(sock),), daemon=True).start()
+
+    def _serve(self, client: _Peer) -> None:
+        upstream: list[_Peer] = []  # this connection's own upstream connection, once made
+        with self._lock:
+            self._peers.add(client)
+        try:
+            while not self._stopped and self._one(client, upstream):
+                pass
+        except (OSError, ValueError):
+            pass  # the client or the upstream went away
+        finally:
+            with self._lock:
+                self._peers.discard(client)
+            client.close()
+            for u in upstream:
+                u.close()
+
+    def _one(self, client: _Peer, upstream: list[_Peer]) -> bool:
+        """Relay one request and its answer; False when the client is done."""
+        lines = client.head()
+        if lines is None:
+            return False
+        t = time.monotonic()  # the request line is in: the round trip starts here
+        method, target = lines[0].decode("latin-1").split()[:2]
+        fields = _fields(lines)
+        if fields.get("expect", "").lower() == "100-continue":
+            # The client sends its headers and waits for the answer before the
+            # body, a round trip of its own.
+            _sleep_until(time.monotonic() + (self.rtt_ms or self.pad_ms) / 1000)
+            client.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            t = time.monotonic()  # the request proper starts with its body
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            body = client.chunked()
+        else:
+            n = int(fields.get("content-length") or 0)
+            body = client.rfile.read(n) if n else b""
+        bucket, op = classify(method, target, fields)
+        request = _message(lines[0], lines[1:], body, _REQUEST_DROP)
+        half = self.rtt_ms / 2000
+        _sleep_until(t + half)  # the way there
+        u = time.monotonic()
+        status, answer = self._upstream(request, method, upstream)
+        upstream_s = time.monotonic() - u
+        if self.pad_ms > 0:  # the whole request takes pad_ms, the server's time in it
+            _sleep_until(t + self.pad_ms / 1000)
+        _sleep_until(t + 2 * half + upstream_s)  # the way back
+        key = urlsplit(target).path.lstrip("/").partition("/")[2]
+        self._record(Event(t, bucket, op, status, key, upstream_s * 1000))
+        client.sock.sendall(answer)
+        return fields.get("connection", "").lower() != "close"
 
     # ----- forwarding -----
 
-    def _conn(self, fresh: bool = False) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or fresh:
-            if conn is not None:
-                conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
-            conn.connect()
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._local.conn = conn
-        return conn
-
-    def _upstream(
-        self, method: str, path: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _upstream(self, request: bytes, method: str, conns: list[_Peer]) -> tuple[int, bytes]:
+        """(status, the answer as the client gets it) from the upstream server."""
         for attempt in range(2):
-            conn = self._conn(fresh=attempt > 0)
+            if not conns or attempt:
+                for c in conns:
+                    c.close()
+                conns[:] = [_Peer(socket.create_connection(("127.0.0.1", self.upstream_port), 60))]
+            up = conns[0]
             try:
-                conn.request(method, path, body=body or None, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                return resp.status, resp.getheaders(), data
-            except (ConnectionError, http.client.HTTPException, OSError):
+                up.sock.sendall(request)
+                lines = up.head()
+                if lines is None:
+                    raise ConnectionError("upstream closed the connection")
+            except OSError:
                 if attempt:
                     raise
+                continue  # a kept-alive connection the server had closed: once more
+            status = int(lines[0].split()[1])
+            fields = _fields(lines)
+            if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+                return status, b"".join(lines) + b"\r\n"  # no body, whatever the length says
+            if fields.get("transfer-encoding", "").lower() == "chunked":
+                body = up.chunked()
+            elif "content-length" in fields:
+                n = int(fields["content-length"])
+                body = up.rfile.read(n) if n else b""
+            else:  # delimited by the close
+                body = up.rfile.read()
+                fields["connection"] = "close"
+            if fields.get("connection", "").lower() == "close":
+                conns.pop().close()  # the next request opens a fresh one
+            return status, _message(lines[0], lines[1:], body, _ANSWER_DROP)
         raise AssertionError("unreachable")
 
     # ----- counting -----
@@ -236,9 +304,16 @@ class CountingProxy:
         return dict(sorted(c.items()))
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._stopped = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
         self._thread.join(timeout=5)
+        with self._lock:
+            peers = list(self._peers)
+        for peer in peers:  # unblock the connection threads
+            with contextlib.suppress(OSError):
+                peer.sock.shutdown(socket.SHUT_RDWR)
 
 
 def main(argv: list[str] | None = None) -> int:

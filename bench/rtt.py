@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -130,6 +131,45 @@ def _counted(ev: Event) -> bool:
     return "/agents/" not in f"/{ev.key}"
 
 
+def critical_path(events: list[Event], rtt_ms: float) -> tuple[int, float]:
+    """(rounds, the server's ms on them) of one command's requests at ``rtt_ms``:
+    requests that arrive within half a round trip of a round's first travel
+    together, and a round costs its slowest request's server time."""
+    rounds: list[float] = []
+    first = float("-inf")
+    for e in sorted(events, key=lambda e: e.t):
+        if e.t - first > rtt_ms / 2000:
+            first = e.t
+            rounds.append(0.0)
+        rounds[-1] = max(rounds[-1], e.upstream_ms)
+    return len(rounds), sum(rounds)
+
+
+def shell_times(root: Path, n: int) -> dict[str, float]:
+    """Median ms of the shell alone, cold: ``cat`` of a local file and ``echo``
+    into one, run ``COLD_S`` apart like the commands, so a command's time can be
+    split into what the mount costs and what bash and coreutils cost anyway."""
+    d = root / "rtt-shell"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "k").write_text("v\n")
+    cmds = {
+        "cat": f"cat {shlex.quote(str(d / 'k'))}",
+        "echo": f"echo v > {shlex.quote(str(d / 'w'))}",
+    }
+    samples: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(n):
+        for kind, cmd in cmds.items():
+            time.sleep(COLD_S)
+            s = time.perf_counter()
+            run_bash(cmd)
+            samples[kind].append(time.perf_counter() - s)
+    return {k: float(summary(v)["median_ms"]) for k, v in samples.items()}
+
+
+def _shell_kind(c: Command) -> str:
+    return "cat" if c.shell.startswith("cat ") else "echo"
+
+
 def _ops(events: list[Event]) -> dict[str, int]:
     return dict(
         sorted(Counter(e.op if e.status < 300 else f"{e.op}:{e.status}" for e in events).items())
@@ -153,6 +193,8 @@ class Phase:
         self.samples: dict[str, list[float]] = {c.name: [] for c in COMMANDS}
         self.answer: dict[str, list[Event]] = {c.name: [] for c in COMMANDS}
         self.after: dict[str, list[Event]] = {c.name: [] for c in COMMANDS}
+        self.rounds: dict[str, list[int]] = {c.name: [] for c in COMMANDS}
+        self.server_ms: dict[str, list[float]] = {c.name: [] for c in COMMANDS}
         self.bad: Counter[str] = Counter()
 
     def _events(self, since: float, until: float) -> list[Event]:
@@ -175,7 +217,11 @@ class Phase:
                 # what the command sends after the answer lands before the next one starts
                 time.sleep(SETTLE_S)
                 self.samples[c.name].append(took)
-                self.answer[c.name] += self._events(t0, t1)
+                answer = self._events(t0, t1)
+                rounds, server = critical_path(answer, self.rtt_ms or self.pad_ms)
+                self.rounds[c.name].append(rounds)
+                self.server_ms[c.name].append(server)
+                self.answer[c.name] += answer
                 self.after[c.name] += self._events(t1, time.monotonic())
                 if (status == 0) != c.ok:
                     self.bad[c.name] += 1
@@ -195,6 +241,8 @@ class Phase:
                     "requests_after": round(len(self.after[c.name]) / max(n, 1), 2),
                     "ops": _ops(self.answer[c.name]),
                     "ops_after": _ops(self.after[c.name]),
+                    "rounds": statistics.median(self.rounds[c.name]) if n else None,
+                    "server_ms": statistics.median(self.server_ms[c.name]) if n else None,
                     "misbehaved": self.bad[c.name],
                 }
             )
@@ -222,7 +270,9 @@ def cli_times(ctx: Ctx, backend: Backend, runs: int) -> dict[str, float]:
     return {k: float(summary(v)["median_ms"]) for k, v in samples.items()}
 
 
-def table(rows: list[dict[str, Any]], cli_ms: dict[str, float]) -> list[dict[str, Any]]:
+def table(
+    rows: list[dict[str, Any]], cli_ms: dict[str, float], shell_ms: dict[str, float]
+) -> list[dict[str, Any]]:
     """One line per command: the four timings, round trips at RTT_MS, ratios."""
     by = {(r["command"], r["rtt_ms"], r["mode"], r.get("pad_ms", 0.0)): r for r in rows}
     out = []
@@ -235,6 +285,13 @@ def table(rows: list[dict[str, Any]], cli_ms: dict[str, float]) -> list[dict[str
         cold20, cold0 = med(RTT_MS, "cold"), med(0.0, "cold")
         warm0 = med(0.0, "warm")
         cold_r = by.get((c.name, RTT_MS, "cold", 0.0), {})
+        shell = shell_ms.get(_shell_kind(c), float("nan"))
+        rounds, server = cold_r.get("rounds"), cold_r.get("server_ms")
+        rest = (
+            cold20 - shell - rounds * RTT_MS - server
+            if rounds is not None and server is not None
+            else float("nan")
+        )
         out.append(
             {
                 "command": c.name,
@@ -256,6 +313,13 @@ def table(rows: list[dict[str, Any]], cli_ms: dict[str, float]) -> list[dict[str
                 "requests_after": cold_r.get("requests_after"),
                 "ops": cold_r.get("ops", {}),
                 "ops_after": cold_r.get("ops_after", {}),
+                # where the cold +20 ms time goes: the added round trips, the
+                # server's time on them, the shell alone, and the rest (the
+                # daemon, the kernel, the proxy's relay)
+                "rounds": rounds,
+                "server_ms": server,
+                "shell_ms": shell,
+                "rest_ms": rest,
                 "cli_0": cli_ms.get(c.name, float("nan")),
                 "cli_over_warm": ratio(cli_ms.get(c.name, float("nan")), warm0),
             }
@@ -314,10 +378,12 @@ def run(ctx: Ctx, baseline: Path | None = None) -> dict[str, Any]:
         rows += phase.rows()
         proxy.rtt_ms = proxy.pad_ms = 0.0
         cli_ms = cli_times(ctx, backend, 2 if ctx.quick else CLI_RUNS)
+        ctx.log("rtt: the shell alone, cold")
+        shell_ms = shell_times(ctx.root, n_cold)
     finally:
         stop_mounts(mounts)
         proxy.stop()
-    lines = table(rows, cli_ms)
+    lines = table(rows, cli_ms, shell_ms)
     if baseline is not None:
         compare(lines, baseline)
     return {"rtt_ms": RTT_MS, "cold_s": COLD_S, "rows": rows, "table": lines}
@@ -370,6 +436,27 @@ def markdown(section: dict[str, Any]) -> list[str]:
             md.append(
                 f"| `{line['command']}` | {line['floor_rt']} | {_ms(line['cold_pad'])} | "
                 f"{line['cold_pad'] / rtt:.2f} | {line['pad_over_floor']:.2f}x |"
+            )
+    split = [line for line in section["table"] if line.get("rounds") is not None]
+    if split:
+        md += [
+            "",
+            f"Where a cold command's time at +{rtt:g} ms goes: the round trips the proxy "
+            "added (rounds of requests sent together, one after the other), the server's "
+            "own time on them (its slowest request per round, measured at the proxy), the "
+            "shell alone (`bash -c` running `cat` of a local file, or `echo` into one, "
+            f"{section['cold_s']:g} s apart like the commands), and the rest: the daemon, "
+            "the kernel's FUSE requests and the proxy's relay.",
+            "",
+            "| command | cold +20 ms | rounds | added ms | server ms | shell alone ms "
+            "| the rest ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for line in split:
+            md.append(
+                f"| `{line['command']}` | {_ms(line['cold_20'])} | {line['rounds']:g} | "
+                f"{line['rounds'] * rtt:.0f} | {_ms(line['server_ms'])} | "
+                f"{_ms(line['shell_ms'])} | {_ms(line['rest_ms'])} |"
             )
     before = [line for line in section["table"] if "before" in line]
     if before:
