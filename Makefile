@@ -40,7 +40,7 @@ bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request 
 	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt \
 		--baseline bench/results/rtt/baseline.json
 
-bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in ~1 ms (~5 min)
+bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in 2-5 ms (~5 min)
 	$(PY) -m bench --only rtt --backends s3 --s3-server seaweedfs \
 		--out bench/results/rtt-seaweedfs
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import select
 import socket
 import threading
 import time
@@ -39,10 +40,13 @@ from urllib.parse import parse_qs, urlsplit
 #: the round trip RTT mode adds when no figure is given (in-region S3)
 DEFAULT_RTT_MS = 20.0
 
-# Headers of the framing, which the relay sets again (a body goes on with a
-# Content-Length, and upstream never sees an Expect the proxy answered).
-_REQUEST_DROP = frozenset({"transfer-encoding", "content-length", "expect"})
-_ANSWER_DROP = frozenset({"transfer-encoding", "content-length"})
+# Headers of the hop, not the payload: the relay frames every body with a
+# Content-Length again, upstream never sees an Expect the proxy answered, and
+# each side's connection lives on its own (moto closes its connection after
+# every answer; the client's to the proxy stays open, as to a real endpoint).
+_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+_REQUEST_DROP = _HOP | {"expect"}
+_ANSWER_DROP = _HOP
 _LINE_MAX = 65536
 
 
@@ -137,6 +141,19 @@ class _Peer:
             self.sock.close()
 
 
+def _closed(sock: socket.socket) -> bool:
+    """Whether the other end closed a kept-alive connection (moto does so after
+    answers that do not say so)."""
+    # select, not MSG_DONTWAIT: a socket with a timeout waits in Python before recv
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 def _fields(lines: list[bytes]) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in lines[1:]:
@@ -145,12 +162,15 @@ def _fields(lines: list[bytes]) -> dict[str, str]:
     return out
 
 
-def _message(start: bytes, lines: list[bytes], body: bytes, drop: frozenset[str]) -> bytes:
-    """A message with a Content-Length body: ``drop`` headers (lower-case) removed."""
+def _message(
+    start: bytes, lines: list[bytes], body: bytes, drop: frozenset[str], *, framed: bool = True
+) -> bytes:
+    """A message with ``drop`` headers (lower-case) removed; ``framed``: its body
+    goes with a Content-Length (else there is none, and the headers stay as sent)."""
     keep = [
         ln for ln in lines if ln.split(b":", 1)[0].strip().lower().decode("latin-1") not in drop
     ]
-    length = b"Content-Length: %d\r\n" % len(body)
+    length = b"Content-Length: %d\r\n" % len(body) if framed else b""
     return start + b"".join(keep) + length + b"\r\n" + body
 
 
@@ -244,7 +264,7 @@ class CountingProxy:
     def _upstream(self, request: bytes, method: str, conns: list[_Peer]) -> tuple[int, bytes]:
         """(status, the answer as the client gets it) from the upstream server."""
         for attempt in range(2):
-            if not conns or attempt:
+            if not conns or attempt or _closed(conns[0].sock):
                 for c in conns:
                     c.close()
                 conns[:] = [_Peer(socket.create_connection(("127.0.0.1", self.upstream_port), 60))]
@@ -260,19 +280,25 @@ class CountingProxy:
                 continue  # a kept-alive connection the server had closed: once more
             status = int(lines[0].split()[1])
             fields = _fields(lines)
+            closing = fields.get("connection", "").lower() == "close"
             if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-                return status, b"".join(lines) + b"\r\n"  # no body, whatever the length says
-            if fields.get("transfer-encoding", "").lower() == "chunked":
-                body = up.chunked()
-            elif "content-length" in fields:
-                n = int(fields["content-length"])
-                body = up.rfile.read(n) if n else b""
-            else:  # delimited by the close
-                body = up.rfile.read()
-                fields["connection"] = "close"
-            if fields.get("connection", "").lower() == "close":
+                # no body, whatever the length says (a HEAD's tells the object's size)
+                answer = _message(
+                    lines[0], lines[1:], b"", _ANSWER_DROP - {"content-length"}, framed=False
+                )
+            else:
+                if fields.get("transfer-encoding", "").lower() == "chunked":
+                    body = up.chunked()
+                elif "content-length" in fields:
+                    n = int(fields["content-length"])
+                    body = up.rfile.read(n) if n else b""
+                else:  # delimited by the close
+                    body = up.rfile.read()
+                    closing = True
+                answer = _message(lines[0], lines[1:], body, _ANSWER_DROP)
+            if closing:
                 conns.pop().close()  # the next request opens a fresh one
-            return status, _message(lines[0], lines[1:], body, _ANSWER_DROP)
+            return status, answer
         raise AssertionError("unreachable")
 
     # ----- counting -----

@@ -53,6 +53,9 @@ REAP_S = 1.0
 EXIT_S = 10.0
 #: a look that failed (the bucket down) is tried again this much later
 RETRY_S = 5.0
+#: the commands' output log is set aside (one older copy kept) past this size,
+#: so a mount that wakes an agent for months does not fill the disk
+LOG_MAX_BYTES = 8 << 20
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,11 @@ class Waker:
 
     def _output(self) -> IO[bytes]:
         path = self.spool / "wake.log"
+        try:
+            if path.stat().st_size > LOG_MAX_BYTES:
+                path.replace(path.with_name("wake.log.1"))  # at most two logs' worth on disk
+        except FileNotFoundError:
+            pass
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return os.fdopen(fd, "ab")
 

@@ -163,7 +163,6 @@ class Messages:
         self.agent = names.agent_id(agent)
         self.bells = bells
         self.direct_prefix = keys.mailbox_prefix(self.agent)
-        self._newest: dict[str, str | None] = {}
         #: what readers of this process hold for a delivery under way
         self.reservations = Reservations()
         # the watermark each stream's last look saw: the next listing starts there
@@ -505,15 +504,3 @@ class Messages:
 
     def _put_cursor(self, ckey: str, doc: dict[str, Any], etag: str | None) -> bool:
         return cas.put_if_unchanged(self.store, ckey, records.encode(doc), etag) is not None
-
-    def poll_marker(self, *, broadcast: bool = True) -> tuple[str | None, str | None]:
-        """Changes when new mail may have arrived: a short LIST of the mailbox
-        (and one of the broadcasts, unless ``broadcast=False``) that starts
-        after the newest key seen by the previous call."""
-        prefixes = [self.direct_prefix] + ([BROADCAST_PREFIX] if broadcast else [])
-        for prefix in prefixes:
-            last = self._newest.get(prefix)
-            for k in self._leaves(prefix, last):
-                last = k
-            self._newest[prefix] = last
-        return self._newest.get(self.direct_prefix), self._newest.get(BROADCAST_PREFIX)

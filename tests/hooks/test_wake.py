@@ -146,3 +146,30 @@ def test_a_wake_command_that_cannot_run_is_refused(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode != 0 and "nope-nope: no such program" in proc.stderr
+
+
+def test_the_output_log_is_set_aside_past_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcfs.hooks import wake
+
+    monkeypatch.setattr(wake, "LOG_MAX_BYTES", 64)
+    store = LocalStore(tmp_path / "bucket", "proj")
+    alice, bob = Project(store, "alice"), Project(store, "bob")
+    clock = Clock()
+    script = "import sys; print(open(sys.argv[1]).read())"
+    command = f"{sys.executable} -c {script!r} {{message_file}}"
+    waker = Waker(bob.messages, command, tmp_path / "spool", after=30, clock=clock)
+    log = tmp_path / "spool" / "wake.log"
+    for text in ("first " * 20, "second"):
+        alice.messages.send("bob", text)
+        assert not _told(waker)
+        clock.now += 31
+        assert waker.step()
+        _wait(waker)
+        clock.now += 100
+        assert not waker.step()  # reaped
+    assert "second" in log.read_text() and "first" not in log.read_text()
+    older = tmp_path / "spool" / "wake.log.1"
+    assert "first first" in older.read_text()  # the earlier output is kept, once
+    assert oct(log.stat().st_mode & 0o777) == oct(older.stat().st_mode & 0o777) == "0o600"
