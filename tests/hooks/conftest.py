@@ -51,6 +51,19 @@ def run_hook(
     return HookRun(seconds, out, proc.stderr, proc.returncode)
 
 
+def run_hook_in_time(harness: str, event: str, mountpoint: Path, tries: int = 3) -> HookRun:
+    """``run_hook`` for a test of what a hook says, not of its bound: a call the
+    hook itself cut short at its deadline ("did not answer within", the mail left
+    unread for the next call, as documented) is made again, at most ``tries``
+    times.  On a machine loaded past its cores the interpreter's start-up alone
+    can take most of the bound; ``test_bounded.py`` tests the bound itself."""
+    for _ in range(tries - 1):
+        run = run_hook(harness, event, mountpoint)
+        if "did not answer within" not in run.stderr:
+            return run
+    return run_hook(harness, event, mountpoint)
+
+
 #: seconds for one turn of a harness with tcfs's hooks
 TURN_S = 180.0
 

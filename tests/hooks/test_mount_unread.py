@@ -11,7 +11,7 @@ import pytest
 
 from tcfs.protocol.reservations import HOLD_S
 from tests.fs.conftest import sh
-from tests.hooks.conftest import Hook, run_hook
+from tests.hooks.conftest import Hook, run_hook, run_hook_in_time
 
 pytestmark = pytest.mark.mount
 
@@ -99,14 +99,14 @@ def test_prompt_and_stop_deliver_each_message_once(mount) -> None:  # type: igno
 def test_gemini_and_codex_answer_in_their_own_words(mount) -> None:  # type: ignore[no-untyped-def]
     alice, bob = mount("alice"), mount("bob")
     sh(f"echo 'for gemini' > {alice.path}/outbox/bob")
-    g = run_hook("gemini", "prompt", bob.path)
+    g = run_hook_in_time("gemini", "prompt", bob.path)
     assert g.out["hookSpecificOutput"]["hookEventName"] == "BeforeAgent"
     assert "for gemini" in g.context
     sh(f"echo 'stop gemini' > {alice.path}/outbox/bob")
-    gs = run_hook("gemini", "stop", bob.path)
+    gs = run_hook_in_time("gemini", "stop", bob.path)
     assert gs.out["decision"] == "deny" and "stop gemini" in gs.out["reason"]
     sh(f"echo 'for codex' > {alice.path}/outbox/bob")
-    c = run_hook("codex", "session-start", bob.path)
+    c = run_hook_in_time("codex", "session-start", bob.path)
     assert c.out["hookSpecificOutput"]["hookEventName"] == "SessionStart"
     assert "for codex" in c.context
 
