@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 
 from tests.conftest import S3_ENV, TEST_S3
 from tests.s3server import MotoServer as StrictMoto
+from tests.s3server import free_port
 from tests.seaweedfs import SeaweedServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
@@ -178,10 +178,7 @@ def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: Str
 
 
 def test_unreachable_endpoint(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = doctor(tmp_path, *_s3_args("bucket", f"http://127.0.0.1:{port}"))
+    proc = doctor(tmp_path, *_s3_args("bucket", f"http://127.0.0.1:{free_port()}"))
     assert proc.returncode == 1
     assert "✗ reach: cannot reach the backend" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1].startswith("UNSAFE")

@@ -25,6 +25,7 @@ from tests.fakemodel import Conversation, Script, Text, ToolCall
 from tests.harnesses import scenario as sc
 from tests.harnesses.install import Installed
 from tests.procs import stop
+from tests.s3server import free_port
 
 TURN_TIMEOUT = 240.0  # seconds for one turn of one harness
 
@@ -239,16 +240,10 @@ OPENCLAW_FLAGS = ["agent", "--session-id", OPENCLAW_SESSION, "-m"]
 GATEWAY_START_TIMEOUT = 120.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _openclaw_gateway(installed: Installed, env: dict[str, str], cwd: Path) -> Iterator[None]:
     """The gateway on a loopback port: subagents (sessions_spawn) run only there."""
-    port = _free_port()
+    port = free_port()
     config_path = Path(env["HOME"]) / ".openclaw" / "openclaw.json"
     config = json.loads(config_path.read_text())
     config["gateway"] = {

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tcfs.store.http1 import BadAnswer, ConnectFailed, Pool
+from tests.s3server import free_port
 
 #: one scripted answer: raw bytes to send once the request has arrived, or a
 #: function of the connection (for answers that close it)
@@ -175,10 +176,7 @@ def test_a_cut_answer_and_a_refused_connection(serve) -> None:  # type: ignore[n
     with pytest.raises(ConnectionError) as info:
         _ask(pool)
     assert not isinstance(info.value, BadAnswer)
-    with socket.socket() as free:  # a loopback port nobody listens on
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    refused = Pool("127.0.0.1", port, connect=2.0, read=2.0, tls=None)
+    refused = Pool("127.0.0.1", free_port(), connect=2.0, read=2.0, tls=None)  # nobody listens
     with pytest.raises(ConnectFailed):
         refused.take()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import socket
 import time
 
 import pytest
@@ -27,6 +26,7 @@ from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
 from tcfs.store.s3_errors import NoSuchBucket, translate
 from tests.s3server import MotoServer as StrictMoto
+from tests.s3server import free_port
 from tests.store.loopback_proxy import SLOW_DOWN, LoopbackProxy, Request
 
 
@@ -59,10 +59,7 @@ def _drop_first(predicate):  # type: ignore[no-untyped-def]
 
 
 def test_down_endpoint_is_backend_unavailable_not_a_hang() -> None:
-    with socket.socket() as s:  # a loopback port with nothing listening
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    store = _s3("bucket", f"http://127.0.0.1:{port}")
+    store = _s3("bucket", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     start = time.monotonic()
     with pytest.raises(BackendUnavailable) as info:
         store.get("steps/s1/claim.json")

@@ -14,7 +14,7 @@ import pytest
 
 from tcfs.errors import NotFound, PreconditionFailed, TcfsError
 from tcfs.store.s3 import SEND_AT_ONCE, S3Store
-from tests.s3server import MotoServer
+from tests.s3server import MotoServer, free_port
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
 
@@ -269,8 +269,6 @@ def test_a_password_in_the_endpoint_url_reaches_no_request_and_no_error(
 ) -> None:
     """``http://user:secret@host:port``: the requests go to host:port without
     it, and an error naming the endpoint does not show it either."""
-    import socket as socket_
-
     from tcfs.errors import BackendUnavailable
 
     host_port = proxy.endpoint.removeprefix("http://")
@@ -284,9 +282,7 @@ def test_a_password_in_the_endpoint_url_reaches_no_request_and_no_error(
     assert sent and all(_short(r) == short_path for r in sent)
     assert not any("hunter2" in r.target or "hunter2" in str(r.headers) for r in sent)
 
-    with socket_.socket() as free:  # a port nobody listens on
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()  # nobody listens on it
     from tcfs.store.base import RetryPolicy
 
     dead = _store(
