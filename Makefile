@@ -36,11 +36,11 @@ bench: setup
 bench-scale: setup
 	$(PY) -m bench.fleet
 
-bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~4 min)
+bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request (~7 min)
 	$(PY) -m bench --only rtt --backends s3 --out bench/results/rtt \
 		--baseline bench/results/rtt/baseline.json
 
-bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in 2-5 ms (~5 min)
+bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in 2-5 ms (~7 min)
 	$(PY) -m bench --only rtt --backends s3 --s3-server seaweedfs \
 		--out bench/results/rtt-seaweedfs
 
