@@ -30,6 +30,8 @@ from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 log = logging.getLogger(__name__)
 
 MAX_VALUE = 1 << 20
+#: names remembered as holding a value (a lookup hint, dropped whole past this)
+SEEN_MAX = 4096
 
 Key = Sequence[str] | str
 
@@ -55,6 +57,17 @@ class Memory:
     def __init__(self, store: Store, agent: str) -> None:
         self.store = store
         self.agent = names.agent_id(agent)
+        # Keys this agent has read, written or listed as values.  Only a hint
+        # of which requests a lookup sends, never an answer: the GET always goes.
+        self._seen: dict[tuple[str, ...], None] = {}
+
+    def _saw(self, parts: tuple[str, ...], holds: bool) -> None:
+        if not holds:
+            self._seen.pop(parts, None)
+            return
+        if len(self._seen) >= SEEN_MAX:
+            self._seen.clear()
+        self._seen[parts] = None
 
     def set(self, key: Key, value: str) -> MemoryValue:
         parts = names.memory_key(key)
@@ -70,6 +83,7 @@ class Memory:
             lambda: self.store.put(keys.memory_key(parts), records.encode(doc)),
             together=self.store.round_trips,
         )
+        self._saw(parts, True)
         return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
 
     def lookup(self, key: Key) -> tuple[MemoryValue | None, bool]:
@@ -79,8 +93,11 @@ class Memory:
         Both are asked together, so a name that holds no value costs one round
         trip, not two.  A value found answers at once: the listing is a read
         whose answer a value makes moot, so it finishes on its own (a LIST
-        takes longer than a GET on most servers).  On a store without round
-        trips the listing is sent only for a name without a value.
+        takes longer than a GET on most servers).  A name this agent has seen
+        hold a value is asked with the GET alone, since a LIST costs 12.5 GETs
+        and a value found needs none; if the value is gone, the listing follows
+        (one more round trip, once).  On a store without round trips the
+        listing is sent only for a name without a value.
         """
         parts = names.memory_key(key)
 
@@ -90,7 +107,7 @@ class Memory:
             except NotFound:
                 return None
 
-        if not self.store.round_trips:
+        if not self.store.round_trips or parts in self._seen:
             found = value()
             return found, found is None and self.has_children(parts)
         below = start(lambda: self.has_children(parts))
@@ -106,13 +123,18 @@ class Memory:
     def get(self, key: Key) -> MemoryValue:
         parts = names.memory_key(key)
         k = keys.memory_key(parts)
-        blob = self.store.get(k)
+        try:
+            blob = self.store.get(k)
+        except NotFound:
+            self._saw(parts, False)
+            raise
         doc = records.decode(blob.body, k)
         if "value" not in doc:
             raise CorruptObject(f"{k}: missing field 'value'")
         value = doc["value"]
         if not isinstance(value, str):  # another tool stored JSON: show it as JSON
             value = json.dumps(value, ensure_ascii=False)
+        self._saw(parts, True)
         return MemoryValue(
             parts,
             value,
@@ -124,6 +146,7 @@ class Memory:
     def delete(self, key: Key) -> None:
         parts = names.memory_key(key)
         k = keys.memory_key(parts)
+        self._saw(parts, False)
         self.store.head(k)  # NotFound for an absent key, like rm
         self.store.delete(k)
 
@@ -153,6 +176,9 @@ class Memory:
         for child in self._children(prefix):
             if child is not None:
                 (dirs if child[1] else values).append(child[0])
+        base = tuple(names.memory_part(p) for p in prefix)
+        for name in values:
+            self._saw((*base, name), True)
         return values, dirs
 
     def one_part_keys(self, limit: int = 10_000) -> frozenset[str] | None:

@@ -1,5 +1,6 @@
 """A memory lookup on S3: the value's GET and the LIST of keys below it go
-together, and a value found answers without waiting for the LIST."""
+together, and a value found answers without waiting for the LIST; a key the
+agent has seen hold a value is asked with the GET alone."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ def test_a_found_value_answers_before_the_listing_below_it(
     proxy = LoopbackProxy(moto_server.port, hook)
     store = S3Store(s3_bucket, "proj", endpoint=proxy.endpoint, path_style=True)
     try:
-        p = Project(store, "alice")
-        p.memory.set(("a", "k"), "v")
-        p.memory.set(("a", "dir", "x"), "below")
+        writer = Project(store, "alice")
+        writer.memory.set(("a", "k"), "v")
+        writer.memory.set(("a", "dir", "x"), "below")
         lists.clear()
 
+        p = Project(store, "bob")  # another agent: it has seen none of these keys
         found, below = p.memory.lookup(("a", "k"))
         answered_at = time.time()
         assert found is not None and found.value == "v" and below is False
@@ -45,6 +47,51 @@ def test_a_found_value_answers_before_the_listing_below_it(
         assert missing is None and below is True
         assert len(lists) == 2 and lists[1].t_done is not None
         assert lists[1].t_done <= time.time()
+    finally:
+        store.close()
+        proxy.close()
+
+
+def test_a_key_seen_holding_a_value_is_looked_up_with_its_get_alone(
+    moto_server: MotoServer, s3_bucket: str
+) -> None:
+    sent: list[Request] = []
+
+    def hook(req: Request) -> Action:
+        sent.append(req)
+        return Action()
+
+    proxy = LoopbackProxy(moto_server.port, hook)
+    store = S3Store(s3_bucket, "proj", endpoint=proxy.endpoint, path_style=True)
+    try:
+        other = Project(store, "alice")
+        other.memory.set(("a", "k"), "v1")
+        other.memory.set(("a", "listed"), "in a listing")
+        p = Project(store, "bob")
+
+        def lookup(key: tuple[str, ...]) -> tuple[object, bool, list[str]]:
+            sent.clear()
+            found, below = p.memory.lookup(key)
+            time.sleep(0.3)  # a LIST sent beside the GET has reached the proxy by now
+            lists = ["LIST" if "list-type=2" in r.target else r.method for r in sent]
+            return (found.value if found else None), below, sorted(lists)
+
+        assert lookup(("a", "k")) == ("v1", False, ["GET", "LIST"])  # first look: both
+        other.memory.set(("a", "k"), "v2")
+        assert lookup(("a", "k")) == ("v2", False, ["GET"])  # seen: the GET alone, fresh
+        # gone and now a directory of keys: the GET misses, the LIST follows and decides
+        other.memory.delete(("a", "k"))
+        other.memory.set(("a", "k", "x"), "below")
+        assert lookup(("a", "k")) == (None, True, ["GET", "LIST"])
+        assert lookup(("a", "k")) == (None, True, ["GET", "LIST"])  # no longer a hint
+        # a value the agent listed or wrote itself counts as seen
+        p.memory.entries(("a",))
+        assert lookup(("a", "listed")) == ("in a listing", False, ["GET"])
+        p.memory.set(("a", "mine"), "v")
+        assert lookup(("a", "mine")) == ("v", False, ["GET"])
+        # deleted by this agent: not a hint any more, and the answer is "nothing"
+        p.memory.delete(("a", "mine"))
+        assert lookup(("a", "mine")) == (None, False, ["GET", "LIST"])
     finally:
         store.close()
         proxy.close()
