@@ -5,6 +5,8 @@ agent has seen hold a value is asked with the GET alone."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from tcfs.protocol import Project
 from tcfs.store.s3 import S3Store
@@ -13,6 +15,20 @@ from tests.store.loopback_proxy import Action, LoopbackProxy, Request
 
 #: how long the proxy holds each LIST: far longer than any GET takes here
 HOLD_S = 2.0
+
+
+@contextmanager
+def store_behind(
+    moto_server: MotoServer, bucket: str, hook: Callable[[Request], Action]
+) -> Iterator[S3Store]:
+    """An S3 store whose requests pass ``hook`` on their way to moto."""
+    proxy = LoopbackProxy(moto_server.port, hook)
+    store = S3Store(bucket, "proj", endpoint=proxy.endpoint, path_style=True)
+    try:
+        yield store
+    finally:
+        store.close()
+        proxy.close()
 
 
 def test_a_found_value_answers_before_the_listing_below_it(
@@ -26,9 +42,7 @@ def test_a_found_value_answers_before_the_listing_below_it(
             return Action(delay=HOLD_S)
         return Action()
 
-    proxy = LoopbackProxy(moto_server.port, hook)
-    store = S3Store(s3_bucket, "proj", endpoint=proxy.endpoint, path_style=True)
-    try:
+    with store_behind(moto_server, s3_bucket, hook) as store:
         writer = Project(store, "alice")
         writer.memory.set(("a", "k"), "v")
         writer.memory.set(("a", "dir", "x"), "below")
@@ -47,9 +61,6 @@ def test_a_found_value_answers_before_the_listing_below_it(
         assert missing is None and below is True
         assert len(lists) == 2 and lists[1].t_done is not None
         assert lists[1].t_done <= time.time()
-    finally:
-        store.close()
-        proxy.close()
 
 
 def test_a_key_seen_holding_a_value_is_looked_up_with_its_get_alone(
@@ -61,9 +72,7 @@ def test_a_key_seen_holding_a_value_is_looked_up_with_its_get_alone(
         sent.append(req)
         return Action()
 
-    proxy = LoopbackProxy(moto_server.port, hook)
-    store = S3Store(s3_bucket, "proj", endpoint=proxy.endpoint, path_style=True)
-    try:
+    with store_behind(moto_server, s3_bucket, hook) as store:
         other = Project(store, "alice")
         other.memory.set(("a", "k"), "v1")
         other.memory.set(("a", "listed"), "in a listing")
@@ -92,6 +101,3 @@ def test_a_key_seen_holding_a_value_is_looked_up_with_its_get_alone(
         # deleted by this agent: not a hint any more, and the answer is "nothing"
         p.memory.delete(("a", "mine"))
         assert lookup(("a", "mine")) == (None, False, ["GET", "LIST"])
-    finally:
-        store.close()
-        proxy.close()
