@@ -32,6 +32,7 @@ from tcfs.errors import (
     NotFound,
 )
 from tcfs.fs import handles as h
+from tcfs.fs.context import REQUESTER
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -269,8 +270,10 @@ class Blocking(Node):
     __slots__ = ()
     listed = False
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: int | None) -> Callable[[], Awaitable[bytes]]:
+        """The read's wait; ``caller`` is the thread that opened the file (and,
+        in practice, reads it), for the poller to notice when it is killed."""
         raise NotImplementedError
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        return h.BlockingHandle(ino, self.produce(ctx))
+        return h.BlockingHandle(ino, self.produce(ctx, REQUESTER.get() or None))

@@ -43,9 +43,9 @@ class InboxNext(Blocking):
 
     __slots__ = ()
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: int | None) -> Callable[[], Awaitable[bytes]]:
         async def next_message() -> bytes:
-            return (await ctx.poller.next_message()).render()
+            return (await ctx.poller.next_message(caller=caller)).render()
 
         return next_message
 

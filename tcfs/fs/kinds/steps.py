@@ -127,9 +127,9 @@ class Wait(StepFile, Blocking):
 
     __slots__ = ()
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: int | None) -> Callable[[], Awaitable[bytes]]:
         async def wait() -> bytes:
-            return (await ctx.poller.wait_step(self.step) + "\n").encode()
+            return (await ctx.poller.wait_step(self.step, caller=caller) + "\n").encode()
 
         return wait
 
