@@ -128,3 +128,14 @@ def test_queued_messages_are_read_at_request_speed(mount, backend: Backend) -> N
     # one pass is 1 s apart from the next: 20 readers served by passes take 19 s
     assert took < 5, f"20 queued messages took {took:.1f}s"
     assert _unread(alice) == []
+
+
+@local_only
+def test_a_glob_that_matched_nothing_is_no_such_file(mount, backend: Backend) -> None:
+    alice = mount("alice")
+    for pattern in ("inbox/*", "steps/*/status", "memory/*", "inbox/m?"):
+        r = sh(f"cat {alice / pattern}")
+        assert r.returncode != 0 and "No such file or directory" in r.stderr, (pattern, r.stderr)
+    # such a name is still refused, with its reason, where it would be created
+    r = sh(f"echo hi > '{alice / 'outbox/a*'}'")
+    assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
