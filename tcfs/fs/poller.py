@@ -22,10 +22,11 @@ read at request speed.
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
 nothing consumed is ever dropped while the mount is up.  A reader's caller
-(the thread that opened the file) is looked at in ``/proc`` every
-``CALLER_CHECK_S`` and right before a message is handed to it: once it is
-killed or interrupted, its read ends with ``EINTR`` (the kernel waits for
-that answer before the caller can die) and takes nothing.  A message another
+(``tcfs.fs.callers``: the thread that opened the file) is looked at in
+``/proc`` every ``CALLER_CHECK_S`` and right before a message is handed to
+it: once it is killed or interrupted, its read ends with ``EINTR`` (the
+kernel waits for that answer before the caller can die) and takes nothing.
+A message another
 reader holds (``inbox/unread``, see ``tcfs.protocol.reservations``) is skipped
 until it is acknowledged or its hold lapses; a lapse makes the next pass read
 the mailbox again.
@@ -47,9 +48,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import trio
 
 from tcfs.errors import CorruptObject, Interrupted, StepBlocked, TcfsError, WaitTimeout
-from tcfs.fs import callers
 
 if TYPE_CHECKING:
+    from tcfs.fs.callers import Caller
     from tcfs.fs.calls import Calls
     from tcfs.protocol.messages import Message, Messages
     from tcfs.protocol.steps import Steps, StepStatus
@@ -80,8 +81,8 @@ def _interrupted(what: str) -> Interrupted:
 
 @dataclass
 class _Waiter(Generic[R]):
-    #: the thread that made the read (None: unknown, never checked)
-    caller: int | None = None
+    #: who made the read (None: unknown, never checked)
+    caller: Caller | None = None
     event: trio.Event = field(default_factory=trio.Event)
     result: R | None = None
     error: TcfsError | None = None
@@ -89,7 +90,7 @@ class _Waiter(Generic[R]):
 
     def interrupted(self) -> bool:
         """Whether the caller will not take an answer (killed, interrupted)."""
-        return self.caller is not None and callers.interrupted(self.caller)
+        return self.caller is not None and self.caller.interrupted()
 
     def resolve(self, result: R | None = None, error: TcfsError | None = None) -> None:
         self.result, self.error = result, error
@@ -166,10 +167,10 @@ class Poller:
         return waiter.result
 
     async def wait_step(
-        self, step: str, timeout: float | None = None, *, caller: int | None = None
+        self, step: str, timeout: float | None = None, *, caller: Caller | None = None
     ) -> str:
         """Block until ``step`` is complete; ``StepBlocked`` if it is blocked.
-        ``caller``: the thread that reads, if known (see ``_block``)."""
+        ``caller``: who reads, if known (see ``_block``)."""
         if self.closing:
             raise Interrupted("the mount is shutting down")
         waiter: _Waiter[str] = _Waiter(caller)
@@ -202,10 +203,10 @@ class Poller:
             self._wake.set()
 
     async def next_message(
-        self, timeout: float | None = None, *, caller: int | None = None
+        self, timeout: float | None = None, *, caller: Caller | None = None
     ) -> Message:
         """Block until a message this agent has not read arrives; consume it.
-        ``caller``: the thread that reads, if known: a message is handed to
+        ``caller``: who reads, if known: a message is handed to
         it only while it can still take it, or else kept for the next reader."""
         waiter: _Waiter[Message] = _Waiter(caller)
         if waiter.interrupted():

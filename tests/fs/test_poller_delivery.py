@@ -16,6 +16,7 @@ import trio
 import trio.testing
 
 from tcfs.errors import Interrupted
+from tcfs.fs.callers import Caller
 from tcfs.fs.calls import Calls
 from tcfs.fs.poller import Poller
 from tcfs.protocol import Project, keys
@@ -171,7 +172,7 @@ def test_a_reader_whose_caller_was_killed_is_handed_nothing(tmp_path: Path) -> N
 
             async def killed_reader() -> None:
                 try:
-                    got.append(await poller.next_message(caller=caller.pid))
+                    got.append(await poller.next_message(caller=Caller.of(caller.pid)))
                 except Interrupted as exc:
                     ended.append(exc)
 

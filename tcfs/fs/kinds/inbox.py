@@ -14,6 +14,7 @@ from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
 from tcfs.protocol import reservations
 
 if TYPE_CHECKING:
+    from tcfs.fs.callers import Caller
     from tcfs.fs.context import FsContext
 
 
@@ -43,7 +44,7 @@ class InboxNext(Blocking):
 
     __slots__ = ()
 
-    def produce(self, ctx: FsContext, caller: int | None) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: Caller | None) -> Callable[[], Awaitable[bytes]]:
         async def next_message() -> bytes:
             return (await ctx.poller.next_message(caller=caller)).render()
 
