@@ -76,7 +76,9 @@ class InboxUnread(Computed):
         holds = ctx.project.messages.reservations
         owner = requester_process()
         kept = ctx.poller.undelivered()
-        taken = set(holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner))
+        taken = set(
+            holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner, consuming=True)
+        )
         try:
             msgs = [m for m in kept if m.name in taken]
             msgs += await ctx.run(
