@@ -210,6 +210,7 @@ class NameTooLong(FsError):
 
 
 class Interrupted(FsError):
-    """The mount is shutting down: blocked readers end now."""
+    """A blocked read ends now: its caller was killed or interrupted, or the
+    mount is shutting down."""
 
     errno = _errno.EINTR

@@ -23,6 +23,7 @@ import trio
 from tcfs.errors import (
     AccessDenied,
     BadHandle,
+    InvalidName,
     IsADirectory,
     NameTooLong,
     NotADirectory,
@@ -197,7 +198,14 @@ class FsCore:
 
     async def lookup(self, parent_ino: int, name: str, *, pid: int | None = None) -> Attr:
         REQUESTER.set(pid)
-        st = await self._stat(self._child(parent_ino, name), keep=True)
+        try:
+            st = await self._stat(self._child(parent_ino, name), keep=True)
+        except InvalidName as exc:
+            if not tree.is_glob(name):
+                raise
+            # a shell passes a glob that matched nothing on as it is (`cat inbox/*`
+            # on an empty inbox): no such file, as in any empty directory
+            raise NotFound(f"nothing matches {name!r}") from exc
         entry = self.inodes.ref(st.node)
         return self.attr(entry.ino, st)
 

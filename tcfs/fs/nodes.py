@@ -32,6 +32,8 @@ from tcfs.errors import (
     NotFound,
 )
 from tcfs.fs import handles as h
+from tcfs.fs.callers import Caller
+from tcfs.fs.context import REQUESTER
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -269,8 +271,10 @@ class Blocking(Node):
     __slots__ = ()
     listed = False
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: Caller | None) -> Callable[[], Awaitable[bytes]]:
+        """The read's wait; ``caller`` opened the file (and, in practice,
+        reads it): the poller ends the wait when it is killed."""
         raise NotImplementedError
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        return h.BlockingHandle(ino, self.produce(ctx))
+        return h.BlockingHandle(ino, self.produce(ctx, Caller.of(REQUESTER.get())))

@@ -15,9 +15,18 @@ Passes are paced by a token bucket charged with the bells' GETs only:
 ``interval`` apart.  The sweep and the deliveries are not charged (the sweep
 has its own period), so they never delay the next pass.
 
+A reading that listed more messages than it took leaves a backlog: a reader
+arriving then is served at once, with no bell and no pacing, so a queue is
+read at request speed.
+
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
-nothing consumed is ever dropped while the mount is up.  A message another
+nothing consumed is ever dropped while the mount is up.  A reader's caller
+(``tcfs.fs.callers``: the thread that opened the file) is looked at in
+``/proc`` every ``CALLER_CHECK_S`` and right before a message is handed to
+it: once it is killed or interrupted, its read ends with ``EINTR`` (the
+kernel waits for that answer before the caller can die) and takes nothing.
+A message another
 reader holds (``inbox/unread``, see ``tcfs.protocol.reservations``) is skipped
 until it is acknowledged or its hold lapses; a lapse makes the next pass read
 the mailbox again.
@@ -41,10 +50,11 @@ import trio
 from tcfs.errors import CorruptObject, Interrupted, StepBlocked, TcfsError, WaitTimeout
 
 if TYPE_CHECKING:
+    from tcfs.fs.callers import Caller
     from tcfs.fs.calls import Calls
     from tcfs.protocol.messages import Message, Messages
     from tcfs.protocol.steps import Steps, StepStatus
-    from tcfs.protocol.waiting import Look, Waiting
+    from tcfs.protocol.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +67,30 @@ FIRST_CHECK_S = 0.1
 BURST = 5.0
 #: passes are this far apart while only watchers (no blocked reader) need them
 WATCH_INTERVAL_S = 5.0
+#: a blocked reader's caller is looked at this often (``/proc`` only): a
+#: killed or interrupted caller is answered within this
+CALLER_CHECK_S = 0.15
 
 
 R = TypeVar("R")
 
 
+def _interrupted(what: str) -> Interrupted:
+    return Interrupted(f"{what}: the reader was killed or interrupted")
+
+
 @dataclass
 class _Waiter(Generic[R]):
+    #: who made the read (None: unknown, never checked)
+    caller: Caller | None = None
     event: trio.Event = field(default_factory=trio.Event)
     result: R | None = None
     error: TcfsError | None = None
     gone: bool = False
+
+    def interrupted(self) -> bool:
+        """Whether the caller will not take an answer (killed, interrupted)."""
+        return self.caller is not None and self.caller.interrupted()
 
     def resolve(self, result: R | None = None, error: TcfsError | None = None) -> None:
         self.result, self.error = result, error
@@ -96,6 +119,7 @@ class Poller:
         self._undelivered: collections.deque[Message] = collections.deque()
         self._watchers: list[Callable[[], None]] = []
         self._fresh_inbox = False  # a new inbox reader: its first pass reads the mailbox
+        self._backlog = False  # the last reading listed more than it took: serve at once
         self._broadcast_pending = False  # broadcasts may be unread: list them next reading
         self._leaving: list[str] = []  # steps whose readers left: unsubscribe
         self._wake = trio.Event()
@@ -118,25 +142,38 @@ class Poller:
         self._wake.set()
 
     async def _block(self, waiter: _Waiter[R], what: str, timeout: float | None) -> R:
+        """Wait for ``waiter``'s answer, looking at its caller every
+        ``CALLER_CHECK_S``: a caller that was killed or interrupted ends the
+        wait with ``Interrupted`` at once (it waits for our answer to die)."""
         if self.closing:
             raise Interrupted("the mount is shutting down")
         limit = self.timeout if timeout is None else timeout
+        deadline = trio.current_time() + limit
         self._wake.set()
-        with trio.move_on_after(limit):
-            await waiter.event.wait()
-        waiter.gone = True
-        if not waiter.event.is_set():
-            raise WaitTimeout(f"{what}: nothing after {limit:g}s")
+        try:
+            while not waiter.event.is_set():
+                left = deadline - trio.current_time()
+                if left <= 0:
+                    raise WaitTimeout(f"{what}: nothing after {limit:g}s")
+                with trio.move_on_after(min(left, CALLER_CHECK_S)):
+                    await waiter.event.wait()
+                if not waiter.event.is_set() and waiter.interrupted():
+                    raise _interrupted(what)
+        finally:
+            waiter.gone = True
         if waiter.error is not None:
             raise waiter.error
         assert waiter.result is not None  # resolved without an error: with a result
         return waiter.result
 
-    async def wait_step(self, step: str, timeout: float | None = None) -> str:
-        """Block until ``step`` is complete; ``StepBlocked`` if it is blocked."""
+    async def wait_step(
+        self, step: str, timeout: float | None = None, *, caller: Caller | None = None
+    ) -> str:
+        """Block until ``step`` is complete; ``StepBlocked`` if it is blocked.
+        ``caller``: who reads, if known (see ``_block``)."""
         if self.closing:
             raise Interrupted("the mount is shutting down")
-        waiter: _Waiter[str] = _Waiter()
+        waiter: _Waiter[str] = _Waiter(caller)
         self._step_waiters[step].append(waiter)
         try:
             # Subscribe, then look: a completion before the subscription is seen here.
@@ -165,32 +202,44 @@ class Poller:
             self._leaving.append(step)
             self._wake.set()
 
-    async def next_message(self, timeout: float | None = None) -> Message:
-        """Block until a message this agent has not read arrives; consume it."""
+    async def next_message(
+        self, timeout: float | None = None, *, caller: Caller | None = None
+    ) -> Message:
+        """Block until a message this agent has not read arrives; consume it.
+        ``caller``: who reads, if known: a message is handed to
+        it only while it can still take it, or else kept for the next reader."""
+        waiter: _Waiter[Message] = _Waiter(caller)
+        if waiter.interrupted():
+            raise _interrupted("waiting for a message")
         kept = self._take_kept()
         if kept is not None:
             return kept
-        waiter: _Waiter[Message] = _Waiter()
         self._inbox_waiters.append(waiter)
         self._fresh_inbox = True  # a new reader always gets one fresh look
         try:
             try:
                 return await self._block(waiter, "waiting for a message", timeout)
             except WaitTimeout:
+                if waiter.interrupted():
+                    raise
                 msg = await self.calls.write(self.messages.next_unread)  # one last look
-                if msg is not None:
-                    return msg
-                raise
+                if msg is None:
+                    raise
+                if waiter.interrupted():  # it went while we looked: the next reader's
+                    self._undelivered.append(msg)
+                    raise
+                return msg
         finally:
             if waiter in self._inbox_waiters:
                 self._inbox_waiters.remove(waiter)
 
     def _take_kept(self) -> Message | None:
         """The oldest message kept for a reader that gave up that no other
-        reader holds, taken off the list."""
+        reader holds, taken off the list.  The cursor's own hold on it (it
+        was consumed) is no other reader's: it does not keep it back."""
         holds = self.messages.reservations
         for msg in self._undelivered:
-            if holds.take([msg.name]):
+            if holds.take([msg.name], consuming=True):
                 self._undelivered.remove(msg)
                 holds.delivered([msg.name])
                 return msg
@@ -240,7 +289,8 @@ class Poller:
     async def run(self) -> None:
         """Poll while readers block, paced by a token bucket: ``REQUESTS_PER_S``
         on average, bursts up to ``BURST`` (a new reader's first look), passes at
-        least ``interval`` apart.  Only the bells' GETs are charged."""
+        least ``interval`` apart.  Only the bells' GETs are charged.  A reader
+        arriving while the mailbox is known to hold more is served at once."""
         last = -math.inf
         tokens = float(BURST)
         refilled = trio.current_time()
@@ -250,7 +300,11 @@ class Poller:
                 self._wake = trio.Event()
                 await self._wake.wait()
                 await self._unsubscribe()
-                await trio.sleep(FIRST_CHECK_S)  # readers arriving together share a pass
+                if not self._backlogged():
+                    await trio.sleep(FIRST_CHECK_S)  # readers arriving together share a pass
+            if self._backlogged():
+                await self._drain_inbox()  # no bell to ask: the last reading listed more
+                continue
             now = trio.current_time()
             tokens = min(BURST, tokens + (now - refilled) * REQUESTS_PER_S)
             refilled = now
@@ -261,6 +315,8 @@ class Poller:
                 self._wake = trio.Event()
                 with trio.move_on_after(due - now):
                     await self._wake.wait()
+                    if self._backlogged():
+                        continue
                     await trio.sleep(max(FIRST_CHECK_S, last + self.interval - trio.current_time()))
             if not self.busy:
                 continue
@@ -295,7 +351,8 @@ class Poller:
             for step in look.due:
                 nursery.start_soon(self._read_step, step)
             if look.inbox or lapsed:
-                nursery.start_soon(self._drain_inbox, look, lapsed)
+                # a lapsed hold may have been a broadcast's
+                nursery.start_soon(self._drain_inbox, look.broadcast or lapsed, look.newest)
         return look.bells
 
     async def _read_step(self, step: str) -> None:
@@ -323,24 +380,24 @@ class Poller:
             self.resolved += 1
             w.resolve(result, error)
 
-    async def _drain_inbox(self, look: Look, lapsed: bool = False) -> None:
+    async def _drain_inbox(self, news: bool = False, hint: str | None = None) -> None:
         """Hand each unread message to one reader.  Advancing the durable cursor
         is a write, never abandoned half way (a message consumed by an abandoned
         call would reach no reader).
 
-        The broadcasts are listed only when they may hold news: their bell
-        rang, the sweep came, a reader arrived, or an earlier reading left
-        some unread.  A reading that listed nothing more ends the drain: a
-        message sent after it rings the bell again."""
+        The broadcasts are listed only when they may hold news (``news``: their
+        bell rang, the sweep came, a reader arrived, a hold lapsed), or an
+        earlier reading left some unread.  A reading that listed nothing more
+        ends the drain: a message sent after it rings the bell again.  One that
+        listed more when the readers ran out leaves a backlog: the next reader
+        is served at once, without waiting for a pass."""
         while self._inbox_waiters and (kept := self._take_kept()) is not None:
             self._deliver(kept)  # its hold lapsed
-        # a lapsed hold may have been a broadcast's
-        news = look.broadcast or lapsed
         broadcast = self._broadcast_pending = self._broadcast_pending or news
-        hint = look.newest
         try:
             while self._inbox_waiters:
                 lists = 2 if broadcast else 1
+                self._backlog = False  # unknown until the reading answers
                 msg, more = await self.calls.write(
                     self.messages.take_next, broadcast=broadcast, hint=hint
                 )
@@ -348,7 +405,8 @@ class Poller:
                 self._reads += 1 + lists if msg is None else 3 + lists
                 if msg is not None:
                     self._deliver(msg)
-                if msg is None or not more:
+                self._backlog = msg is not None and more
+                if not self._backlog:
                     if broadcast:
                         self._broadcast_pending = False
                     break
@@ -357,11 +415,22 @@ class Poller:
         except TcfsError as exc:
             log.log(exc.level, "reading the inbox: %s", exc)
 
+    def _backlogged(self) -> bool:
+        """A reader waits and the mailbox is known to hold more for it."""
+        return self._backlog and bool(self._inbox_waiters)
+
     def _deliver(self, msg: Message) -> None:
+        """Hand ``msg`` to the oldest reader that can still take it; a reader
+        whose caller was killed or interrupted is ended (it consumes nothing),
+        and a message nobody can take is kept for the next reader."""
         self.resolved += 1
         while self._inbox_waiters:
             w = self._inbox_waiters.popleft()
-            if not w.gone:
-                w.resolve(msg)
-                return
+            if w.gone:
+                continue
+            if w.interrupted():
+                w.resolve(error=_interrupted("waiting for a message"))
+                continue
+            w.resolve(msg)
+            return
         self._undelivered.append(msg)

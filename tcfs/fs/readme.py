@@ -34,6 +34,9 @@ Blocking files (never listed, so ls, find and grep -r never block on them):
   cat inbox/next                    blocks until a message you have not read arrives,
                                     prints it once and advances your read cursor
 
+A blocked cat ends at once when it is interrupted or killed (Ctrl-C, timeout,
+kill), and takes nothing with it: the next message goes to the next reader.
+
 Also never listed, and never blocking (what the harness hooks use):
 
   cat inbox/unread                  the messages you have not read, as JSON with their

@@ -60,6 +60,8 @@ TABLE: list[tuple[str, type[Node]]] = [
 
 #: the longest name the kernel passes on (NAME_MAX); longer ones never reach us
 NAME_MAX = 255
+#: what a shell's glob patterns are made of; no rule below allows them in a name
+GLOB_CHARS = frozenset("*?[")
 
 Check = Callable[[str], object]
 
@@ -121,6 +123,11 @@ def build(table: list[tuple[str, type[Node]]]) -> _Branch:
 
 
 _TOP = build(TABLE)
+
+
+def is_glob(name: str) -> bool:
+    """Whether ``name`` is a shell pattern (one that matched nothing)."""
+    return not GLOB_CHARS.isdisjoint(name)
 
 
 def _check_segment(name: str) -> None:

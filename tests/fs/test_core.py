@@ -4,6 +4,7 @@ readdir offsets, handles — against a real local store."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -274,3 +275,27 @@ def test_blocked_readers_share_one_paced_poller(tmp_path: Path) -> None:
 
     trio.run(main, clock=MockClock(rate=20))
     assert outcomes == [errno.ETIMEDOUT] * 12
+
+
+def test_a_message_kept_for_a_reader_that_gave_up_is_unread_at_once(tmp_path: Path) -> None:
+    """Consumed for an ``inbox/next`` reader that was gone by then, it is
+    still unread: the cursor's own hold on it keeps it from no reader."""
+    core = _core(tmp_path)
+    bob = Project(LocalStore(tmp_path / "bucket", "proj"), "bob")
+    bob.messages.send("alice", "kept for the next reader")
+    msg, _more = core.ctx.project.messages.take_next()
+    assert msg is not None
+    core.poller._undelivered.append(msg)  # what a delivery to no live reader leaves
+
+    async def main() -> bytes:
+        inbox_dir = await core.lookup(ROOT_INODE, "inbox")
+        unread = await core.lookup(inbox_dir.ino, "unread")
+        fh = (await core.open(unread.ino, os.O_RDONLY)).fh
+        return bytes(await core.read(fh, 0, 1 << 16))
+
+    try:
+        doc = json.loads(trio.run(main))
+    finally:
+        bob.close()
+        core.ctx.project.close()
+    assert [u["text"] for u in doc["unread"]] == ["kept for the next reader"]

@@ -6,6 +6,7 @@ listed nothing more ends the drain.  Each pass is driven by hand
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import trio
 import trio.testing
 
+from tcfs.errors import Interrupted
+from tcfs.fs.callers import Caller
 from tcfs.fs.calls import Calls
 from tcfs.fs.poller import Poller
 from tcfs.protocol import Project, keys
@@ -59,9 +62,11 @@ async def _readers(nursery: trio.Nursery, poller: Poller, n: int, got: list[Mess
     poller._fresh_inbox = False  # these passes are about bells, not new readers
 
 
-def _run(main: Callable[[], Awaitable[None]], *projects: Project) -> None:
+def _run(
+    main: Callable[[], Awaitable[None]], *projects: Project, clock: trio.abc.Clock | None = None
+) -> None:
     try:
-        trio.run(main)
+        trio.run(main, clock=clock)
     finally:
         for p in projects:
             p.close()
@@ -152,3 +157,43 @@ def test_one_ring_serves_a_message_and_a_completion_in_one_pass(tmp_path: Path) 
             nursery.cancel_scope.cancel()
 
     _run(main, bob)
+
+
+def test_a_reader_whose_caller_was_killed_is_handed_nothing(tmp_path: Path) -> None:
+    """The caller dies between two passes (time stands still: only the
+    delivery itself can notice): the message is kept for the next reader."""
+    _store, _alice, bob, poller = _setup(tmp_path)
+    got: list[Message] = []
+    ended: list[Interrupted] = []
+    caller = subprocess.Popen(["sleep", "60"])
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+
+            async def killed_reader() -> None:
+                try:
+                    got.append(await poller.next_message(caller=Caller.of(caller.pid)))
+                except Interrupted as exc:
+                    ended.append(exc)
+
+            nursery.start_soon(killed_reader)
+            await trio.testing.wait_all_tasks_blocked()
+            await poller.poll_once()  # its first look: nothing yet
+            bob.messages.send("alice", "for the next reader")
+            assert bob.bells.flush()
+            caller.kill()
+            caller.wait(timeout=10)
+            await _pass(poller)
+            assert got == [] and len(ended) == 1
+            assert [m.text for m in poller.undelivered()] == ["for the next reader"]
+            await _readers(nursery, poller, 1, got)  # served at once, from what was kept
+            assert [m.text for m in got] == ["for the next reader"]
+            assert poller.undelivered() == []
+            nursery.cancel_scope.cancel()
+
+    try:
+        _run(main, bob, clock=trio.testing.MockClock())
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait(timeout=10)

@@ -14,6 +14,7 @@ from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
 from tcfs.protocol import reservations
 
 if TYPE_CHECKING:
+    from tcfs.fs.callers import Caller
     from tcfs.fs.context import FsContext
 
 
@@ -43,9 +44,9 @@ class InboxNext(Blocking):
 
     __slots__ = ()
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: Caller | None) -> Callable[[], Awaitable[bytes]]:
         async def next_message() -> bytes:
-            return (await ctx.poller.next_message()).render()
+            return (await ctx.poller.next_message(caller=caller)).render()
 
         return next_message
 
@@ -75,7 +76,9 @@ class InboxUnread(Computed):
         holds = ctx.project.messages.reservations
         owner = requester_process()
         kept = ctx.poller.undelivered()
-        taken = set(holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner))
+        taken = set(
+            holds.take((m.name for m in kept), limit=UNREAD_LIMIT, owner=owner, consuming=True)
+        )
         try:
             msgs = [m for m in kept if m.name in taken]
             msgs += await ctx.run(

@@ -14,6 +14,7 @@ from tcfs.protocol import events
 from tcfs.protocol.steps import Claim as ClaimRecord
 
 if TYPE_CHECKING:
+    from tcfs.fs.callers import Caller
     from tcfs.fs.context import FsContext
 
 MAX_STATUS = 4 << 10
@@ -127,9 +128,9 @@ class Wait(StepFile, Blocking):
 
     __slots__ = ()
 
-    def produce(self, ctx: FsContext) -> Callable[[], Awaitable[bytes]]:
+    def produce(self, ctx: FsContext, caller: Caller | None) -> Callable[[], Awaitable[bytes]]:
         async def wait() -> bytes:
-            return (await ctx.poller.wait_step(self.step) + "\n").encode()
+            return (await ctx.poller.wait_step(self.step, caller=caller) + "\n").encode()
 
         return wait
 
