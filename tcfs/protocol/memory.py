@@ -9,7 +9,10 @@ value without its history entry.  The latter is harmless: the value record
 itself names who set it and when (``set_by``, ``set_at``, the fields a history
 entry holds), so no value is ever unaccounted for, and the key's next set
 records both again.  (A store whose requests are no round trips, ``local``,
-writes them in turn, history first: the CLI's order.)  Listing is per
+writes them in turn, history first: the CLI's order.)  A set that fails
+removes the history entry it wrote, and a set may rewrite the entry an
+earlier set of the same write made (``entry``): one write, one entry.
+``update`` is the compare-and-swap an append needs.  Listing is per
 directory with a delimiter, so ``a`` never bleeds into ``a0`` (the peer's
 prefix bug).
 """
