@@ -18,6 +18,8 @@ from tcfs.protocol.events import excerpt, read_log
 from tcfs.store.base import ObjectInfo, Store
 from tests.fs.conftest import Backend, Mount, eventually, sh
 
+pytestmark = [pytest.mark.mount, pytest.mark.slow]
+
 BIG = 300_000
 
 
@@ -148,6 +150,11 @@ def test_times_are_when_things_were_written(mount, backend: Backend) -> None:  #
         keys.memory_key(["old", "v"]),
         b'{"value": "old", "set_by": "cli", "set_at": "2021-03-04T05:06:07+00:00"}',
     )
+    message = keys.append_key(keys.mailbox_prefix("alice"), "bob", ns=1614834367 * 10**9)
+    backend.store.put(
+        message,
+        b'{"from": "bob", "to": "alice", "message": "hi", "sent_at": "2021-03-04T05:06:07Z"}',
+    )
     m = mount("alice")
     time.sleep(2.5)  # the mount's start is now well in the past
     before = time.time()
@@ -158,6 +165,8 @@ def test_times_are_when_things_were_written(mount, backend: Backend) -> None:  #
     assert old_m == old_c == 1614834367
     listed = run(f"ls -l --time-style=+%Y {m.path}/memory/old").stdout
     assert " 2021 " in listed
+    inbox = run(f"stat -c %Y {m.path}/inbox/{keys.message_name(message)}").stdout
+    assert int(inbox) == 1614834367
 
 
 @pytest.fixture
