@@ -125,9 +125,9 @@ class ClaimHandle(Handle):
         return len(buf)
 
 
-def ends_text(off: int, size: int) -> bool:
-    """Whether a write is taken as the end of what is being written: one that
-    ends on a multiple of ``BLOCK`` is one of several (pipes, ``cp``, stdio and
+def is_last_write(off: int, size: int) -> bool:
+    """Whether a write is taken as the last of an open file's: one that ends on
+    a multiple of ``BLOCK`` is one of several (pipes, ``cp``, stdio and
     buffered writers send whole blocks while more is coming)."""
     return (off + size) % BLOCK != 0
 
@@ -135,7 +135,7 @@ def ends_text(off: int, size: int) -> bool:
 class TextWriter(Handle):
     """One open file is one value: its writes make one text, committed whole.
 
-    A write that ends the text (``ends_text``) commits inside ``write()``, so
+    A write that ends the text (``is_last_write``) commits inside ``write()``, so
     its failure is the write's error, which bash's builtin ``echo`` reports (it
     ignores ``close()``); a write of whole blocks is kept until such a write
     or ``flush``.  The commit function amends what the same open file
@@ -227,7 +227,7 @@ class TextWriter(Handle):
         self.buf[off:end] = buf
         self.pending_size = len(self.buf)
         self.dirty = True
-        if ends_text(off, len(buf)):
+        if is_last_write(off, len(buf)):
             await self._send()
 
     async def _failing(self, step: Awaitable[None]) -> None:
@@ -287,7 +287,7 @@ class TextWriter(Handle):
 class ArtifactWriter(Handle):
     """Spool locally, upload whole.
 
-    A write that ends the file (``ends_text``) of at most ``SMALL_UPLOAD``
+    A write that ends the file (``is_last_write``) of at most ``SMALL_UPLOAD``
     bytes uploads inside ``write()``, so bash's builtin ``echo`` sees its
     failure (it ignores ``close()``); anything else is uploaded at ``flush``
     (``cp``, ``tar`` check ``close()``).  A new file is uploaded empty at its
@@ -368,7 +368,7 @@ class ArtifactWriter(Handle):
         await trio.to_thread.run_sync(put)
         self.pending_size = max(self.pending_size or 0, off + len(buf))
         self.dirty = True
-        if ends_text(off, len(buf)) and self.pending_size <= SMALL_UPLOAD:
+        if is_last_write(off, len(buf)) and self.pending_size <= SMALL_UPLOAD:
             await self._send()
         return len(buf)
 
