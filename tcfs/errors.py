@@ -63,6 +63,14 @@ class PreconditionFailed(StoreError):
     level = logging.INFO
 
 
+class NoSpace(StoreError):
+    """The disk under a ``local`` bucket is full, or the quota is used up:
+    ``ENOSPC`` or ``EDQUOT`` as the disk said, never a vague ``EIO``."""
+
+    errno = _errno.ENOSPC
+    level = logging.ERROR
+
+
 class StaleRead(StoreError):
     """The object changed while it was being read (a multi-request download)."""
 

@@ -73,7 +73,8 @@ class RenderCache:
             self._kept.clear()
         self._kept[node.path] = (REQUESTER.get(), trio.current_time(), body, record)
 
-    def _take(self, node: Node) -> tuple[bytes, object] | None:
+    def take_kept(self, node: Node) -> tuple[bytes, object] | None:
+        """The lookup's render and the record behind it, for the open of the same command."""
         item = self._kept.pop(node.path, None)
         if item is None:
             return None
@@ -83,12 +84,12 @@ class RenderCache:
         return body, record
 
     def take(self, node: Node) -> bytes | None:
-        item = self._take(node)
+        item = self.take_kept(node)
         return None if item is None else item[0]
 
     def take_record(self, node: Node) -> object:
         """The record behind the lookup's render (None if there is none)."""
-        item = self._take(node)
+        item = self.take_kept(node)
         return None if item is None else item[1]
 
     def forget(self, node: Node) -> None:

@@ -115,8 +115,8 @@ class FsCore:
         self.gid = os.getgid()
         self.started = time.time()
         self._handles: dict[int, h.Handle] = {}
-        # inode -> (when, size) of the content a read open just fetched
-        self._opened_sizes: dict[int, tuple[float, int]] = {}
+        # inode -> (when, size, mtime) of the content a read open just fetched
+        self._opened_sizes: dict[int, tuple[float, int, float | None]] = {}
         self._dirs: dict[int, tuple[int, list[Stat] | None]] = {}
         self._fh = itertools.count(1)
 
@@ -175,7 +175,7 @@ class FsCore:
     async def _stat(self, node: Node, *, keep: bool = False, again: bool = False) -> Stat:
         writing = self._open_writer_of(node)
         if writing is not None:  # created here, not yet in the bucket (artifact, message)
-            return Stat(writing.node, self._writer_size(writing.ino))
+            return Stat(writing.node, self._writer_size(writing.ino), time.time())
         if again:
             return await node.restat(self.ctx)
         return await node.stat(self.ctx, keep=keep)
@@ -213,7 +213,7 @@ class FsCore:
         entry = self.inode(ino)
         opened = self._opened_size(entry)
         if opened is not None:
-            return self.attr(ino, Stat(entry.node, opened))
+            return self.attr(ino, opened)
         try:
             st = await self._stat(entry.node, again=True)
         except NotFound:
@@ -243,7 +243,7 @@ class FsCore:
         self.inodes.ref(node)
         opened = self._register(entry, handle)
         size = handle.pending_size if handle.pending_size is not None else 0
-        return opened, self.attr(entry.ino, Stat(node, size))
+        return opened, self.attr(entry.ino, Stat(node, size, time.time()))
 
     def forget(self, items: list[tuple[int, int]]) -> None:
         for ino, n in items:
@@ -294,7 +294,7 @@ class FsCore:
 
     # ----- files -----
 
-    def _opened_size(self, entry: Inode) -> int | None:
+    def _opened_size(self, entry: Inode) -> Stat | None:
         """The size of what an open of ``entry`` fetched within ``FILE_TTL_S``.
 
         The kernel asks ``getattr`` right after an open it had a cached entry
@@ -304,17 +304,17 @@ class FsCore:
         seen = self._opened_sizes.get(entry.ino)
         if seen is None or not isinstance(entry.node, Rendered):
             return None
-        at, size = seen
+        at, size, mtime = seen
         if trio.current_time() - at > FILE_TTL_S:
             del self._opened_sizes[entry.ino]
             return None
-        return size
+        return Stat(entry.node, size, mtime)
 
     def _register(self, entry: Inode, handle: h.Handle) -> Opened:
         if isinstance(handle, h.SnapshotHandle):
             if len(self._opened_sizes) >= MAX_KEPT:
                 self._opened_sizes.clear()
-            self._opened_sizes[entry.ino] = (trio.current_time(), len(handle.data))
+            self._opened_sizes[entry.ino] = (trio.current_time(), len(handle.data), handle.mtime)
         fh = next(self._fh)
         self._handles[fh] = handle
         self.inodes.opened(entry.ino)

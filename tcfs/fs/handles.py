@@ -7,11 +7,13 @@
   waits on the mount's poller, later reads return the same answer.
 * ``ClaimHandle``     — the claim was decided in ``open``/``create``; what is
   written is ignored but bounded.
-* ``TextWriter``      — status, handoff, memory values, outbox messages: every
-  ``write()`` sends the whole text so far, so a failure is the ``write``'s error,
-  which bash's builtin ``echo`` reports (it ignores ``close``).
-* ``ArtifactWriter``  — spooled to a private temporary file, uploaded at
-  ``flush``/``release`` (any size); ``ArtifactReader`` reads ranges in blocks.
+* ``TextWriter``      — status, handoff, memory values, outbox messages: one
+  open file is one value, sent whole by the ``write()`` that ends it (so a
+  failure is that write's error, which bash's builtin ``echo`` reports: it
+  ignores ``close``), or at ``flush`` after writes of whole blocks.
+* ``ArtifactWriter``  — spooled to a private temporary file, uploaded by the
+  ``write()`` that ends a small file, else at ``flush`` (any size);
+  ``ArtifactReader`` reads ranges in blocks.
 * ``SessionHandle``   — the live transcript, through the tailer.
 """
 
@@ -34,10 +36,18 @@ log = logging.getLogger(__name__)
 
 #: a claim's body is ignored, but nobody streams gigabytes into it
 MAX_CLAIM_WRITE = 64 << 10
+#: what writers that have more to send write at a time, or a multiple of it
+BLOCK = 4096
+#: an artifact of at most this many bytes is uploaded by the write that ends
+#: it; a larger one at ``close()``
+SMALL_UPLOAD = 1 << 20
 #: artifacts are read from the store in blocks this big (sequential readers)
 READ_BLOCK = 4 << 20
 
-Commit = Callable[[str], Awaitable[None]]
+#: makes a committed write known (its event): called once per open file
+Announce = Callable[[], None]
+#: sends a text to the bucket; what it returns announces that commit
+Commit = Callable[[str], Awaitable[Announce | None]]
 #: what a read answers: bytes, or a view of a block the handle holds
 Chunk = bytes | memoryview
 Loader = Callable[[], Awaitable[bytes]]
@@ -72,9 +82,11 @@ class Handle:
 
 
 class SnapshotHandle(Handle):
-    def __init__(self, ino: int, data: bytes) -> None:
+    def __init__(self, ino: int, data: bytes, *, mtime: float | None = None) -> None:
         super().__init__(ino)
         self.data = data
+        #: when the content was written, if its record says
+        self.mtime = mtime
 
     async def read(self, off: int, size: int) -> bytes:
         return self.data[off : off + size]
@@ -113,11 +125,30 @@ class ClaimHandle(Handle):
         return len(buf)
 
 
+def is_last_write(off: int, size: int) -> bool:
+    """Whether a write is taken as the last of an open file's: one that ends on
+    a multiple of ``BLOCK`` is one of several (pipes, ``cp``, stdio and
+    buffered writers send whole blocks while more is coming)."""
+    return (off + size) % BLOCK != 0
+
+
 class TextWriter(Handle):
-    """Accumulates text and commits all of it on every write.
+    """One open file is one value: its writes make one text, committed whole.
+
+    A write that ends the text (``is_last_write``) commits inside ``write()``, so
+    its failure is the write's error, which bash's builtin ``echo`` reports (it
+    ignores ``close()``); a write of whole blocks is kept until such a write
+    or ``flush``.  The commit function amends what the same open file
+    committed before (one history entry, one message); what it returns
+    announces the commit (its event), once, at ``flush``, so an open file is
+    one event however many writes it took.  A write that fails (too large,
+    not UTF-8, refused, the store's error) leaves the open file failed: it
+    commits nothing more, and nothing at all if it had committed nothing.
 
     ``base`` loads the current content when a write does not start from an
-    empty file (``>>`` or a write past offset 0 without ``O_TRUNC``).
+    empty file (a write past offset 0 without ``O_TRUNC``).  With ``append``
+    (``O_APPEND``) the handle holds only its own bytes, and each commit is
+    handed the text not yet committed, to append to the value as it is then.
     """
 
     def __init__(
@@ -140,8 +171,16 @@ class TextWriter(Handle):
         self._append = append
         self._commit_empty = commit_empty
         self.buf = bytearray()
-        self.loaded = created  # a new file has no earlier content
+        # a new file has no earlier content; an append adds to the value as it is
+        self.loaded = created or append
         self.committed = False
+        #: written since the last commit
+        self.dirty = False
+        #: characters of the text committed so far (``append``: never sent again)
+        self._sent = 0
+        self.failed: TcfsError | None = None
+        self._announce: Announce | None = None
+        self._lock = trio.Lock()
         self.truncated = created
         self.pending_size = 0
 
@@ -154,17 +193,28 @@ class TextWriter(Handle):
         return bytes(self.buf[off : off + size])
 
     async def truncate(self, size: int) -> None:
-        if size == 0:
-            self.buf = bytearray()
-            self.loaded = True
-            self.truncated = True
-        else:
-            await self._load()
-            del self.buf[size:]
-        self.pending_size = len(self.buf)
+        async with self._lock:
+            if size == 0:
+                self.buf = bytearray()
+                self.loaded = True
+                self.truncated = True
+                self._sent = 0
+            else:
+                await self._load()
+                del self.buf[size:]
+            self.pending_size = len(self.buf)
+            # an empty file never committed is the empty set at ``release``
+            self.dirty = bool(size) or self.committed
 
     async def write(self, off: int, buf: bytes) -> int:
-        if not self.loaded and (self._append or off > 0):
+        async with self._lock:
+            await self._failing(self._write(off, buf))
+            return len(buf)
+
+    async def _write(self, off: int, buf: bytes) -> None:
+        if self.failed is not None:
+            raise self.failed
+        if not self.loaded and off > 0:
             await self._load()
         self.loaded = True
         if self._append:
@@ -176,9 +226,27 @@ class TextWriter(Handle):
             self.buf.extend(b"\0" * (off - len(self.buf)))
         self.buf[off:end] = buf
         self.pending_size = len(self.buf)
-        await self._commit(self.text())
+        self.dirty = True
+        if is_last_write(off, len(buf)):
+            await self._send()
+
+    async def _failing(self, step: Awaitable[None]) -> None:
+        """Run ``step``; its error fails the open file for good."""
+        try:
+            await step
+        except TcfsError as exc:
+            self.failed = exc
+            raise
+
+    async def _send(self) -> None:
+        """Commit what was written since the last commit."""
+        if not self.dirty:
+            return
+        text = self.text()
+        self._announce = await self._commit(text[self._sent :] if self._append else text)
+        self._sent = len(text)
         self.committed = True
-        return len(buf)
+        self.dirty = False
 
     def text(self) -> str:
         try:
@@ -186,18 +254,48 @@ class TextWriter(Handle):
         except UnicodeDecodeError as exc:
             raise InvalidArgument(f"{self.what} must be UTF-8 text", cause=exc) from exc
 
+    def _announce_once(self) -> None:
+        announce, self._announce = self._announce, None
+        if announce is not None:
+            announce()
+
+    async def flush(self) -> None:
+        # A failed write was the error; close() reports nothing more, and
+        # commits nothing it kept.
+        async with self._lock:
+            if self.failed is None:
+                await self._failing(self._send())
+            self._announce_once()
+
     async def release(self) -> None:
-        # ``: > memory/x`` writes nothing: an emptied value is still a set.  Not
-        # at ``flush``: bash's ``echo v > f`` opens, dup2()s and closes the first
-        # descriptor (a flush) before it writes, so a flush-time empty set would
-        # publish an empty value and a bogus history entry before the real one.
-        if not self.committed and self.truncated and self._commit_empty:
-            await self._commit("")
-            self.committed = True
+        async with self._lock:
+            try:
+                if self.failed is None:
+                    # ``: > memory/x`` writes nothing: an emptied value is still
+                    # a set.  Not at ``flush``: bash's ``echo v > f`` opens,
+                    # dup2()s and closes the first descriptor (a flush) before
+                    # it writes, so a flush-time empty set would publish an
+                    # empty value and a bogus history entry before the real one.
+                    if not self.committed and self.truncated and self._commit_empty:
+                        self.dirty = True
+                    await self._send()
+            except TcfsError as exc:
+                log.log(exc.level, "%s: commit at close failed: %s", self.what, exc)
+            self._announce_once()
 
 
 class ArtifactWriter(Handle):
-    """Spool locally, upload whole at ``flush``/``release``.
+    """Spool locally, upload whole.
+
+    A write that ends the file (``is_last_write``) of at most ``SMALL_UPLOAD``
+    bytes uploads inside ``write()``, so bash's builtin ``echo`` sees its
+    failure (it ignores ``close()``); anything else is uploaded at ``flush``
+    (``cp``, ``tar`` check ``close()``).  A new file is uploaded empty at its
+    first close, so it exists at once (``touch``, an empty file of ``tar``);
+    should its content fail to upload, that empty object is removed again
+    (``discard``): a failed write leaves nothing.  An existing file emptied
+    by ``O_TRUNC`` keeps its content until something replaces it.  A failed
+    write fails the open file: it uploads nothing more.
 
     Writes may come at any offset (``cp`` with holes, ``dd seek=``); the spool
     is a private unnamed temporary file, so nothing is left behind on a crash.
@@ -210,7 +308,9 @@ class ArtifactWriter(Handle):
         upload: Callable[[BinaryIO, int], Awaitable[None]],
         *,
         download: Callable[[BinaryIO], Awaitable[None]] | None = None,
+        discard: Callable[[], Awaitable[None]] | None = None,
         created: bool = False,
+        new: bool = False,
         append: bool = False,
         on_release: Callable[[], None] | None = None,
     ) -> None:
@@ -219,9 +319,16 @@ class ArtifactWriter(Handle):
         self._spool: BinaryIO = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
         self._upload = upload
         self._download = download
+        self._discard = discard
         self._append = append
         self.loaded = created
-        self.dirty = created
+        self.dirty = new
+        #: emptied by ``O_TRUNC``: uploaded empty at ``release`` if nothing was
+        self._emptied = created and not new
+        #: the empty object the first close of a new file uploaded
+        self._placeholder = False
+        self.uploaded = False
+        self.failed: TcfsError | None = None
         self.pending_size = 0
 
     async def _load(self) -> None:
@@ -243,34 +350,66 @@ class ArtifactWriter(Handle):
         self.dirty = True
 
     async def write(self, off: int, buf: bytes) -> int:
+        if self.failed is not None:
+            raise self.failed
         if not self.loaded:
             await self._load()
         if self._append:
             off = self.pending_size or 0
 
         def put() -> None:
-            os.pwrite(self._spool.fileno(), buf, off)
+            try:
+                os.pwrite(self._spool.fileno(), buf, off)
+            except OSError as exc:  # the spool's disk: ENOSPC as itself
+                raise TcfsError(
+                    f"cannot spool the artifact: {exc.strerror}", errno=exc.errno
+                ) from exc
 
         await trio.to_thread.run_sync(put)
         self.pending_size = max(self.pending_size or 0, off + len(buf))
         self.dirty = True
+        if is_last_write(off, len(buf)) and self.pending_size <= SMALL_UPLOAD:
+            await self._send()
         return len(buf)
 
     async def read(self, off: int, size: int) -> bytes:
         await self._load()
         return await trio.to_thread.run_sync(os.pread, self._spool.fileno(), size, off)
 
-    async def flush(self) -> None:
+    async def _send(self) -> None:
+        """Upload the spool if it changed; a failure fails the open file and
+        removes the empty object it made."""
         if not self.dirty:
             return
         size = self.pending_size or 0
         self._spool.seek(0)
-        await self._upload(self._spool, size)
+        try:
+            await self._upload(self._spool, size)
+        except TcfsError as exc:
+            self.failed = exc
+            if self._placeholder and self._discard is not None:
+                await self._discard_placeholder()
+            raise
+        self._placeholder = size == 0 and not self.uploaded
+        self.uploaded = True
         self.dirty = False
+
+    async def _discard_placeholder(self) -> None:
+        assert self._discard is not None
+        try:
+            await self._discard()
+        except TcfsError as exc:
+            log.log(exc.level, "could not remove the empty artifact of a failed write: %s", exc)
+
+    async def flush(self) -> None:
+        if self.failed is None:  # else the failed write was the error
+            await self._send()
 
     async def release(self) -> None:
         try:
-            await self.flush()
+            if self.failed is None:
+                self.dirty = self.dirty or (self._emptied and not self.uploaded)
+                await self._send()
         except TcfsError as exc:
             log.log(exc.level, "artifact upload at close failed: %s", exc)
         finally:

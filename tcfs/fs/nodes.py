@@ -213,6 +213,11 @@ class Rendered(Node):
         overrides this or ``render``."""
         return await self.render(ctx), None
 
+    def written(self, record: object) -> float | None:
+        """When ``record`` (what ``fetch`` returns) was written, in seconds
+        since the epoch, if it says: the file's mtime and ctime."""
+        return None
+
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         try:
             body, record = await self.fetch(ctx)
@@ -221,13 +226,12 @@ class Rendered(Node):
             return Stat(self, 0)
         if keep:
             ctx.rendered.keep(self, body, record)
-        return Stat(self, len(body))
+        return Stat(self, len(body), self.written(record))
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        body = ctx.rendered.take(self)
-        if body is None:
-            body = await self.render(ctx)
-        return h.SnapshotHandle(ino, body)
+        kept = ctx.rendered.take_kept(self)
+        body, record = kept if kept is not None else await self.fetch(ctx)
+        return h.SnapshotHandle(ino, body, mtime=self.written(record))
 
 
 class Computed(Node):
@@ -244,8 +248,9 @@ class Computed(Node):
 
 
 class TextFile(Node):
-    """A small text file that every ``write()`` sends whole to the bucket, so
-    a failure is the write's error, which bash's builtin ``echo`` reports."""
+    """A small text file sent whole to the bucket by the ``write()`` that ends
+    it (``handles.TextWriter``), so a failure is the write's error, which
+    bash's builtin ``echo`` reports."""
 
     __slots__ = ()
     perm = 0o644
@@ -255,12 +260,13 @@ class TextFile(Node):
     limit: ClassVar[int]
     what: ClassVar[str]
 
-    async def commit(self, ctx: FsContext, text: str) -> None:
+    async def commit(self, ctx: FsContext, text: str) -> h.Announce | None:
+        """Send ``text``; what it returns records the event, at the close."""
         raise NotImplementedError
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        async def commit(text: str) -> None:
-            await self.commit(ctx, text)
+        async def commit(text: str) -> h.Announce | None:
+            return await self.commit(ctx, text)
 
         return h.TextWriter(ino, commit, limit=self.limit, what=self.what, created=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from tcfs import names
-from tcfs.errors import InvalidName
+from tcfs.errors import InvalidName, NotFound, PreconditionFailed
 from tcfs.protocol import keys
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
@@ -54,6 +54,13 @@ class Artifacts:
 
     def upload(self, scope: str, name: str, fileobj: BinaryIO, size: int) -> str:
         return self.store.put_file(self._key(scope, name), fileobj, size)
+
+    def discard(self, scope: str, name: str, etag: str) -> None:
+        """Remove the version ``etag`` of an artifact, if it is still that one."""
+        try:
+            self.store.delete(self._key(scope, name), if_match=etag)
+        except (NotFound, PreconditionFailed):
+            pass
 
     def download(self, scope: str, name: str, fileobj: BinaryIO) -> int:
         return self.store.get_file(self._key(scope, name), fileobj)

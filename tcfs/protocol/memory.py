@@ -9,7 +9,10 @@ value without its history entry.  The latter is harmless: the value record
 itself names who set it and when (``set_by``, ``set_at``, the fields a history
 entry holds), so no value is ever unaccounted for, and the key's next set
 records both again.  (A store whose requests are no round trips, ``local``,
-writes them in turn, history first: the CLI's order.)  Listing is per
+writes them in turn, history first: the CLI's order.)  A set that fails
+removes the history entry it wrote, and a set may rewrite the entry an
+earlier set of the same write made (``entry``): one write, one entry.
+``update`` is the compare-and-swap an append needs.  Listing is per
 directory with a delimiter, so ``a`` never bleeds into ``a0`` (the peer's
 prefix bug).
 """
@@ -18,18 +21,31 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tcfs import names
-from tcfs.errors import CorruptObject, InvalidArgument, InvalidName, NotFound, TooLarge
-from tcfs.protocol import keys, records
+from tcfs.errors import (
+    CorruptObject,
+    InvalidArgument,
+    InvalidName,
+    NotFound,
+    TcfsError,
+    TooLarge,
+)
+from tcfs.protocol import cas, keys, records
 from tcfs.protocol.parallel import both, settle, start
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
 
 MAX_VALUE = 1 << 20
+#: a ``>>`` that keeps losing its compare-and-swap gives up after this many tries
+UPDATE_ATTEMPTS = 16
+#: and waits a random part of this (times the losses so far) before the next
+UPDATE_BACKOFF_S = 0.02
 #: names remembered as holding a value (a lookup hint, dropped whole past this)
 SEEN_MAX = 4096
 
@@ -43,6 +59,8 @@ class MemoryValue:
     set_by: str | None
     set_at: str | None
     etag: str
+    #: the history entry this value was recorded in (when this mount set it)
+    entry: str | None = None
 
     @property
     def dotted(self) -> str:
@@ -51,6 +69,14 @@ class MemoryValue:
     def render(self) -> bytes:
         text = self.value
         return (text if text.endswith("\n") else text + "\n").encode()
+
+
+def _checked(value: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument("memory values are text")
+    if len(value.encode()) > MAX_VALUE:
+        raise TooLarge(f"memory value is larger than {MAX_VALUE} bytes")
+    return value
 
 
 class Memory:
@@ -69,22 +95,98 @@ class Memory:
             self._seen.clear()
         self._seen[parts] = None
 
-    def set(self, key: Key, value: str) -> MemoryValue:
+    def set(self, key: Key, value: str, *, entry: str | None = None) -> MemoryValue:
+        """Set ``value``.  ``entry``: the history entry an earlier set of the same
+        write made, rewritten instead of a new one (one open file, one entry)."""
         parts = names.memory_key(key)
-        if not isinstance(value, str):
-            raise InvalidArgument("memory values are text")
-        if len(value.encode()) > MAX_VALUE:
-            raise TooLarge(f"memory value is larger than {MAX_VALUE} bytes")
+        history = entry or self._new_entry(parts)
+        written = self._write(parts, value, history, made=entry is None)
+        assert written is not None  # an unconditional put never loses
+        return written
+
+    def update(
+        self, key: Key, change: Callable[[MemoryValue | None], str], *, entry: str | None = None
+    ) -> MemoryValue:
+        """Set the value ``change`` makes of the current one (None: absent) by
+        compare-and-swap: another writer in between makes the put lose, and the
+        change is made again on what that writer left, so no write is lost
+        (``>>`` from many agents at once).  ``Contention`` after
+        ``UPDATE_ATTEMPTS`` losses; a failed update leaves no new history entry."""
+        parts = names.memory_key(key)
+        history = entry or self._new_entry(parts)
+        sent = False
+        try:
+            for n in cas.attempts(UPDATE_ATTEMPTS, f"memory key {'.'.join(parts)}"):
+                try:
+                    current: MemoryValue | None = self.get(parts)
+                except NotFound:
+                    current = None
+                value = _checked(change(current))
+                sent = True
+                written = self._write(
+                    parts,
+                    value,
+                    history,
+                    made=False,
+                    swap=True,
+                    etag=current.etag if current else None,
+                )
+                if written is not None:
+                    return written
+                time.sleep(random.uniform(0, UPDATE_BACKOFF_S * min(n + 1, 8)))
+        except BaseException:
+            if entry is None and sent:
+                self._drop_entry(history)
+            raise
+        raise AssertionError("unreachable: cas.attempts raises when it runs out")
+
+    def _new_entry(self, parts: tuple[str, ...]) -> str:
+        return keys.append_key(keys.memory_history_prefix(parts), self.agent)
+
+    def _write(
+        self,
+        parts: tuple[str, ...],
+        value: str,
+        history: str,
+        *,
+        made: bool,
+        swap: bool = False,
+        etag: str | None = None,
+    ) -> MemoryValue | None:
+        """The history entry and the value, together; the value unconditionally,
+        or with ``swap`` created only (``etag`` None) or replacing ``etag``:
+        None when that condition lost.  A failure removes the history entry
+        if this set ``made`` it, so a set that failed leaves no entry."""
+        _checked(value)
         doc = {"value": value, "set_by": self.agent, "set_at": records.now_iso()}
-        history = keys.append_key(keys.memory_history_prefix(parts), self.agent)
-        entry = records.encode({"key": ".".join(parts), **doc})
-        _, etag = both(
-            lambda: self.store.put(history, entry),
-            lambda: self.store.put(keys.memory_key(parts), records.encode(doc)),
-            together=self.store.round_trips,
-        )
+        body, k = records.encode(doc), keys.memory_key(parts)
+
+        def put_value() -> str | None:
+            if swap:
+                return cas.put_if_unchanged(self.store, k, body, etag)
+            return self.store.put(k, body)
+
+        try:
+            _, new_etag = both(
+                lambda: self.store.put(history, records.encode({"key": ".".join(parts), **doc})),
+                put_value,
+                together=self.store.round_trips,
+            )
+        except BaseException:
+            if made:
+                self._drop_entry(history)
+            raise
+        if new_etag is None:
+            return None
         self._saw(parts, True)
-        return MemoryValue(parts, value, self.agent, doc["set_at"], etag)
+        return MemoryValue(parts, value, self.agent, doc["set_at"], new_etag, history)
+
+    def _drop_entry(self, history: str) -> None:
+        """Remove the history entry of a set that failed (it set nothing)."""
+        try:
+            self.store.delete(history)
+        except TcfsError as exc:
+            log.warning("could not remove the history entry %s of a failed set: %s", history, exc)
 
     def lookup(self, key: Key) -> tuple[MemoryValue | None, bool]:
         """(the value, or None; whether keys are stored below ``key``, asked only

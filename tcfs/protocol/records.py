@@ -31,6 +31,12 @@ def parse_iso(value: object) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
+def timestamp(value: object) -> float | None:
+    """An ISO timestamp from a record in seconds since the epoch, or None."""
+    dt = parse_iso(value)
+    return dt.timestamp() if dt else None
+
+
 def encode(doc: dict[str, Any]) -> bytes:
     """The CLI writes ``json.dumps(doc, indent=2)``; so do we."""
     return json.dumps(doc, indent=2, ensure_ascii=False).encode()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from tcfs.errors import (
     AccessDenied,
     InvalidName,
+    NoSpace,
     NotFound,
     PreconditionFailed,
     StoreError,
@@ -81,6 +82,8 @@ def _os_error(exc: OSError, key: str) -> StoreError:
         return NotFound(f"no such key: {key}", cause=exc)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return AccessDenied(f"permission denied on {key}: {exc.strerror}", cause=exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpace(f"cannot write {key}: {exc.strerror}", errno=exc.errno, cause=exc)
     return StoreError(f"local store failed on {key}: {exc.strerror or exc}", cause=exc)
 
 

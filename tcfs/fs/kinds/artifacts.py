@@ -77,17 +77,20 @@ class Artifact(Node):
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         artifacts, scope, name = ctx.project.artifacts, self.scope, self.name
 
-        uploaded: list[int] = []  # the size of this open file's last upload
+        uploaded: list[tuple[int, str]] = []  # (size, ETag) of this open file's last upload
 
         async def upload(fileobj: BinaryIO, size: int) -> None:
-            await ctx.write(artifacts.upload, scope, name, fileobj, size)
-            uploaded[:] = [size]
+            uploaded[:] = [(size, await ctx.write(artifacts.upload, scope, name, fileobj, size))]
+
+        async def discard() -> None:
+            if uploaded:
+                await ctx.write(artifacts.discard, scope, name, uploaded.pop()[1])
 
         def record() -> None:
             # one event per open file: a shell's redirection closes a copy of
             # the descriptor (an upload) before the command writes anything
             if uploaded:
-                ctx.events.emit("artifact-put", f"{scope}/{name}", size=uploaded[0])
+                ctx.events.emit("artifact-put", f"{scope}/{name}", size=uploaded[0][0])
 
         async def download(fileobj: BinaryIO) -> None:
             try:
@@ -101,7 +104,9 @@ class Artifact(Node):
             ctx.spool_dir or tempfile.gettempdir(),
             upload,
             download=download,
+            discard=discard,
             created=how.truncate,
+            new=how.created,
             append=how.append,
             on_release=record,
         )

@@ -11,7 +11,8 @@ from tcfs.errors import AccessDenied
 from tcfs.fs import handles as h
 from tcfs.fs.context import REQUESTER
 from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
-from tcfs.protocol import reservations
+from tcfs.protocol import records, reservations
+from tcfs.protocol.messages import Message
 
 if TYPE_CHECKING:
     from tcfs.fs.callers import Caller
@@ -31,8 +32,12 @@ class Inbox(Dir):
 class InboxMessage(Rendered):
     __slots__ = ()
 
-    async def render(self, ctx: FsContext) -> bytes:
-        return (await ctx.run(ctx.project.messages.read, self.name)).render()
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
+        msg = await ctx.run(ctx.project.messages.read, self.name)
+        return msg.render(), msg
+
+    def written(self, record: object) -> float | None:
+        return records.timestamp(record.sent_at) if isinstance(record, Message) else None
 
     async def unlink(self, ctx: FsContext) -> None:
         # a direct message is deleted; a broadcast is hidden for this agent only

@@ -20,7 +20,8 @@ from tcfs.fs import handles as h
 from tcfs.fs.namespaces import RECHECK_S
 from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
-from tcfs.protocol import events
+from tcfs.protocol import events, records
+from tcfs.protocol.memory import MemoryValue as Value
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_VALUE = 1 << 20
+
+
+def appended(value: Value | None, text: str) -> str:
+    """``value`` as the mount shows it (with its newline), ``text`` after it,
+    and one trailing newline taken as the shell's again."""
+    shown = value.render().decode() if value is not None else ""
+    return strip_newline(shown + text)
 
 
 def is_namespace(key: tuple[str, ...]) -> bool:
@@ -98,22 +106,38 @@ class MemoryValue(Keyed, TextFile, Rendered):
     limit = MAX_VALUE
     what = "a memory value"
 
-    async def render(self, ctx: FsContext) -> bytes:
-        return (await ctx.run(ctx.project.memory.get, self.key)).render()
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
+        value = await ctx.run(ctx.project.memory.get, self.key)
+        return value.render(), value
 
-    def kept(self, ctx: FsContext, body: bytes, keep: bool) -> Stat:
+    def written(self, record: object) -> float | None:
+        return records.timestamp(record.set_at) if isinstance(record, Value) else None
+
+    def kept(self, ctx: FsContext, value: Value, keep: bool) -> Stat:
         """The stat of a value already fetched (kept for the open, on a lookup)."""
+        body = value.render()
         if keep:
-            ctx.rendered.keep(self, body)
-        return Stat(self, len(body))
+            ctx.rendered.keep(self, body, value)
+        return Stat(self, len(body), self.written(value))
 
     async def commit(self, ctx: FsContext, text: str) -> None:
         value = await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
         events.record_memory_set(ctx.events, value)
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        async def commit(text: str) -> None:
-            await self.commit(ctx, text)
+        memory, key = ctx.project.memory, self.key
+        entry: list[str] = []  # the history entry of this open file: its later commits amend it
+
+        async def commit(text: str) -> h.Announce:
+            made = entry[0] if entry else None
+            if how.append:  # compare-and-swap: appends of other agents are kept
+                value = await ctx.write(
+                    lambda: memory.update(key, lambda now: appended(now, text), entry=made)
+                )
+            else:
+                value = await ctx.write(lambda: memory.set(key, strip_newline(text), entry=made))
+            entry[:] = [value.entry] if value.entry else []
+            return lambda: events.record_memory_set(ctx.events, value)
 
         async def current() -> bytes:
             try:
@@ -165,7 +189,7 @@ class MemoryEntry(Keyed, Node):
             log.debug("%s: %s", self.where, exc)
             return Stat(value, 0)
         if found is not None:
-            return value.kept(ctx, found.render(), keep)
+            return value.kept(ctx, found, keep)
         if below:
             return Stat(MemoryDir(self.path))
         raise NotFound(f"no memory key {'.'.join(key)}")

@@ -25,8 +25,8 @@ class Outbox(WritableDir):
 
 
 class OutboxMessage(TextFile):
-    """Each file created is one message, sent by its first write; later
-    writes of the same open file replace its text."""
+    """Each file created is one message, sent by the write that ends it (or
+    its close); later writes of the same open file replace its text."""
 
     __slots__ = ()
     perm = 0o200
@@ -46,12 +46,13 @@ class OutboxMessage(TextFile):
         messages, to = ctx.project.messages, self.name
         sent: list[Message] = []  # what this open file sent: the next write replaces it
 
-        async def send(text: str) -> None:
+        async def send(text: str) -> h.Announce:
             body = strip_newline(text)
             if sent:
                 sent[0] = await ctx.write(messages.rewrite, sent[0], body)
             else:
                 sent.append(await ctx.write(messages.send, to, body))
-                events.record_message(ctx.events, sent[0])
+            message = sent[0]
+            return lambda: events.record_message(ctx.events, message)
 
         return h.TextWriter(ino, send, limit=self.limit, what=self.what, created=True)

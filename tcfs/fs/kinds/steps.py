@@ -10,7 +10,7 @@ from tcfs.errors import InvalidArgument
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
-from tcfs.protocol import events
+from tcfs.protocol import events, records
 from tcfs.protocol.steps import Claim as ClaimRecord
 
 if TYPE_CHECKING:
@@ -100,11 +100,12 @@ class Status(StepFile, TextFile, Computed):
     async def render(self, ctx: FsContext) -> bytes:
         return ((await ctx.run(ctx.project.steps.status, self.step)).status + "\n").encode()
 
-    async def commit(self, ctx: FsContext, text: str) -> None:
+    async def commit(self, ctx: FsContext, text: str) -> h.Announce | None:
         word = text.strip()
-        if word:
-            st = await ctx.write(ctx.project.steps.set_status, self.step, word)
-            ctx.events.emit("status", self.step, epoch=st.epoch, status=st.status)
+        if not word:
+            return None
+        st = await ctx.write(ctx.project.steps.set_status, self.step, word)
+        return lambda: ctx.events.emit("status", self.step, epoch=st.epoch, status=st.status)
 
 
 class Handoff(StepFile, TextFile, Rendered):
@@ -114,13 +115,18 @@ class Handoff(StepFile, TextFile, Rendered):
     limit = MAX_HANDOFF
     what = "a handoff"
 
-    async def render(self, ctx: FsContext) -> bytes:
+    async def fetch(self, ctx: FsContext) -> tuple[bytes, object]:
         steps = ctx.project.steps
-        return steps.render_handoff(await ctx.run(steps.read_handoff, self.step))
+        doc = await ctx.run(steps.read_handoff, self.step)
+        return steps.render_handoff(doc), doc
 
-    async def commit(self, ctx: FsContext, text: str) -> None:
+    def written(self, record: object) -> float | None:
+        return records.timestamp(record.get("created_at")) if isinstance(record, dict) else None
+
+    async def commit(self, ctx: FsContext, text: str) -> h.Announce:
         steps, step, fields = ctx.project.steps, self.step, handoff_fields(text)
-        events.record_handoff(ctx.events, await ctx.write(lambda: steps.handoff(step, **fields)))
+        doc = await ctx.write(lambda: steps.handoff(step, **fields))
+        return lambda: events.record_handoff(ctx.events, doc)
 
 
 class Wait(StepFile, Blocking):
