@@ -60,8 +60,11 @@ def refused(cwd: Path, harness: str, path: Path, text: str) -> None:
 
 
 def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
-    """The document without tcfs's handlers (and the containers only they filled)."""
+    """The document without tcfs's handlers and grants (and the containers only they filled)."""
     out = json.loads(json.dumps(doc))
+    allow = out.get("permissions", {}).get("allow")
+    if allow is not None:  # Claude Code's rules for the mount
+        out["permissions"]["allow"] = [r for r in allow if "//mnt/" not in r]
     for event, groups in list(out.get("hooks", {}).items()):
         for g in groups:
             g["hooks"] = [h for h in g["hooks"] if "tcfs/hooks" not in h.get("command", "")]
@@ -303,34 +306,34 @@ def test_a_plugin_file_is_written_whole_and_removed_only_when_tcfs_wrote_it(
     neighbour = plugins / "mine.js"
     neighbour.write_text(FOREIGN_PLUGIN)
 
-    path, changed = install.install(h, "/mnt/a b", user=False)
+    path, changed, _ = install.install(h, "/mnt/a b", user=False)
     assert changed and path == plugins / "tcfs.js"
     first, body = path.read_text().split("\n", 1)
     assert first.startswith("// tcfs hooks install demo --mount '/mnt/a b' wrote this file")
     commands = json.loads(body.removeprefix("export const COMMANDS = "))
     assert sorted(commands) == ["prompt", "stop"]  # our events, each with its command
     assert commands["stop"] == install.command(h, "stop", "/mnt/a b")
-    assert install.status(h, user=False) == (path, ["chat.message", "turn.end"], ["/mnt/a b"])
+    assert install.status(h, user=False)[:3] == (path, ["chat.message", "turn.end"], ["/mnt/a b"])
 
     written, stat = path.read_bytes(), path.stat()
-    assert install.install(h, "/mnt/a b", user=False) == (path, False)  # twice: a no-op
+    assert install.install(h, "/mnt/a b", user=False)[:2] == (path, False)  # twice: a no-op
     assert path.read_bytes() == written and path.stat().st_mtime_ns == stat.st_mtime_ns
 
-    assert install.install(h, "/mnt/c", user=False) == (path, True)  # another mount: rewritten
+    assert install.install(h, "/mnt/c", user=False)[:2] == (path, True)  # another mount: rewritten
     assert install.status(h, user=False).mounts == ["/mnt/c"]
     assert "/mnt/a b" not in path.read_text()
 
-    assert install.uninstall(h, user=False) == (path, True)
+    assert install.uninstall(h, user=False)[:2] == (path, True)
     assert not path.exists() and neighbour.read_text() == FOREIGN_PLUGIN
-    assert install.uninstall(h, user=False) == (path, False)
-    assert install.status(h, user=False) == (path, [], [])
+    assert install.uninstall(h, user=False)[:2] == (path, False)
+    assert install.status(h, user=False)[:3] == (path, [], [])
 
     # the user scope is the other file, and only it
-    upath, changed = install.install(h, "/mnt/u", user=True)
+    upath, changed, _ = install.install(h, "/mnt/u", user=True)
     assert changed and upath == tmp_path / "user" / "plugins" / "tcfs.js"
     assert upath.stat().st_mode & 0o777 == 0o600 and not path.exists()
     assert install.status(h, user=True).mounts == ["/mnt/u"]
-    assert install.uninstall(h, user=True) == (upath, True) and not upath.exists()
+    assert install.uninstall(h, user=True)[:2] == (upath, True) and not upath.exists()
 
 
 @pytest.mark.parametrize(
@@ -356,7 +359,7 @@ def test_a_foreign_plugin_file_of_the_same_name_is_refused_and_left_alone(
     with pytest.raises(hookfile.SettingsError, match="nothing was changed") as err:
         install.install(h, "/mnt/a", user=False)
     assert str(path) in str(err.value) and "not tcfs's" in str(err.value)
-    assert install.uninstall(h, user=False) == (path, False)
+    assert install.uninstall(h, user=False)[:2] == (path, False)
     with pytest.raises(hookfile.SettingsError, match="not tcfs's"):
         install.status(h, user=False)
     assert path.read_text() == text
