@@ -88,9 +88,13 @@ def _load() -> dict[str, list[Record]]:
 
 
 def _save(doc: dict[str, list[Record]]) -> None:
+    """tcfs's own record, written apart from what an install records as made."""
     path = _state_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hookfile.write(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.chmod(0o600)
+    os.replace(tmp, path)
 
 
 def _missing_dirs(file: Path) -> list[str]:
@@ -298,3 +302,52 @@ def revoke(owner: str) -> list[str]:
 def granted(owner: str) -> list[str]:
     """What is in place for ``owner``, as recorded."""
     return [_change(e["change"]).what for e in _load().get(owner, [])]
+
+
+# ---------- files and folders an install created ----------
+
+
+def _vacant(text: str) -> bool:
+    """Nothing of anyone's in it: empty, or JSON of empty containers only
+    (what an install started a file from, once uninstall took its part)."""
+
+    def empty(value: object) -> bool:
+        if isinstance(value, dict):
+            return all(empty(v) for v in value.values())
+        return isinstance(value, list) and not value
+
+    if not text.strip():
+        return True
+    try:
+        return empty(json.loads(text))
+    except ValueError:
+        return False
+
+
+def remember_created(owner: str, paths: list[Path]) -> None:
+    """Add to ``owner``'s record the files and folders an install created."""
+    if not paths:
+        return
+    doc = _load()
+    key = f"{owner} created"
+    known = [e["path"] for e in doc.get(key, [])]
+    doc[key] = doc.get(key, []) + [{"path": str(p)} for p in paths if str(p) not in known]
+    _save(doc)
+
+
+def remove_created(owner: str) -> None:
+    """Remove what an install created and uninstall emptied, newest first:
+    a file holding nothing, a folder holding no file."""
+    doc = _load()
+    record = doc.pop(f"{owner} created", [])
+    for entry in reversed(record):
+        path = Path(entry["path"])
+        try:
+            if path.is_dir():
+                path.rmdir()
+            elif _vacant(path.read_text(encoding="utf-8")):
+                path.unlink()
+        except (OSError, UnicodeDecodeError):
+            continue  # something of the user's is there now: it stays
+    if record:
+        _save(doc)

@@ -57,6 +57,15 @@ def install(
     path = harness.config_path(user=user, cwd=cwd)
     # a settings file tcfs will not edit is refused before anything is written
     (pluginfile if harness.config == "plugin" else _store(harness)).find(path, harness.name)
+    with hookfile.recording() as created:
+        done = _install(harness, path, mountpoint, trust=trust, cwd=cwd)
+    grants.remember_created(_owner(harness, path), created)
+    return done
+
+
+def _install(
+    harness: Harness, path: Path, mountpoint: str, *, trust: bool, cwd: Path | None
+) -> Done:
     granted = []
     if harness.access is not None:  # an earlier install's for another mount is taken back
         granted += grants.apply(_owner(harness, path), harness.access(path, mountpoint))
@@ -89,6 +98,7 @@ def uninstall(harness: Harness, *, user: bool, cwd: Path | None = None) -> Done:
     if harness.consent is not None:
         harness.consent(path, False)
     taken = grants.revoke(_owner(harness, path)) + grants.revoke(_owner(harness, path, "trust"))
+    grants.remove_created(_owner(harness, path))
     return Done(path, changed, taken)
 
 

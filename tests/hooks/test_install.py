@@ -376,3 +376,60 @@ def test_the_plugin_marker_reads_back_any_mountpoint_in_any_comment_style() -> N
     assert (
         pluginfile.owner("// tcfs hooks install demo --mount 'unclosed wrote this file; \n") is None
     )
+
+
+FOREIGN_FILES = {
+    ".claude/settings.local.json": '{"permissions": {"allow": ["Bash(ls:*)"]}, "model": "x"}\n',
+    ".codex/config.toml": '# mine\nmodel = "o4"\n',
+    "opencode.json": '{\n  "permission": {"bash": "ask"},\n  "model": "a/b"\n}\n',
+    "home/.codex/config.toml": '[projects."/elsewhere"]\ntrust_level = "untrusted"\n',
+    "home/.gemini/trustedFolders.json": '{\n  "/elsewhere": "DO_NOT_TRUST"\n}\n',
+}
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["no-files", "users-files"])
+@pytest.mark.parametrize("harness", sorted(HOOKED))
+def test_install_with_grants_and_trust_then_uninstall_restores_every_file(
+    tmp_path: Path, harness: str, foreign: bool
+) -> None:
+    """Whatever ``--trust`` and the mount's grants added, in the project and
+    in the harness's home, uninstall takes back: every file as it was, byte
+    for byte, and none left that was not there."""
+    home = tmp_path / "home"
+    env = {
+        "HOME": str(home),
+        "CODEX_HOME": str(home / ".codex"),
+        "GEMINI_CLI_HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "HERMES_HOME": str(home / ".hermes"),
+        "OPENCLAW_STATE_DIR": str(home / ".openclaw"),
+    }
+    for name, text in FOREIGN_FILES.items() if foreign else ():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    home.mkdir(exist_ok=True)
+
+    def snapshot() -> dict[str, bytes | None]:
+        return {
+            str(p.relative_to(tmp_path)): None if p.is_dir() else p.read_bytes()
+            for p in sorted(tmp_path.rglob("*"))
+        }
+
+    before = snapshot()
+    out = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/srv/m a", "--trust", env=env)
+    assert out.returncode == 0, out.stderr
+    h = load(harness)
+    if h.access is not None:
+        assert "granted:" in out.stdout and "/srv/m a" in out.stdout
+    if h.trust is not None:
+        assert f"trusts {tmp_path}" in out.stdout
+    assert snapshot() != before
+    status = tcfs(tmp_path, "hooks", "status", env=env).stdout
+    assert ("granted:" in status) == (h.access is not None or h.trust is not None)
+    again = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/srv/m a", "--trust", env=env)
+    assert again.returncode == 0 and "granted:" not in again.stdout  # twice: nothing new
+
+    out = tcfs(tmp_path, "hooks", "uninstall", harness, env=env)
+    assert out.returncode == 0, out.stderr
+    assert snapshot() == before
