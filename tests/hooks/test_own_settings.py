@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script, ToolCall
+from tests.fakemodel import FakeModel, Script
 from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
@@ -106,9 +106,9 @@ def test_a_harness_in_its_own_safety_settings_coordinates_through_the_mount(  # 
     with FakeModel(script) as model:
         env = base_env(home)
         env.update((mode.configure or program.configure)(model.url, home, project))
+        argv = ["hooks", "install", harness, "--mount", str(ma), "--trust"]
         inst = subprocess.run(
-            [sys.executable, "-m", "tcfs", "hooks", "install", harness]
-            + ["--mount", str(ma), "--trust"],
+            [sys.executable, "-m", "tcfs", *argv],
             cwd=project,
             env={**env, "TCFS_HOME": os.environ["TCFS_HOME"]},
             capture_output=True,
