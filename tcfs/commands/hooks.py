@@ -25,19 +25,36 @@ def hooks() -> None:
 @click.argument("harness", type=click.Choice(ALL))
 @click.option("--mount", "mountpoint", required=True, help="the agent's tcfs mountpoint")
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
-def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
-    """Merge tcfs's hooks into HARNESS's configuration (project scope by default)."""
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="also record the harness's trust of this project, where its hooks need it "
+    "(Codex, Gemini CLI)",
+)
+def install_cmd(harness: str, mountpoint: str, user: bool, trust: bool) -> None:
+    """Merge tcfs's hooks into HARNESS's configuration (project scope by default),
+    with what its safety settings need to let the agent use the mount, scoped
+    to the mount: never a bypass."""
     h = load(harness)
     mountpoint = os.path.abspath(mountpoint)
     try:
-        path, changed = install.install(h, mountpoint, user=user)
+        done = install.install(h, mountpoint, user=user, trust=trust)
     except hookfile.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    verb = "installed" if changed else "already installed:"
+    verb = "installed" if done.changed else "already installed:"
     events = ", ".join(h.events.values())
-    click.echo(f"{verb} {h.title} hooks ({events}) for {mountpoint} in {path}")
+    click.echo(f"{verb} {h.title} hooks ({events}) for {mountpoint} in {done.path}")
+    for line in done.granted:
+        click.echo(f"granted: {line}")
+    if h.trust is not None and not trust:
+        click.echo(
+            f"note: {h.title} runs this project's hooks only in a trusted project; to record "
+            f"that consent run: tcfs hooks install {harness} --mount {mountpoint} --trust"
+        )
     if h.notes:
         click.echo(f"note: {h.notes}")
+    if h.headless:
+        click.echo(f"then: {h.headless}")
     from tcfs import registry
 
     if not registry.is_mounted(mountpoint):
@@ -48,13 +65,18 @@ def install_cmd(harness: str, mountpoint: str, user: bool) -> None:
 @click.argument("harness", type=click.Choice(ALL))
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
 def uninstall_cmd(harness: str, user: bool) -> None:
-    """Remove tcfs's hooks (and nothing else) from HARNESS's configuration."""
+    """Remove what `tcfs hooks install` added to HARNESS's configuration (and nothing else)."""
     h = load(harness)
     try:
-        path, changed = install.uninstall(h, user=user)
+        done = install.uninstall(h, user=user)
     except hookfile.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"removed tcfs's {h.title} hooks from {path}" if changed else f"none in {path}")
+    if done.changed:
+        click.echo(f"removed tcfs's {h.title} hooks from {done.path}")
+    for line in done.granted:
+        click.echo(f"took back: {line}")
+    if not done.changed and not done.granted:
+        click.echo(f"none in {done.path}")
 
 
 @hooks.command("status")
@@ -75,6 +97,8 @@ def status_cmd() -> None:
                 )
             else:
                 click.echo(f"{name} ({_scope(user)}): not installed  [{st.path}]")
+            for line in st.granted:
+                click.echo(f"  granted: {line}")
 
 
 @click.command(

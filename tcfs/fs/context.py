@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from tcfs.fs.calls import Calls
+from tcfs.fs.kinds.guests import Guests
 from tcfs.fs.namespaces import Namespaces
 from tcfs.protocol.events import EventSink, NoEvents
 
@@ -115,6 +116,8 @@ class FsContext:
     feed: EventsFeed | None = None
     #: which names directly under memory/ are namespaces (no one-part key)
     namespaces: Namespaces = field(default_factory=Namespaces)
+    #: what sandboxes made at the root (``.git``, ...): this mount's memory only
+    guests: Guests = field(default_factory=Guests)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

@@ -19,6 +19,7 @@ from tcfs.fs.kinds import (
     agents,
     artifacts,
     events,
+    guests,
     inbox,
     memory,
     outbox,
@@ -56,6 +57,9 @@ TABLE: list[tuple[str, type[Node]]] = [
     ("sessions", sessions.SessionsDir),
     ("sessions/<harness>", sessions.Harness),
     ("sessions/<harness>/<session>.jsonl", sessions.Session),
+    # what a sandbox makes at the root (``.git``, ``.codex``, ...): this mount's only
+    ("<guest>", guests.GuestEntry),
+    ("<guest>/<inner>...", guests.GuestEntry),
 ]
 
 #: the longest name the kernel passes on (NAME_MAX); longer ones never reach us
@@ -91,6 +95,8 @@ SEGMENTS: dict[str, Check] = {
     "<artifact>": names.artifact_name,
     "<harness>": lambda n: session_names.check_name("harness", n),
     "<session>.jsonl": _suffixed(".jsonl", lambda n: session_names.check_name("session id", n)),
+    "<guest>": guests.is_guest_name,
+    "<inner>": str,
 }
 
 

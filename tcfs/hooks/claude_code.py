@@ -5,13 +5,42 @@
 Project scope is ``.claude/settings.local.json`` (the per-user, uncommitted
 file); ``--user`` is ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR``).
 Timeouts are in seconds.
+
+Headless (``claude -p``) Claude Code lets the shell tool read and write only
+in the session's working directories, and asks before a command creates or
+changes a file there; a ``>`` redirection into the mount is such a change, and
+``Bash(echo:*)``-style rules never cover it.  What covers it, scoped to the
+mount, is a pair of path rules in the same settings file: ``Read(//M/**)`` and
+``Edit(//M/**)`` (``//`` starts an absolute path in a rule).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from tcfs.hooks.harness import Harness, claude_style, home_dir
 
+if TYPE_CHECKING:
+    from tcfs.hooks.grants import Change
+
 EVENTS = {"session-start": "SessionStart", "prompt": "UserPromptSubmit", "stop": "Stop"}
+
+
+def access(settings: Path, mountpoint: str) -> list[Change]:
+    from tcfs.hooks.grants import JsonMember  # only install needs it
+
+    return [
+        JsonMember(
+            str(settings),
+            ("permissions", "allow"),
+            None,
+            f"{rule}(/{mountpoint}/**)",
+            f"permissions.allow: {rule}(/{mountpoint}/**) ({what} the mount)",
+        )
+        for rule, what in (("Read", "read"), ("Edit", "write into"))
+    ]
+
 
 HARNESS = Harness(
     name="claude-code",
@@ -21,4 +50,6 @@ HARNESS = Harness(
     events=EVENTS,
     timeout=5,
     format=claude_style(EVENTS),
+    access=access,
+    headless="run `claude -p PROMPT` with no permission flags",
 )

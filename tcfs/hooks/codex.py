@@ -14,6 +14,14 @@ only once the user trusts each one: ``config.toml`` holds
 JSON with sorted keys.  Installing is the user's consent: tcfs records the
 trust of exactly its handlers (and the flag, when the config has no
 ``[features]`` of its own) in a marked block of ``$CODEX_HOME/config.toml``.
+
+``codex exec -s workspace-write`` runs commands in a bubblewrap sandbox that
+may write only in its writable roots: the mount becomes one through
+``[sandbox_workspace_write] writable_roots`` in the project's
+``.codex/config.toml`` (the user's with ``--user``).  Codex reads a project's
+``.codex/`` (hooks and config) only once the project is trusted:
+``[projects."<dir>"] trust_level = "trusted"`` in ``$CODEX_HOME/config.toml``,
+which ``--trust`` records.
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tcfs.hooks import claude_code, hookfile, markedblock
 from tcfs.hooks.harness import home_dir
+
+if TYPE_CHECKING:
+    from tcfs.hooks.grants import Change
 
 #: Codex's own names of the events in a trust key
 SNAKE = {"SessionStart": "session_start", "UserPromptSubmit": "user_prompt_submit", "Stop": "stop"}
@@ -67,6 +79,41 @@ def _trust(hooks_file: Path, granted: bool) -> None:
     markedblock.install(config, tag, "".join(lines))
 
 
+def _config(hooks_file: Path) -> Path:
+    """The ``config.toml`` beside a ``hooks.json`` (project or user layer)."""
+    return hooks_file.with_name("config.toml")
+
+
+def access(hooks_file: Path, mountpoint: str) -> list[Change]:
+    from tcfs.hooks.grants import TextBlock  # only install needs it
+
+    return [
+        TextBlock(
+            str(_config(hooks_file)),
+            "codex writable root",
+            f"[sandbox_workspace_write]\nwritable_roots = [{json.dumps(mountpoint)}]\n",
+            f"sandbox_workspace_write.writable_roots: {mountpoint} (workspace-write may write "
+            f"there) in {_config(hooks_file)}",
+            conflict=r"^\s*\[sandbox_workspace_write\]|^\s*sandbox_workspace_write\s*\.",
+        )
+    ]
+
+
+def trust(project: Path) -> list[Change]:
+    from tcfs.hooks.grants import TextBlock  # only install needs it
+
+    key = json.dumps(str(project))
+    return [
+        TextBlock(
+            str(home_dir("CODEX_HOME", ".codex") / "config.toml"),
+            f"codex trust {project}",
+            f'[projects.{key}]\ntrust_level = "trusted"\n',
+            f"Codex trusts {project} (its hooks and .codex/config.toml are read)",
+            conflict=rf"^\s*\[projects\.{re.escape(key)}\]",
+        )
+    ]
+
+
 HARNESS = claude_code.HARNESS._replace(
     name="codex",
     title="Codex",
@@ -76,4 +123,8 @@ HARNESS = claude_code.HARNESS._replace(
     notes="Codex runs hooks behind `[features] hooks = true` and only once trusted: both are "
     "recorded in $CODEX_HOME/config.toml (a config with its own [features] needs "
     "`hooks = true` there by hand)",
+    access=access,
+    trust=trust,
+    headless="run `codex exec -s workspace-write PROMPT`; its shell tool returns after 10 s, "
+    "so the agent polls a long `wait` (`tcfs instructions codex` says how)",
 )

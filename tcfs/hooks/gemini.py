@@ -4,14 +4,33 @@
 with ``{"decision": "deny", "reason": ...}`` sends the reason to the agent as
 a new prompt and reports ``stop_hook_active``
 (packages/core/src/hooks/types.ts, docs/hooks/reference.md).  Timeouts are
-in milliseconds.  Project hooks run only in a trusted folder.
+in milliseconds.  Project hooks run only in a trusted folder, recorded in
+``~/.gemini/trustedFolders.json`` (``--skip-trust`` runs the agent but not
+the project's hooks); ``--trust`` records it.  Headless, the shell tool is
+offered only with ``--yolo`` (the user's decision: tcfs cannot scope it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from tcfs.hooks.harness import Harness, claude_style, home_dir
 
+if TYPE_CHECKING:
+    from tcfs.hooks.grants import Change
+
 EVENTS = {"session-start": "SessionStart", "prompt": "BeforeAgent", "stop": "AfterAgent"}
+
+
+def trust(project: Path) -> list[Change]:
+    from tcfs.hooks.grants import JsonMember  # only install needs it
+
+    folders = home_dir("GEMINI_CLI_HOME", "") / ".gemini" / "trustedFolders.json"
+    return [
+        JsonMember(str(folders), (), str(project), "TRUST_FOLDER", f"Gemini CLI trusts {project}")
+    ]
+
 
 HARNESS = Harness(
     name="gemini",
@@ -22,4 +41,6 @@ HARNESS = Harness(
     timeout=5000,
     format=claude_style(EVENTS, block="deny"),
     notes="project hooks run only in a trusted folder",
+    trust=trust,
+    headless="run `gemini -p PROMPT --yolo` (headless, no shell tool is offered without it)",
 )

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from tcfs.hooks.grants import Change
+
 #: our hook events, in the order a turn meets them
 EVENTS = ("session-start", "prompt", "stop")
 
@@ -53,6 +55,15 @@ class Harness(NamedTuple):
     #: has put the answer into the turn it writes ``delivered``, and only then
     #: are the messages marked read (a plugin, not the harness, runs the hook)
     confirms: bool = False
+    #: what the harness's safety settings need so its agent may use the mount
+    #: from its shell tool, scoped to it: (hook settings file, mountpoint) ->
+    #: the changes (``tcfs.hooks.grants``); None: nothing is needed
+    access: Callable[[Path, str], list[Change]] | None = None
+    #: the project trust the harness needs before it runs project hooks:
+    #: project directory -> the changes (``tcfs hooks install --trust``)
+    trust: Callable[[Path], list[Change]] | None = None
+    #: what the user still decides, said at install (the harness's own mode)
+    headless: str = ""
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path

@@ -12,10 +12,11 @@ whose ``hooks`` are not of that shape, is refused and left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -200,8 +201,30 @@ def uninstall(path: Path, harness: str) -> bool:
     return _save(path, original, _strip(path, original, marker(harness)))
 
 
+#: while an install runs: the files and folders it creates, in order
+_created: list[Path] | None = None
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Path]]:
+    """Note every file and folder ``write`` creates meanwhile (what an
+    uninstall must remove again once it holds nothing of the user's)."""
+    global _created
+    made: list[Path] = []
+    _created = made
+    try:
+        yield made
+    finally:
+        _created = None
+
+
 def write(path: Path, text: str) -> None:
     """Replace ``path`` atomically, keeping its mode (a new file is 0600)."""
+    if _created is not None:
+        missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+        _created.extend(reversed(missing))
+        if not path.exists():
+            _created.append(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
 
-from tcfs.hooks import hookfile, pluginfile, yamlblock
+from tcfs.hooks import grants, hookfile, pluginfile, yamlblock
 from tcfs.hooks.harness import Harness
 
 
@@ -17,6 +17,15 @@ class Installed(NamedTuple):
     path: Path
     events: list[str]  # the harness's event names that call tcfs
     mounts: list[str]  # the mountpoints those calls read
+    granted: list[str]  # what the harness's settings allow for the mount (``grants``)
+
+
+class Done(NamedTuple):
+    """What one install or uninstall did."""
+
+    path: Path  # the hook settings file
+    changed: bool  # the hooks in it changed
+    granted: list[str]  # access and trust made (install) or taken back (uninstall)
 
 
 def command(harness: Harness, event: str, mountpoint: str) -> str:
@@ -34,8 +43,35 @@ def _store(harness: Harness) -> ModuleType:
     return yamlblock if harness.config == "yaml" else hookfile
 
 
-def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, bool]:
-    path = harness.config_path(user=user)
+def _owner(harness: Harness, path: Path, kind: str = "access") -> str:
+    """Whose grants these are in tcfs's record: a harness in one scope."""
+    return f"{harness.name} {kind} {path}"
+
+
+def install(
+    harness: Harness, mountpoint: str, *, user: bool, trust: bool = False, cwd: Path | None = None
+) -> Done:
+    """The hooks, the mount's access in the harness's settings and, with
+    ``trust``, the project's trust.  Grants come first: a settings file they
+    create is then theirs to remove again at uninstall, hooks and all."""
+    path = harness.config_path(user=user, cwd=cwd)
+    # a settings file tcfs will not edit is refused before anything is written
+    (pluginfile if harness.config == "plugin" else _store(harness)).find(path, harness.name)
+    with hookfile.recording() as created:
+        done = _install(harness, path, mountpoint, trust=trust, cwd=cwd)
+    grants.remember_created(_owner(harness, path), created)
+    return done
+
+
+def _install(
+    harness: Harness, path: Path, mountpoint: str, *, trust: bool, cwd: Path | None
+) -> Done:
+    granted = []
+    if harness.access is not None:  # an earlier install's for another mount is taken back
+        granted += grants.apply(_owner(harness, path), harness.access(path, mountpoint))
+    if trust and harness.trust is not None:
+        project = (cwd or Path.cwd()).resolve()
+        granted += grants.apply(_owner(harness, path, "trust"), harness.trust(project))
     changed: bool
     if harness.config == "plugin":
         assert harness.plugin is not None, f"{harness.name}: a plugin harness renders its file"
@@ -47,11 +83,13 @@ def install(harness: Harness, mountpoint: str, *, user: bool) -> tuple[Path, boo
         changed = _store(harness).install(path, harness.name, handlers)
     if harness.consent is not None:
         harness.consent(path, True)
-    return path, changed
+    return Done(path, changed, granted)
 
 
-def uninstall(harness: Harness, *, user: bool) -> tuple[Path, bool]:
-    path = harness.config_path(user=user)
+def uninstall(harness: Harness, *, user: bool, cwd: Path | None = None) -> Done:
+    """Everything ``install`` added, and nothing else: the hooks first, then
+    the grants (which remove the files they created once those are empty)."""
+    path = harness.config_path(user=user, cwd=cwd)
     changed: bool
     if harness.config == "plugin":
         changed = pluginfile.uninstall(path, harness.name)
@@ -59,7 +97,9 @@ def uninstall(harness: Harness, *, user: bool) -> tuple[Path, bool]:
         changed = _store(harness).uninstall(path, harness.name)
     if harness.consent is not None:
         harness.consent(path, False)
-    return path, changed
+    taken = grants.revoke(_owner(harness, path)) + grants.revoke(_owner(harness, path, "trust"))
+    grants.remove_created(_owner(harness, path))
+    return Done(path, changed, taken)
 
 
 def _mount_of(cmd: str) -> str:
@@ -73,11 +113,11 @@ def _mount_of(cmd: str) -> str:
 def status(harness: Harness, *, user: bool) -> Installed:
     """What is installed in one scope (``SettingsError`` if the file is malformed)."""
     path = harness.config_path(user=user)
+    granted = grants.granted(_owner(harness, path)) + grants.granted(_owner(harness, path, "trust"))
     if harness.config == "plugin":  # the whole file is tcfs's: every event, one mount
         mount = pluginfile.find(path, harness.name)
-        return Installed(
-            path, list(harness.events.values()) if mount else [], [mount] if mount else []
-        )
+        events = list(harness.events.values()) if mount else []
+        return Installed(path, events, [mount] if mount else [], granted)
     found: list[hookfile.Found] = _store(harness).find(path, harness.name)
     mounts = sorted({_mount_of(f.command) for f in found})
-    return Installed(path, [f.event for f in found], mounts)
+    return Installed(path, [f.event for f in found], mounts, granted)

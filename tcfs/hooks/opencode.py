@@ -14,6 +14,10 @@ filled in) that runs tcfs's hook command for each event:
   message (``client.session.prompt`` with ``noReply``), so the running turn
   goes on with it; once per prompt, so two agents cannot loop.
 
+``opencode run`` rejects a tool call that touches a path outside the
+project unless ``permission.external_directory`` allows it; tcfs allows the
+mount alone, in the project's ``opencode.json`` (the user's with ``--user``).
+
 Event names from opencode-ai 1.18.33 (packages/opencode/src/plugin/index.ts,
 session/prompt.ts, session/processor.ts; packages/plugin/src/index.ts).
 """
@@ -23,8 +27,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tcfs.hooks.harness import Answer, Harness, JSONObject, home_dir
+
+if TYPE_CHECKING:
+    from tcfs.hooks.grants import Change
 
 EVENTS = {
     "session-start": "chat.message (a session's first)",
@@ -51,6 +59,24 @@ def plugin(commands: Mapping[str, str]) -> str:
     return text.replace("__TCFS_COMMANDS__", json.dumps(dict(commands), indent=2), 1)
 
 
+def access(plugin_file: Path, mountpoint: str) -> list[Change]:
+    from tcfs.hooks.grants import JsonMember  # only install needs it
+
+    # .opencode/plugins/tcfs.js -> opencode.json; ~/.config/opencode/plugins/tcfs.js -> beside
+    base = plugin_file.parent.parent
+    config = base.parent if base.name == ".opencode" else base
+    return [
+        JsonMember(
+            str(config / "opencode.json"),
+            ("permission", "external_directory"),
+            pattern,
+            "allow",
+            f"permission.external_directory: {pattern} allowed",
+        )
+        for pattern in (mountpoint, f"{mountpoint}/**")
+    ]
+
+
 HARNESS = Harness(
     name="opencode",
     title="OpenCode",
@@ -63,4 +89,6 @@ HARNESS = Harness(
     config="plugin",
     plugin=plugin,
     confirms=True,
+    access=access,
+    headless="run `opencode run PROMPT`",
 )

@@ -88,5 +88,7 @@ def find(path: Path, harness: str) -> str | None:
         return None
     mine = owner(text)
     if mine is None or mine.harness != harness:
-        raise SettingsError(f"{path} is not tcfs's; `tcfs hooks install` will not overwrite it")
+        raise SettingsError(
+            f"{path} is not tcfs's; `tcfs hooks install` will not overwrite it: nothing was changed"
+        )
     return mine.mount

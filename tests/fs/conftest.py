@@ -126,8 +126,9 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        under: Path | None = None,
     ) -> Mount:
-        mnt = tmp_path / f"mnt-{agent}"
+        mnt = (under or tmp_path) / f"mnt-{agent}"
         mnt.mkdir()
         log = tmp_path / f"daemon-{agent}.log"
         args = [

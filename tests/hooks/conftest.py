@@ -16,6 +16,15 @@ from tests.fs.conftest import backend, mount  # noqa: F401 - fixtures for these 
 from tests.fs.test_doorbells import proxied  # noqa: F401 - requests counted at the S3 endpoint
 
 
+@pytest.fixture(autouse=True)
+def _own_tcfs_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tcfs's record of what ``hooks install`` granted stays the test's, apart
+    from the files the test looks at (a test asking for ``tcfs_home`` gets that)."""
+    monkeypatch.setenv("TCFS_HOME", str(tmp_path_factory.mktemp("tcfs-home")))
+
+
 @dataclass
 class HookRun:
     seconds: float

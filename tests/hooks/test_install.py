@@ -60,8 +60,11 @@ def refused(cwd: Path, harness: str, path: Path, text: str) -> None:
 
 
 def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]
-    """The document without tcfs's handlers (and the containers only they filled)."""
+    """The document without tcfs's handlers and grants (and the containers only they filled)."""
     out = json.loads(json.dumps(doc))
+    allow = out.get("permissions", {}).get("allow")
+    if allow is not None:  # Claude Code's rules for the mount
+        out["permissions"]["allow"] = [r for r in allow if "//mnt/" not in r]
     for event, groups in list(out.get("hooks", {}).items()):
         for g in groups:
             g["hooks"] = [h for h in g["hooks"] if "tcfs/hooks" not in h.get("command", "")]
@@ -303,34 +306,34 @@ def test_a_plugin_file_is_written_whole_and_removed_only_when_tcfs_wrote_it(
     neighbour = plugins / "mine.js"
     neighbour.write_text(FOREIGN_PLUGIN)
 
-    path, changed = install.install(h, "/mnt/a b", user=False)
+    path, changed, _ = install.install(h, "/mnt/a b", user=False)
     assert changed and path == plugins / "tcfs.js"
     first, body = path.read_text().split("\n", 1)
     assert first.startswith("// tcfs hooks install demo --mount '/mnt/a b' wrote this file")
     commands = json.loads(body.removeprefix("export const COMMANDS = "))
     assert sorted(commands) == ["prompt", "stop"]  # our events, each with its command
     assert commands["stop"] == install.command(h, "stop", "/mnt/a b")
-    assert install.status(h, user=False) == (path, ["chat.message", "turn.end"], ["/mnt/a b"])
+    assert install.status(h, user=False)[:3] == (path, ["chat.message", "turn.end"], ["/mnt/a b"])
 
     written, stat = path.read_bytes(), path.stat()
-    assert install.install(h, "/mnt/a b", user=False) == (path, False)  # twice: a no-op
+    assert install.install(h, "/mnt/a b", user=False)[:2] == (path, False)  # twice: a no-op
     assert path.read_bytes() == written and path.stat().st_mtime_ns == stat.st_mtime_ns
 
-    assert install.install(h, "/mnt/c", user=False) == (path, True)  # another mount: rewritten
+    assert install.install(h, "/mnt/c", user=False)[:2] == (path, True)  # another mount: rewritten
     assert install.status(h, user=False).mounts == ["/mnt/c"]
     assert "/mnt/a b" not in path.read_text()
 
-    assert install.uninstall(h, user=False) == (path, True)
+    assert install.uninstall(h, user=False)[:2] == (path, True)
     assert not path.exists() and neighbour.read_text() == FOREIGN_PLUGIN
-    assert install.uninstall(h, user=False) == (path, False)
-    assert install.status(h, user=False) == (path, [], [])
+    assert install.uninstall(h, user=False)[:2] == (path, False)
+    assert install.status(h, user=False)[:3] == (path, [], [])
 
     # the user scope is the other file, and only it
-    upath, changed = install.install(h, "/mnt/u", user=True)
+    upath, changed, _ = install.install(h, "/mnt/u", user=True)
     assert changed and upath == tmp_path / "user" / "plugins" / "tcfs.js"
     assert upath.stat().st_mode & 0o777 == 0o600 and not path.exists()
     assert install.status(h, user=True).mounts == ["/mnt/u"]
-    assert install.uninstall(h, user=True) == (upath, True) and not upath.exists()
+    assert install.uninstall(h, user=True)[:2] == (upath, True) and not upath.exists()
 
 
 @pytest.mark.parametrize(
@@ -356,7 +359,7 @@ def test_a_foreign_plugin_file_of_the_same_name_is_refused_and_left_alone(
     with pytest.raises(hookfile.SettingsError, match="nothing was changed") as err:
         install.install(h, "/mnt/a", user=False)
     assert str(path) in str(err.value) and "not tcfs's" in str(err.value)
-    assert install.uninstall(h, user=False) == (path, False)
+    assert install.uninstall(h, user=False)[:2] == (path, False)
     with pytest.raises(hookfile.SettingsError, match="not tcfs's"):
         install.status(h, user=False)
     assert path.read_text() == text
@@ -373,3 +376,60 @@ def test_the_plugin_marker_reads_back_any_mountpoint_in_any_comment_style() -> N
     assert (
         pluginfile.owner("// tcfs hooks install demo --mount 'unclosed wrote this file; \n") is None
     )
+
+
+FOREIGN_FILES = {
+    ".claude/settings.local.json": '{"permissions": {"allow": ["Bash(ls:*)"]}, "model": "x"}\n',
+    ".codex/config.toml": '# mine\nmodel = "o4"\n',
+    "opencode.json": '{\n  "permission": {"bash": "ask"},\n  "model": "a/b"\n}\n',
+    "home/.codex/config.toml": '[projects."/elsewhere"]\ntrust_level = "untrusted"\n',
+    "home/.gemini/trustedFolders.json": '{\n  "/elsewhere": "DO_NOT_TRUST"\n}\n',
+}
+
+
+@pytest.mark.parametrize("foreign", [False, True], ids=["no-files", "users-files"])
+@pytest.mark.parametrize("harness", sorted(HOOKED))
+def test_install_with_grants_and_trust_then_uninstall_restores_every_file(
+    tmp_path: Path, harness: str, foreign: bool
+) -> None:
+    """Whatever ``--trust`` and the mount's grants added, in the project and
+    in the harness's home, uninstall takes back: every file as it was, byte
+    for byte, and none left that was not there."""
+    home = tmp_path / "home"
+    env = {
+        "HOME": str(home),
+        "CODEX_HOME": str(home / ".codex"),
+        "GEMINI_CLI_HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "HERMES_HOME": str(home / ".hermes"),
+        "OPENCLAW_STATE_DIR": str(home / ".openclaw"),
+    }
+    for name, text in FOREIGN_FILES.items() if foreign else ():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    home.mkdir(exist_ok=True)
+
+    def snapshot() -> dict[str, bytes | None]:
+        return {
+            str(p.relative_to(tmp_path)): None if p.is_dir() else p.read_bytes()
+            for p in sorted(tmp_path.rglob("*"))
+        }
+
+    before = snapshot()
+    out = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/srv/m a", "--trust", env=env)
+    assert out.returncode == 0, out.stderr
+    h = load(harness)
+    if h.access is not None:
+        assert "granted:" in out.stdout and "/srv/m a" in out.stdout
+    if h.trust is not None:
+        assert f"trusts {tmp_path}" in out.stdout
+    assert snapshot() != before
+    status = tcfs(tmp_path, "hooks", "status", env=env).stdout
+    assert ("granted:" in status) == (h.access is not None or h.trust is not None)
+    again = tcfs(tmp_path, "hooks", "install", harness, "--mount", "/srv/m a", "--trust", env=env)
+    assert again.returncode == 0 and "granted:" not in again.stdout  # twice: nothing new
+
+    out = tcfs(tmp_path, "hooks", "uninstall", harness, env=env)
+    assert out.returncode == 0, out.stderr
+    assert snapshot() == before

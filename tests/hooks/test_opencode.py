@@ -220,7 +220,15 @@ def test_install_beside_a_foreign_plugin_and_config_keeps_their_bytes(tmp_path: 
     commands = json.loads(text.split("const COMMANDS = ", 1)[1].split("\nconst ", 1)[0])
     assert sorted(commands) == ["prompt", "session-start", "stop"]
     assert all(c.endswith("opencode " + e + " --mount /mnt/a") for e, c in commands.items())
-    assert {p: p.read_bytes() for p in before} == before
+    # the user's files stay; opencode.json only gains the mount's external-directory grant
+    assert {p: p.read_bytes() for p in before if p != config} == {
+        p: b for p, b in before.items() if p != config
+    }
+    granted = json.loads(config.read_text())
+    assert granted.pop("permission") == {
+        "external_directory": {"/mnt/a": "allow", "/mnt/a/**": "allow"}
+    }
+    assert granted == json.loads(FOREIGN_CONFIG)
 
     written = ours.read_bytes()
     again = tcfs(tmp_path, "hooks", "install", "opencode", "--mount", "/mnt/a")

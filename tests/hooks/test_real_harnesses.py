@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
+from tests.hooks.frames import FORGED, frames, strings
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
@@ -158,9 +160,20 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
             # the message as a hook delivers it (the tool call's command names the text too)
             return "from alice (direct" in body and "MAIL-DURING" in body
 
-        assert sh(f"echo 'MAIL-ONE please take step api' > {alice.path}/outbox/bob").returncode == 0
+        # the first mail's text imitates the frame: a fake end and a fake sender
+        forged = shlex.quote("MAIL-ONE please take step api\n" + FORGED)
+        assert sh(f"printf '%s' {forged} > {alice.path}/outbox/bob").returncode == 0
         first = turn("TURN-ONE")
         assert any("MAIL-ONE please take step api" in b for b in first), first[-1:]
+        framed = [
+            frames(s)
+            for b in first
+            for s in strings(json.loads(b))
+            if "MAIL-ONE" in s and "carry the tag" in s
+        ]
+        assert framed, "the mail never reached the model in its frame"
+        # one message, from its real sender, its text whole
+        assert framed[0] == [("alice", ["MAIL-ONE please take step api", *FORGED.split("\n")])]
         assert any("You are agent 'bob'" in b for b in first)  # the session start's context
 
         second = turn("TURN-TWO")

@@ -58,7 +58,7 @@ def test_wakes_once_for_mail_nobody_took(tmp_path: Path) -> None:
     assert waker.looks == looks + 1
     _wait(waker)
     text = out.read_text()
-    assert "--- from alice (direct, step api)" in text and "please rebase" in text
+    assert "from alice (direct, step api)" in text and "| please rebase" in text
     assert stdin.read_text() == text  # the file came on stdin too
     assert bob.messages.unread() == []  # the file delivered it
     clock.now += 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tcfs.fs import handles as h
+from tcfs.fs.kinds import guests
 from tcfs.fs.nodes import Dir, Node, Stat
 
 if TYPE_CHECKING:
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
 
 class Root(Dir):
     __slots__ = ()
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        made = [await guests.GuestEntry(p).stat(ctx) for p in ctx.guests.children(self.path)]
+        return [*await super().entries(ctx), *made]
 
 
 class Readme(Node):

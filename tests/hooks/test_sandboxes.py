@@ -1,0 +1,95 @@
+"""A harness's sandbox may make ``.git``, ``.codex``, ``.agents``, ``.aws``
+or ``.claude`` at the mount's root to mask them: that works, and none of it
+reaches the bucket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.fakemodel import FakeModel, Script, ToolCall
+from tests.fs.conftest import sh
+from tests.harnesses.install import install
+from tests.hooks.test_real_harnesses import RUNS
+
+GUESTS = (".git", ".codex", ".agents", ".aws", ".claude")
+
+pytestmark = pytest.mark.mount
+
+
+def _keys(store: object) -> list[str]:
+    return [o.key for o in store.list("")]  # type: ignore[attr-defined]
+
+
+def test_sandbox_names_at_the_root_stay_on_the_mount(mount, backend) -> None:  # type: ignore[no-untyped-def]
+    m = mount("alice").path
+    before = _keys(backend.store)
+    made = sh(f"cd {m} && mkdir {' '.join(GUESTS)} .git/hooks && touch .claude/settings.json")
+    assert made.returncode == 0, made.stderr
+    listing = sh(f"ls -A {m}").stdout.split()
+    assert set(GUESTS) <= set(listing) and "steps" in listing
+    assert sh(f"ls -A {m}/.git").stdout.split() == ["hooks"]
+    assert sh(f"cat {m}/.claude/settings.json").stdout == ""
+    refused = sh(f"echo secret > {m}/.claude/settings.json")
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr
+    # nothing of it in the bucket; the mount still works as before
+    assert sh(f"echo alice > {m}/steps/api/claim").returncode == 0
+    added = sorted(set(_keys(backend.store)) - set(before))
+    assert not [k for k in added if any(g in k for g in GUESTS)], added
+    assert sh(f"rmdir {m}/.git").returncode != 0  # not empty
+    gone = sh(f"cd {m} && rmdir .git/hooks .git && rm .claude/settings.json && rmdir .claude")
+    assert gone.returncode == 0, gone.stderr
+    assert ".git" not in sh(f"ls -A {m}").stdout.split()
+    # only dot-names are guests: anything else at the root is still refused
+    assert sh(f"mkdir {m}/notes").returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (bwrap)")
+def test_codex_runs_commands_with_the_mount_as_a_writable_root(  # type: ignore[no-untyped-def]
+    tmp_path: Path, mount, request: pytest.FixtureRequest
+) -> None:
+    """``codex exec -s workspace-write --add-dir M``: Codex's bubblewrap masks
+    ``.git``, ``.codex``, ``.agents`` under M; every command then runs, and a
+    claim through M is a real claim."""
+    if not os.environ.get("TCFS_HARNESS_SUITE"):
+        pytest.skip("the real harness programs run in `make test-harnesses`")
+    m = mount("alice").path
+    project = tmp_path / "project"
+    project.mkdir()
+    # Codex's sandbox puts a fresh /tmp in front of the command: its helper,
+    # linked under CODEX_HOME, must live elsewhere
+    home = Path(tempfile.mkdtemp(prefix="tcfs-codex-home-", dir=Path.home()))
+    request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    run = RUNS["codex"]
+    command = f"echo plain-ok && echo alice > {m}/steps/api/claim && cat {m}/steps/api/claim"
+    script = Script().on("SANDBOXED", ToolCall((run.shell_tool,), {run.command_arg: command}))
+    program = install("codex")
+    with FakeModel(script) as model:
+        env = program.env(
+            {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
+        )
+        argv = ["exec", "--skip-git-repo-check", "-s", "workspace-write", "--add-dir", str(m)]
+        proc = subprocess.run(
+            [*program.argv, *argv, "SANDBOXED"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        outputs = [
+            str(item.get("output"))
+            for r in model.answered(run.api)
+            for item in r.body.get("input", [])
+            if isinstance(item, dict) and item.get("type") == "function_call_output"
+        ]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert outputs, "the model never got the command's result"
+    assert "plain-ok" in outputs[-1] and "bwrap" not in outputs[-1], outputs[-1]
+    assert "alice" in sh(f"cat {m}/steps/api/claim").stdout
