@@ -161,6 +161,21 @@ class StepBlocked(TcfsError):
     level = logging.INFO
 
 
+class AgentMounted(TcfsError):
+    """The agent id is mounted already (here or on another machine): a second
+    mount would fork the agent's event log.  The message names the other."""
+
+    errno = _errno.EBUSY
+    level = logging.INFO
+
+
+class IdentityLost(TcfsError):
+    """Another mount took this mount's agent id over: this one stops writing."""
+
+    errno = _errno.EBUSY
+    level = logging.ERROR
+
+
 class ConfigError(TcfsError):
     """Bad options or configuration: reported by the CLI, never a traceback."""
 

@@ -12,6 +12,7 @@ import trio
 
 from tcfs.fs.calls import Calls
 from tcfs.fs.namespaces import Namespaces
+from tcfs.fs.refusals import Refusals
 from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ class FsContext:
     feed: EventsFeed | None = None
     #: which names directly under memory/ are namespaces (no one-part key)
     namespaces: Namespaces = field(default_factory=Namespaces)
+    #: the last refusals, for the ``why`` file and ``tcfs status``
+    refusals: Refusals = field(default_factory=Refusals)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

@@ -403,5 +403,15 @@ class FsCore:
         # times are accepted and ignored: the bucket keeps its own
         return await self.getattr(ino)
 
+    def path_of(
+        self, *, inode: int | None = None, name: str | None = None, fh: int | None = None
+    ) -> str:
+        """The mount path a request was about, for its refusal (never raises)."""
+        if fh is not None and (handle := self._handles.get(fh)) is not None:
+            inode = handle.ino
+        entry = self.inodes.get(inode) if inode is not None else None
+        base = "/".join(entry.node.path) if entry is not None else ""
+        return "/".join(part for part in (base, name) if part) or "/"
+
     def unsupported(self, what: str) -> TcfsError:
         return Unsupported(f"{what} is not supported on a tcfs mount")
