@@ -295,7 +295,7 @@ def _state_lines(state: dict[str, Any]) -> list[str]:
     if refusals:
         shown = refusals[-STATUS_REFUSALS:]
         lines.append(
-            f"  last {len(shown)} of {len(refusals)} refusals (all in <mountpoint>/{FILE_NAME}):"
+            f"  last {len(shown)} of {len(refusals)} refusal(s) (all in <mountpoint>/{FILE_NAME}):"
         )
         lines += [f"    {r.line()}" for r in shown]
     return lines

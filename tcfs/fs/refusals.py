@@ -82,7 +82,7 @@ class Refusals:
         lines = [f"STOPPED: {self.problem}"] if self.problem else []
         kept = self.recent()
         if kept:
-            lines.append(f"the last {len(kept)} refusals, newest last:")
+            lines.append(f"the last {len(kept)} refusal(s), newest last:")
             lines += [r.line() for r in kept]
         else:
             lines.append("no refusals since this mount started")
