@@ -192,6 +192,19 @@ class FsError(TcfsError):
     level = logging.INFO
 
 
+class ReadOnly(FsError, PermissionError):
+    """A path's kind does not allow this (writing ``README``, removing a step
+    directory): the caller's mistake, unlike the store's ``AccessDenied``."""
+
+    errno = _errno.EACCES
+
+
+class NotOnAMount(FsError):
+    """What a bucket cannot be asked through the mount: rename, links, chmod."""
+
+    errno = _errno.ENOTSUP
+
+
 class Exists(FsError):
     """``mkdir`` of a directory that exists."""
 

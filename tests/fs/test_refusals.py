@@ -6,15 +6,29 @@ error)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
 
 import pytest
 
+from tcfs.errors import (
+    AccessDenied,
+    BackendUnavailable,
+    ClaimTaken,
+    CorruptObject,
+    Exists,
+    InvalidArgument,
+    InvalidName,
+    NotHolder,
+    NotOnAMount,
+    ReadOnly,
+    StoreError,
+    TcfsError,
+    TooLarge,
+)
 from tests.fs.conftest import Backend, Mount, eventually, sh
-
-pytestmark = pytest.mark.mount
 
 
 def status(*args: str) -> str:
@@ -48,9 +62,11 @@ def errno_word_to_code(word: str) -> str:
         "Invalid argument": "EINVAL",
         "File too large": "EFBIG",
         "File exists": "EEXIST",
+        "Permission denied": "EACCES",
     }[word]
 
 
+@pytest.mark.mount
 def test_each_refusal_leaves_its_reason_on_the_mount_and_in_status(mount, backend: Backend) -> None:  # type: ignore[no-untyped-def]
     a, b = mount("alice"), mount("bob")
     assert (a / "why").read_text().startswith("no refusals")
@@ -65,11 +81,12 @@ def test_each_refusal_leaves_its_reason_on_the_mount_and_in_status(mount, backen
     )
     refused(
         a,
-        "head -c 2000000 /dev/zero > memory/notes/big",
+        "dd if=/dev/zero of=memory/notes/big bs=2000000 count=1 status=none",
         "File too large",
         "a memory value is limited to 1048576 bytes",
     )
     refused(b, "echo me > steps/s1/claim", "File exists", "step s1 is already claimed by alice")
+    refused(b, "echo x > README", "Permission denied", "README is read-only")
 
     # never listed (ls, find and grep -r do not read it), and read-only
     assert "why" not in sh(f"ls -a {a.path}").stdout
@@ -80,3 +97,16 @@ def test_each_refusal_leaves_its_reason_on_the_mount_and_in_status(mount, backen
     assert any("limited to 1048576 bytes" in r for r in mine), mine
     assert not any("claimed by alice" in r for r in mine), mine
     assert any("claimed by alice" in r["reason"] for r in rows[str(b.path)]["refusals"])
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [InvalidName, InvalidArgument, TooLarge, ClaimTaken, NotHolder, ReadOnly, NotOnAMount, Exists],
+)
+def test_a_users_refused_input_is_logged_at_info(cls: type[TcfsError]) -> None:
+    assert cls.level == logging.INFO
+
+
+@pytest.mark.parametrize("cls", [AccessDenied, BackendUnavailable, StoreError, CorruptObject])
+def test_a_failing_store_is_logged_at_warning_or_above(cls: type[TcfsError]) -> None:
+    assert cls.level >= logging.WARNING
