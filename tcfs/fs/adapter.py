@@ -43,7 +43,10 @@ def _boundary(
         except pyfuse3.FUSEError:
             raise
         except TcfsError as exc:
-            ops.refused(fn.__name__, exc, signature.bind(ops, *args, **kwargs).arguments)
+            try:
+                ops.refused(fn.__name__, exc, signature.bind(ops, *args, **kwargs).arguments)
+            except Exception:  # the caller gets its errno whatever happens here
+                log.exception("%s: could not record the refusal %r", fn.__name__, exc)
             raise pyfuse3.FUSEError(exc.errno) from None
         except (trio.Cancelled, KeyboardInterrupt):
             raise

@@ -64,7 +64,7 @@ def test_a_second_mount_is_refused_naming_the_first(  # type: ignore[no-untyped-
     assert sh(f"echo w > {first / 'memory/notes/k'}").returncode == 0
 
     detach(first.path, first.proc)  # a clean unmount gives the id back
-    assert first.proc.returncode == 0
+    assert Holder.of(json.loads(backend.store.get(keys.agent_key("alice")).body)) is None
     again = mount("alice", name="again")
     assert sh(f"cat {again / 'memory/notes/k'}").stdout == "w\n"
     detach(again.path, again.proc)
