@@ -274,7 +274,10 @@ async def _publish_state(core: FsCore, mnt: str) -> None:
     while True:
         await trio.sleep(STATE_EVERY_S)
         if refusals.dirty:
-            await trio.to_thread.run_sync(registry.write_state, mnt, refusals.published())
+            try:
+                await trio.to_thread.run_sync(registry.write_state, mnt, refusals.published())
+            except OSError as exc:  # status then shows older refusals; the mount goes on
+                log.warning("cannot publish the mount's state: %s", exc)
 
 
 async def _run(
