@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,14 @@ def agent_ups(backend: Backend) -> list[str]:
     return [str(e.detail.get("how")) for e in events if e.agent == "alice" and e.kind == "agent-up"]
 
 
+def first_mount(mount: Callable[..., Mount], backend: Backend) -> Mount:
+    """alice's mount, once it wrote a value and its agent-up event."""
+    first = mount("alice")
+    assert sh(f"echo v > {first / 'memory/notes/k'}").returncode == 0
+    assert eventually(lambda: len(agent_ups(backend)) == 1)
+    return first
+
+
 def verify(backend: Backend) -> subprocess.CompletedProcess[str]:
     return tcfs("replay", "--verify", "--project", "proj", *backend.args)
 
@@ -52,9 +61,7 @@ def verify(backend: Backend) -> subprocess.CompletedProcess[str]:
 def test_a_second_mount_is_refused_naming_the_first(  # type: ignore[no-untyped-def]
     mount, backend: Backend, tmp_path: Path
 ) -> None:
-    first = mount("alice")
-    assert sh(f"echo v > {first / 'memory/notes/k'}").returncode == 0
-    assert eventually(lambda: len(agent_ups(backend)) == 1)
+    first = first_mount(mount, backend)
 
     out = second_mount(backend, tmp_path / "second")
     assert out.returncode != 0
@@ -78,9 +85,7 @@ def test_a_second_mount_is_refused_naming_the_first(  # type: ignore[no-untyped-
 def test_a_killed_mount_is_taken_over_with_takeover(  # type: ignore[no-untyped-def]
     mount, backend: Backend, tmp_path: Path
 ) -> None:
-    first = mount("alice")
-    assert sh(f"echo v > {first / 'memory/notes/k'}").returncode == 0
-    assert eventually(lambda: len(agent_ups(backend)) == 1)
+    first = first_mount(mount, backend)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=10)
     detach(first.path, None)
