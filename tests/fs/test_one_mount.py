@@ -125,13 +125,13 @@ class Clock:
 
 
 def test_a_takeover_waits_a_heartbeat_window_and_is_refused_by_a_live_holder(
-    atomic_store: Any,
+    store: Any,
 ) -> None:
-    first = Agents(atomic_store, "alice")
+    first = Agents(store, "alice")
     first.claim("one", holder())
     # another host's mount that heartbeats while we watch is alive
     clock = Clock(during_sleep=lambda: first.heartbeat())
-    second = Agents(atomic_store, "alice")
+    second = Agents(store, "alice")
     with pytest.raises(AgentMounted, match="alive"):
         second.claim(
             "two", holder("here"), takeover=True, sleep=clock.sleep, monotonic=clock.monotonic
@@ -150,7 +150,7 @@ def test_a_takeover_waits_a_heartbeat_window_and_is_refused_by_a_live_holder(
         first.heartbeat()
     second.heartbeat()  # the new holder's heartbeat goes on
     first.release()  # and the old one's release leaves its record alone
-    record = json.loads(atomic_store.get(keys.agent_key("alice")).body)
+    record = json.loads(store.get(keys.agent_key("alice")).body)
     assert Holder.of(record) == second.holder
 
 
