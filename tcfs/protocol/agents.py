@@ -197,7 +197,7 @@ class Agents:
             except NotFound:
                 if_match = None
                 continue
-            other = Holder.of(records.decode(blob.body, self.key))
+            other = self._holder_in(blob.body)
             if other is not None and other.instance != holder.instance:
                 if not takeover:
                     raise AgentMounted(self._refusal(other))
@@ -206,6 +206,14 @@ class Agents:
                 previous = other
             if_match = blob.etag
         raise Contention(f"{self.key}: the record kept changing while this mount claimed it")
+
+    def _holder_in(self, body: bytes) -> Holder | None:
+        """The mount a record names; a malformed record names none (it is replaced)."""
+        try:
+            return Holder.of(records.decode(body, self.key))
+        except CorruptObject as exc:
+            log.warning("%s: replacing a malformed agent record", exc)
+            return None
 
     def _refusal(self, other: Holder) -> str:
         return (
@@ -261,7 +269,7 @@ class Agents:
         except NotFound:
             self._etag = self.store.put(self.key, records.encode(doc), if_none_match=True)
             return
-        other = Holder.of(records.decode(blob.body, self.key))
+        other = self._holder_in(blob.body)
         if other is not None and other.instance != self.holder.instance:
             self.lost_to = other
             raise IdentityLost(self._lost())

@@ -162,3 +162,10 @@ def test_a_stopped_event_writer_writes_nothing(atomic_store: Any) -> None:
     events.emit("memory-set", "a.b", value="x")
     events.close()
     assert [e.kind for e in read_log(atomic_store)[0]] == ["agent-up"]
+
+
+def test_a_malformed_record_is_claimed_over(store: Any) -> None:
+    store.put(keys.agent_key("alice"), b"not json")
+    agents = Agents(store, "alice")
+    assert agents.claim("one", holder()) is None
+    assert Holder.of(json.loads(store.get(keys.agent_key("alice")).body)) == agents.holder
