@@ -115,13 +115,23 @@ def _warn_best_effort(s: Settings) -> None:
     is_flag=True,
     help="take the agent id over from its other mount once that mount is gone: at once if "
     "its daemon is not running on this host, else once its record stays unchanged for 1.5 "
-    "heartbeats (3 minutes); refused while that mount is alive",
+    "of its heartbeats (3 minutes by default); refused while that mount is alive",
+)
+@click.option(
+    "--heartbeat",
+    "heartbeat_s",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="seconds between refreshes of this agent's record: another mount's --takeover "
+    "waits 1.5 of them after its last change",
 )
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
     foreground: bool,
     takeover: bool,
+    heartbeat_s: float,
     mirror: str | None,
     wake: str | None,
     wake_after: float,
@@ -164,6 +174,7 @@ def mount(
                 wake_after=wake_after,
                 wake_timeout=wake_timeout,
                 takeover=takeover,
+                heartbeat_s=heartbeat_s,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -189,6 +200,7 @@ def mount(
         args += ["--mirror", mirror]
     if takeover:
         args.append("--takeover")
+    args += ["--heartbeat", f"{heartbeat_s:g}"]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]

@@ -128,10 +128,10 @@ def _gone_here(holder: Holder) -> bool:
     return holder.host == socket.gethostname() and not registry.pid_alive(holder.pid)
 
 
-def claim_identity(project: Project, mnt: str, *, takeover: bool) -> str:
+def claim_identity(project: Project, mnt: str, *, takeover: bool, heartbeat_s: float) -> str:
     """Claim the agent id for this mount (``AgentMounted`` if another mount
     holds it); returns how the mount came up, for its ``agent-up`` event."""
-    holder = Holder.new(socket.gethostname(), mnt, os.getpid(), HEARTBEAT_S)
+    holder = Holder.new(socket.gethostname(), mnt, os.getpid(), heartbeat_s)
     previous = project.agents.claim(
         f"mounted at {mnt}", holder, takeover=takeover, gone_here=_gone_here
     )
@@ -211,11 +211,12 @@ async def _keep_alive(
     events: EventSink,
     on_lost: Callable[[str], None],
 ) -> None:
-    """Heartbeat every ``HEARTBEAT_S`` (120 s: presence turns stale after 300 s);
-    renew each held lease at half its life (one If-Match PUT: 2 a minute at the
+    """Heartbeat every ``--heartbeat`` seconds (120 s: presence turns stale after
+    300 s); renew each held lease at half its life (one If-Match PUT: 2 a minute at the
     default 60 s lease).  A heartbeat that finds the agent id taken over by
     another mount ends both: ``on_lost`` stops this mount's event log."""
-    tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
+    beat_s = project.agents.heartbeat_s
+    tick = max(1.0, min(beat_s, lease_ttl / 4))
     last_beat = trio.current_time()
     while True:
         await trio.sleep(tick)
@@ -224,7 +225,7 @@ async def _keep_alive(
             for step in lost:
                 log.warning("lost the lease on step %s", step)
                 events.emit("renew-failed", step, reason="taken over or released")
-            if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
+            if trio.current_time() - last_beat >= beat_s - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
                 last_beat = trio.current_time()
@@ -328,6 +329,7 @@ def serve(
     wake_after: float = 30.0,
     wake_timeout: float = 600.0,
     takeover: bool = False,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
     import pyfuse3
@@ -346,7 +348,7 @@ def serve(
     if warning:
         log.warning("%s", warning)
     project = open_project(store, settings)
-    how = claim_identity(project, mnt, takeover=takeover)
+    how = claim_identity(project, mnt, takeover=takeover, heartbeat_s=heartbeat_s)
     events = EventWriter(store, settings.agent)
     events.start()
     spool = config.runtime_dir() / "spool"

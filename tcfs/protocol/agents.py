@@ -125,6 +125,11 @@ class Agents:
     def key(self) -> str:
         return keys.agent_key(self.agent)
 
+    @property
+    def heartbeat_s(self) -> float:
+        """How often this agent's mount refreshes its record."""
+        return self.holder.heartbeat_s if self.holder is not None else HEARTBEAT_S
+
     def _doc(self, status: str, step: str | None, summary: str) -> dict[str, Any]:
         now = records.now_iso()
         if self._started_at is None:

@@ -45,12 +45,17 @@ def agent_ups(backend: Backend) -> list[str]:
     return [str(e.detail.get("how")) for e in events if e.agent == "alice" and e.kind == "agent-up"]
 
 
-def first_mount(mount: Callable[..., Mount], backend: Backend) -> Mount:
-    """alice's mount, once it wrote a value and its agent-up event."""
-    first = mount("alice")
+def first_mount(mount: Callable[..., Mount], backend: Backend, *extra: str) -> Mount:
+    """alice's mount, once it wrote a value and the events of both."""
+    first = mount("alice", extra=list(extra))
     assert sh(f"echo v > {first / 'memory/notes/k'}").returncode == 0
-    assert eventually(lambda: len(agent_ups(backend)) == 1)
+    assert eventually(lambda: len(agent_ups(backend)) == 1 and memory_sets(backend) == ["notes.k"])
     return first
+
+
+def memory_sets(backend: Backend) -> list[str]:
+    events, _ = read_log(backend.store)
+    return [str(e.subject) for e in events if e.agent == "alice" and e.kind == "memory-set"]
 
 
 def verify(backend: Backend) -> subprocess.CompletedProcess[str]:
@@ -97,6 +102,40 @@ def test_a_killed_mount_is_taken_over_with_takeover(  # type: ignore[no-untyped-
     detach(taken.path, taken.proc)
     ups = agent_ups(backend)
     assert len(ups) == 2 and "taking over from" in ups[1] and str(first.path) in ups[1], ups
+    out = verify(backend)
+    assert out.returncode == 0, out.stdout
+
+
+@pytest.mark.mount
+def test_a_stopped_mount_is_taken_over_after_its_heartbeat_window_and_stops_writing(  # type: ignore[no-untyped-def]
+    mount, backend: Backend, tmp_path: Path
+) -> None:
+    """The holder's daemon runs (SIGSTOP: no heartbeat, as on a machine cut
+    off), so only the window proves it gone: its record unchanged for 1.5 of
+    its 2 s heartbeats.  Once resumed, it finds its id taken over, says so,
+    and writes no event: the chain does not fork."""
+    first = first_mount(mount, backend, "--heartbeat", "2")
+    first.proc.send_signal(signal.SIGSTOP)
+    try:
+        out = second_mount(backend, tmp_path / "refused")
+        assert out.returncode != 0 and "--takeover" in out.stderr, out.stderr
+        taken = mount("alice", name="taken", extra=["--takeover", "--heartbeat", "2"])
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    assert eventually(lambda: "STOPPED" in (first / "why").read_text())
+    assert "taken over by the mount at" in (first / "why").read_text()
+    rows = {r["mountpoint"]: r for r in json.loads(tcfs("status", "--json").stdout)}
+    assert str(taken.path) in (rows[str(first.path)]["problem"] or "")
+    assert any(" ERROR " in ln and "taken over" in ln for ln in first.log_text().splitlines())
+
+    assert sh(f"echo a > {first / 'memory/notes/from-first'}").returncode == 0
+    assert sh(f"echo b > {taken / 'memory/notes/from-taken'}").returncode == 0
+    assert eventually(lambda: "notes.from-taken" in memory_sets(backend))
+    detach(first.path, first.proc)
+    detach(taken.path, taken.proc)
+    assert memory_sets(backend) == ["notes.k", "notes.from-taken"]
+    ups = agent_ups(backend)
+    assert len(ups) == 2 and str(first.path) in ups[1], ups
     out = verify(backend)
     assert out.returncode == 0, out.stdout
 
