@@ -124,8 +124,12 @@ def test_a_stopped_mount_is_taken_over_after_its_heartbeat_window_and_stops_writ
         first.proc.send_signal(signal.SIGCONT)
     assert eventually(lambda: "STOPPED" in (first / "why").read_text())
     assert "taken over by the mount at" in (first / "why").read_text()
-    rows = {r["mountpoint"]: r for r in json.loads(tcfs("status", "--json").stdout)}
-    assert str(taken.path) in (rows[str(first.path)]["problem"] or "")
+
+    def status_says_so() -> bool:
+        rows = {r["mountpoint"]: r for r in json.loads(tcfs("status", "--json").stdout)}
+        return str(taken.path) in (rows[str(first.path)]["problem"] or "")
+
+    assert eventually(status_says_so, timeout=10)
     assert any(" ERROR " in ln and "taken over" in ln for ln in first.log_text().splitlines())
 
     assert sh(f"echo a > {first / 'memory/notes/from-first'}").returncode == 0
