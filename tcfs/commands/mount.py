@@ -295,19 +295,20 @@ def _health(rec: registry.MountRecord, table: dict[str, str]) -> str:
 STATUS_REFUSALS = 3
 
 
-def _state_lines(state: dict[str, Any]) -> list[str]:
+def _state_lines(row: dict[str, Any]) -> list[str]:
     """What stopped a mount, and its latest refusals with their reasons."""
     from tcfs.fs.refusals import FILE_NAME, Refusal
 
-    lines = [f"  STOPPED: {state['problem']}"] if state.get("problem") else []
+    lines = [f"  STOPPED: {row['problem']}"] if row.get("problem") else []
     try:
-        refusals = [Refusal.from_json(r) for r in state.get("refusals") or []]
-    except (KeyError, TypeError, ValueError):
+        refusals = [Refusal.from_json(r) for r in row.get("refusals") or []]
+    except (AttributeError, KeyError, TypeError, ValueError):  # a state file not ours
         refusals = []
     if refusals:
         shown = refusals[-STATUS_REFUSALS:]
         lines.append(
-            f"  last {len(shown)} of {len(refusals)} refusal(s) (all in <mountpoint>/{FILE_NAME}):"
+            f"  last {len(shown)} of {len(refusals)} refusal(s) (all in "
+            f"{os.path.join(row['mountpoint'], FILE_NAME)}):"
         )
         lines += [f"    {r.line()}" for r in shown]
     return lines
