@@ -169,6 +169,21 @@ class StepBlocked(TcfsError):
     level = logging.INFO
 
 
+class AgentMounted(TcfsError):
+    """The agent id is mounted already (here or on another machine): a second
+    mount would fork the agent's event log.  The message names the other."""
+
+    errno = _errno.EBUSY
+    level = logging.INFO
+
+
+class IdentityLost(TcfsError):
+    """Another mount took this mount's agent id over: this one stops writing."""
+
+    errno = _errno.EBUSY
+    level = logging.ERROR
+
+
 class ConfigError(TcfsError):
     """Bad options or configuration: reported by the CLI, never a traceback."""
 
@@ -183,6 +198,19 @@ class FsError(TcfsError):
     """A filesystem-level refusal; logged quietly, the caller sees the errno."""
 
     level = logging.INFO
+
+
+class ReadOnly(FsError, PermissionError):
+    """A path's kind does not allow this (writing ``README``, removing a step
+    directory): the caller's mistake, unlike the store's ``AccessDenied``."""
+
+    errno = _errno.EACCES
+
+
+class NotOnAMount(FsError):
+    """What a bucket cannot be asked through the mount: rename, links, chmod."""
+
+    errno = _errno.ENOTSUP
 
 
 class Exists(FsError):

@@ -2,6 +2,8 @@
 
 A record is written by the daemon once it is mounted and removed when it
 exits cleanly; it holds no secret and is private to the user (mode 0600).
+Next to it the daemon publishes its state (``<record>.state``): its last
+refusals with their reasons, and what stopped it, for ``tcfs status``.
 ``tcfs status`` and ``tcfs umount`` combine it with ``/proc/self/mountinfo``
 (never a ``stat`` of the mountpoint, which hangs or fails on a dead daemon).
 """
@@ -96,6 +98,23 @@ def record_path(mountpoint: str) -> Path:
     return records_dir() / f"{digest}.json"
 
 
+def state_path(mountpoint: str) -> Path:
+    return record_path(mountpoint).with_suffix(".state")
+
+
+def write_state(mountpoint: str, state: dict[str, Any]) -> None:
+    config.write_private(state_path(mountpoint), json.dumps(state, indent=2).encode())
+
+
+def read_state(mountpoint: str) -> dict[str, Any]:
+    """The daemon's published state; empty if there is none (or it is unreadable)."""
+    try:
+        doc = json.loads(state_path(mountpoint).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def write_record(rec: MountRecord) -> Path:
     path = record_path(rec.mountpoint)
     config.write_private(path, json.dumps(asdict(rec), indent=2).encode())
@@ -114,8 +133,9 @@ def remove_record(mountpoint: str, pid: int | None = None) -> None:
     rec = read_record(mountpoint)
     if pid is not None and rec is not None and rec.pid != pid:
         return
-    with contextlib.suppress(FileNotFoundError):
-        record_path(mountpoint).unlink()
+    for path in (record_path(mountpoint), state_path(mountpoint)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def all_records() -> list[MountRecord]:

@@ -41,7 +41,7 @@ def _error_lines(log_path: Path, start: int) -> str:
     except OSError:
         return ""
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    picked = [ln for ln in lines if ln.startswith("tcfs:") or " ERROR " in ln]
+    picked = [ln for ln in lines if ln.startswith(("tcfs:", "Error:")) or " ERROR " in ln]
     return "\n".join(picked or lines[-10:])
 
 
@@ -110,10 +110,28 @@ def _warn_best_effort(s: Settings) -> None:
     show_default=True,
     help="seconds a --wake command may run before it is killed",
 )
+@click.option(
+    "--takeover",
+    is_flag=True,
+    help="take the agent id over from its other mount once that mount is gone: at once if "
+    "its daemon is not running on this host, else once its record stays unchanged for 1.5 "
+    "of its heartbeats (3 minutes by default); refused while that mount is alive",
+)
+@click.option(
+    "--heartbeat",
+    "heartbeat_s",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="seconds between refreshes of this agent's record: another mount's --takeover "
+    "waits 1.5 of them after its last change",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
     foreground: bool,
+    takeover: bool,
+    heartbeat_s: float,
     mirror: str | None,
     wake: str | None,
     wake_after: float,
@@ -123,6 +141,7 @@ def mount(
 ) -> None:
     """Mount a project of the bucket at MOUNTPOINT as an agent."""
     from tcfs.fs import daemon
+    from tcfs.protocol.agents import GONE_AFTER_BEATS, HEARTBEAT_S
 
     if wake is not None:
         from tcfs.hooks.wake import check_command
@@ -154,6 +173,8 @@ def mount(
                 wake=wake,
                 wake_after=wake_after,
                 wake_timeout=wake_timeout,
+                takeover=takeover,
+                heartbeat_s=heartbeat_s,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -177,6 +198,9 @@ def mount(
     ]
     if mirror:
         args += ["--mirror", mirror]
+    if takeover:
+        args.append("--takeover")
+    args += ["--heartbeat", f"{heartbeat_s:g}"]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]
@@ -184,7 +208,8 @@ def mount(
         args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
     )
     os.close(fd)
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    ready_s = READY_TIMEOUT_S + (HEARTBEAT_S * GONE_AFTER_BEATS if takeover else 0)
+    deadline = time.monotonic() + ready_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             detail = _error_lines(log_file, start) or f"the daemon exited with {proc.returncode}"
@@ -197,9 +222,7 @@ def mount(
             return
         time.sleep(0.05)
     proc.terminate()
-    raise click.ClickException(
-        f"the mount did not become ready in {READY_TIMEOUT_S:g}s; see {log_file}"
-    )
+    raise click.ClickException(f"the mount did not become ready in {ready_s:g}s; see {log_file}")
 
 
 def _stop_daemon(pid: int) -> str:
@@ -247,6 +270,15 @@ def umount(mountpoint: str, lazy: bool) -> None:
     click.echo(f"unmounted {mnt} (daemon {outcome})")
 
 
+def _state_of(mountpoint: str) -> dict[str, Any]:
+    state = registry.read_state(mountpoint)
+    refusals = state.get("refusals")
+    return {
+        "problem": state.get("problem"),
+        "refusals": refusals if isinstance(refusals, list) else [],
+    }
+
+
 def _health(rec: registry.MountRecord, table: dict[str, str]) -> str:
     alive = registry.pid_alive(rec.pid)
     mounted = rec.mountpoint in table
@@ -259,10 +291,34 @@ def _health(rec: registry.MountRecord, table: dict[str, str]) -> str:
     return "dead"
 
 
+#: ``tcfs status`` prints this many of each mount's last refusals
+STATUS_REFUSALS = 3
+
+
+def _state_lines(row: dict[str, Any]) -> list[str]:
+    """What stopped a mount, and its latest refusals with their reasons."""
+    from tcfs.fs.refusals import FILE_NAME, Refusal
+
+    lines = [f"  STOPPED: {row['problem']}"] if row.get("problem") else []
+    try:
+        refusals = [Refusal.from_json(r) for r in row.get("refusals") or []]
+    except (AttributeError, KeyError, TypeError, ValueError):  # a state file not ours
+        refusals = []
+    if refusals:
+        shown = refusals[-STATUS_REFUSALS:]
+        lines.append(
+            f"  last {len(shown)} of {len(refusals)} refusal(s) (all in "
+            f"{os.path.join(row['mountpoint'], FILE_NAME)}):"
+        )
+        lines += [f"    {r.line()}" for r in shown]
+    return lines
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(as_json: bool) -> None:
-    """List this machine's tcfs mounts and their health."""
+    """List this machine's tcfs mounts, their health, and why each refused
+    what it refused last."""
     table = registry.mount_table()
     rows: list[dict[str, Any]] = []
     seen = set()
@@ -280,6 +336,7 @@ def status(as_json: bool) -> None:
                 "started_at": rec.started_at,
                 "log": rec.log,
                 "health": _health(rec, table),
+                **_state_of(rec.mountpoint),
             }
         )
     for mp in registry.tcfs_mounts():
@@ -296,6 +353,8 @@ def status(as_json: bool) -> None:
                     "started_at": None,
                     "log": None,
                     "health": "stale mount (no record)",
+                    "problem": None,
+                    "refusals": [],
                 }
             )
     if as_json:
@@ -309,3 +368,5 @@ def status(as_json: bool) -> None:
             f"{r['mountpoint']}  project={r['project']} agent={r['agent']} "
             f"backend={r['backend']} pid={r['pid']}  {r['health']}"
         )
+        for line in _state_lines(r):
+            click.echo(line)

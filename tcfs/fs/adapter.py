@@ -1,19 +1,23 @@
 """The thin pyfuse3 adapter: converts types, and errors at one boundary.
 
 Each handler calls the core and converts its answer.  ``_boundary`` is the one
-place a ``TcfsError`` becomes ``FUSEError(errno)``, logged at the error's level;
-any other exception is a bug or bad data we did not foresee: it is logged with
-its traceback and answered with ``EIO``, and the mount stays up.
+place a ``TcfsError`` becomes ``FUSEError(errno)``: logged at the error's level
+(a refused input at INFO, a failing store at WARNING or ERROR) with the path it
+was about, and kept with its reason for the mount's ``why`` file, since the
+shell shows the errno's one word only.  Any other exception is a bug or bad
+data we did not foresee: it is logged with its traceback and answered with
+``EIO``, and the mount stays up.
 """
 
 from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyfuse3
 import trio
@@ -27,21 +31,22 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def _boundary(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+def _boundary(
+    fn: Callable[Concatenate[TcfsOperations, P], Awaitable[T]],
+) -> Callable[Concatenate[TcfsOperations, P], Coroutine[Any, Any, T]]:
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+    async def wrapper(ops: TcfsOperations, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await fn(*args, **kwargs)
+            return await fn(ops, *args, **kwargs)
         except pyfuse3.FUSEError:
             raise
         except TcfsError as exc:
-            log.log(
-                exc.level,
-                "%s: %s (%s)",
-                fn.__name__,
-                exc,
-                errno.errorcode.get(exc.errno, exc.errno),
-            )
+            try:
+                ops.refused(fn.__name__, exc, signature.bind(ops, *args, **kwargs).arguments)
+            except Exception:  # the caller gets its errno whatever happens here
+                log.exception("%s: could not record the refusal %r", fn.__name__, exc)
             raise pyfuse3.FUSEError(exc.errno) from None
         except (trio.Cancelled, KeyboardInterrupt):
             raise
@@ -92,6 +97,23 @@ class TcfsOperations(pyfuse3.Operations):
     def __init__(self, core: FsCore) -> None:
         super().__init__()
         self.core = core
+
+    def refused(self, op: str, exc: TcfsError, request: dict[str, Any]) -> None:
+        """Log a refusal with the path it was about, and keep it for ``why``."""
+        ino = request.get("inode", request.get("parent_inode"))
+        name = request.get("name")
+        fh = request.get("fh")
+        path = self.core.path_of(
+            inode=ino if isinstance(ino, int) else None,
+            name=_name(name) if isinstance(name, bytes) else None,
+            fh=fh if isinstance(fh, int) else None,
+        )
+        ctx = request.get("ctx")
+        pid = _pid(ctx) if isinstance(ctx, pyfuse3.RequestContext) else None
+        log.log(
+            exc.level, "%s %s: %s (%s)", op, path, exc, errno.errorcode.get(exc.errno, exc.errno)
+        )
+        self.core.ctx.refusals.add(op, path, exc, pid)
 
     @_boundary
     async def lookup(

@@ -13,6 +13,7 @@ import trio
 from tcfs.fs.calls import Calls
 from tcfs.fs.kinds.guests import Guests
 from tcfs.fs.namespaces import Namespaces
+from tcfs.fs.refusals import Refusals
 from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ class FsContext:
     namespaces: Namespaces = field(default_factory=Namespaces)
     #: what sandboxes made at the root (``.git``, ...): this mount's memory only
     guests: Guests = field(default_factory=Guests)
+    #: the last refusals, for the ``why`` file and ``tcfs status``
+    refusals: Refusals = field(default_factory=Refusals)
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         """A protocol read, off the trio loop, under the call deadline."""

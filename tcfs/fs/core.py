@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING
 import trio
 
 from tcfs.errors import (
-    AccessDenied,
     BadHandle,
     InvalidName,
     IsADirectory,
     NameTooLong,
     NotADirectory,
     NotFound,
+    NotOnAMount,
+    ReadOnly,
     Stale,
     TcfsError,
-    Unsupported,
 )
 from tcfs.fs import handles as h
 from tcfs.fs import tree
@@ -234,9 +234,9 @@ class FsCore:
         try:
             node = tree.classify(path).for_create()
         except NotFound:
-            raise AccessDenied(f"cannot create {'/'.join(path)}") from None
+            raise ReadOnly(f"cannot create {'/'.join(path)}") from None
         if not node.creatable:
-            raise AccessDenied(f"cannot create {node.where}: it is read-only")
+            raise ReadOnly(f"cannot create {node.where}: it is read-only")
         entry = self.inodes.ensure(node)
         how = OpenMode(truncate=True, append=bool(flags & os.O_APPEND), created=True)
         handle = await self._open_writer(entry, how)
@@ -343,7 +343,7 @@ class FsCore:
         self._opened_sizes.pop(entry.ino, None)  # what a read saw is no answer once written
         try:
             if not node.writable:
-                raise AccessDenied(f"{node.where} is read-only")
+                raise ReadOnly(f"{node.where} is read-only")
             # the node may decide on what its lookup just read (ctx.rendered)
             return await node.open_write(self.ctx, entry.ino, how)
         finally:
@@ -385,15 +385,15 @@ class FsCore:
         entry = self.inode(ino)
         node = entry.node
         if mode is not None and stat_.S_IMODE(mode) != node.perm:
-            raise Unsupported("permissions are fixed by the path's kind (chmod is not supported)")
+            raise NotOnAMount("permissions are fixed by the path's kind (chmod is not supported)")
         if owner:
-            raise Unsupported("ownership is not supported (chown)")
+            raise NotOnAMount("ownership is not supported (chown)")
         if size is not None:
             self._opened_sizes.pop(ino, None)
             if node.is_dir:
                 raise IsADirectory(f"{node.where} is a directory")
             if not node.writable:
-                raise AccessDenied(f"{node.where} is read-only")
+                raise ReadOnly(f"{node.where} is read-only")
             handle = self._handles.get(fh) if fh is not None else None
             if handle is None:  # truncate(path): the file may be open for writing here
                 handle = next(
@@ -411,5 +411,15 @@ class FsCore:
         # times are accepted and ignored: the bucket keeps its own
         return await self.getattr(ino)
 
+    def path_of(
+        self, *, inode: int | None = None, name: str | None = None, fh: int | None = None
+    ) -> str:
+        """The mount path a request was about, for its refusal (never raises)."""
+        if fh is not None and (handle := self._handles.get(fh)) is not None:
+            inode = handle.ino
+        entry = self.inodes.get(inode) if inode is not None else None
+        base = "/".join(entry.node.path) if entry is not None else ""
+        return "/".join(part for part in (base, name) if part) or "/"
+
     def unsupported(self, what: str) -> TcfsError:
-        return Unsupported(f"{what} is not supported on a tcfs mount")
+        return NotOnAMount(f"{what} is not supported on a tcfs mount")

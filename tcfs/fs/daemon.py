@@ -2,10 +2,12 @@
 
 ``serve`` runs in the foreground process: it checks everything that can be
 checked before mounting (``/dev/fuse``, the mountpoint, the store with one
-cheap request), registers the agent, mounts, and runs pyfuse3's loop next to
-the poller, the tailer and the heartbeat.  SIGTERM, SIGINT and an external
-``fusermount3 -u`` all end it cleanly: the mount is released, the record
-removed, the companion mirror stopped.
+cheap request), claims the agent id (one agent, one mount: a second mount of
+it is refused, naming the first), mounts, and runs pyfuse3's loop next to
+the poller, the tailer, the heartbeat and the publisher of its state.
+SIGTERM, SIGINT and an external ``fusermount3 -u`` all end it cleanly: the
+mount is released, the agent id given back, the record removed, the
+companion mirror stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import importlib.util
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,18 +32,21 @@ from tcfs import config, registry
 from tcfs.fs import readahead
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
-from tcfs.protocol.agents import HEARTBEAT_S
+from tcfs.protocol.agents import HEARTBEAT_S, Holder
 from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store, best_effort_warning
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tcfs.fs.calls import Calls
     from tcfs.fs.core import FsCore
 from tcfs.config import Settings
 from tcfs.errors import (
     AccessDenied,
     BackendUnavailable,
+    IdentityLost,
     NotFound,
     StoreError,
     TcfsError,
@@ -56,6 +62,7 @@ _SIGNALLED: list[int] = []
 #: at unmount, queued events are written for at most this long
 EVENTS_FLUSH_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
+STATE_EVERY_S = 0.5  # how often new refusals are published for ``tcfs status``
 AFTER_CLOSE_S = 10.0  # at exit, how long writes queued after an answer get to land
 
 
@@ -114,6 +121,24 @@ def open_project(store: Store, settings: Settings) -> Project:
 
 def open_sessions(store: Store) -> SessionReader:
     return SessionReader(store)
+
+
+def _gone_here(holder: Holder) -> bool:
+    """A holder on this host whose daemon is not running is gone for sure."""
+    return holder.host == socket.gethostname() and not registry.pid_alive(holder.pid)
+
+
+def claim_identity(project: Project, mnt: str, *, takeover: bool, heartbeat_s: float) -> str:
+    """Claim the agent id for this mount (``AgentMounted`` if another mount
+    holds it); returns how the mount came up, for its ``agent-up`` event."""
+    holder = Holder.new(socket.gethostname(), mnt, os.getpid(), heartbeat_s)
+    previous = project.agents.claim(
+        f"mounted at {mnt}", holder, takeover=takeover, gone_here=_gone_here
+    )
+    if previous is None:
+        return "mounted"
+    log.warning("took agent %s over from %s", project.agents.agent, previous.describe())
+    return f"mounted, taking over from {previous.describe()}"
 
 
 # ----- the companion mirror -----
@@ -179,11 +204,19 @@ def stop_mirror(proc: subprocess.Popen[bytes] | None) -> None:
 # ----- the main loop -----
 
 
-async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: EventSink) -> None:
-    """Heartbeat every ``HEARTBEAT_S`` (120 s: presence turns stale after 300 s);
-    renew each held lease at half its life (one If-Match PUT: 2 a minute at the
-    default 60 s lease)."""
-    tick = max(1.0, min(HEARTBEAT_S, lease_ttl / 4))
+async def _keep_alive(
+    project: Project,
+    calls: Calls,
+    lease_ttl: float,
+    events: EventSink,
+    on_lost: Callable[[str], None],
+) -> None:
+    """Heartbeat every ``--heartbeat`` seconds (120 s: presence turns stale after
+    300 s); renew each held lease at half its life (one If-Match PUT: 2 a minute at the
+    default 60 s lease).  A heartbeat that finds the agent id taken over by
+    another mount ends both: ``on_lost`` stops this mount's event log."""
+    beat_s = project.agents.heartbeat_s
+    tick = max(1.0, min(beat_s, lease_ttl / 4))
     last_beat = trio.current_time()
     while True:
         await trio.sleep(tick)
@@ -192,10 +225,14 @@ async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: 
             for step in lost:
                 log.warning("lost the lease on step %s", step)
                 events.emit("renew-failed", step, reason="taken over or released")
-            if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
+            if trio.current_time() - last_beat >= beat_s - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
                 last_beat = trio.current_time()
+        except IdentityLost as exc:
+            log.error("%s", exc)
+            on_lost(str(exc))
+            return
         except TcfsError as exc:
             log.log(exc.level, "heartbeat: %s", exc)
 
@@ -232,14 +269,33 @@ async def _watch_mount(core: FsCore, mnt: str) -> None:
             return
 
 
-async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> None:
+async def _publish_state(core: FsCore, mnt: str) -> None:
+    """Publish new refusals (and what stopped the mount) for ``tcfs status``."""
+    refusals = core.ctx.refusals
+    while True:
+        await trio.sleep(STATE_EVERY_S)
+        if refusals.dirty:
+            try:
+                await trio.to_thread.run_sync(registry.write_state, mnt, refusals.published())
+            except OSError as exc:  # status then shows older refusals; the mount goes on
+                log.warning("cannot publish the mount's state: %s", exc)
+
+
+async def _run(
+    core: FsCore, project: Project, lease_ttl: float, mnt: str, events: EventWriter
+) -> None:
     import pyfuse3
+
+    def lost(problem: str) -> None:
+        events.stop()
+        core.ctx.refusals.stop(problem)
 
     async with trio.open_nursery() as nursery:
         core.start()
         nursery.start_soon(core.poller.run)
         nursery.start_soon(core.tailer.run)
-        nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events)
+        nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events, lost)
+        nursery.start_soon(_publish_state, core, mnt)
         nursery.start_soon(_watch_signals, core)
         nursery.start_soon(_watch_mount, core, mnt)
         nursery.start_soon(
@@ -272,6 +328,8 @@ def serve(
     wake: str | None = None,
     wake_after: float = 30.0,
     wake_timeout: float = 600.0,
+    takeover: bool = False,
+    heartbeat_s: float = HEARTBEAT_S,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
     import pyfuse3
@@ -290,7 +348,7 @@ def serve(
     if warning:
         log.warning("%s", warning)
     project = open_project(store, settings)
-    project.agents.register(summary=f"mounted at {mnt}")
+    how = claim_identity(project, mnt, takeover=takeover, heartbeat_s=heartbeat_s)
     events = EventWriter(store, settings.agent)
     events.start()
     spool = config.runtime_dir() / "spool"
@@ -315,6 +373,7 @@ def serve(
     try:
         pyfuse3.init(TcfsOperations(core), mnt, options)
     except RuntimeError as exc:
+        project.agents.release()
         raise MountError(f"cannot mount {mnt}: {exc}") from exc
     mirror_proc = start_mirror(settings, mirror, workdir) if mirror else None
     stop_wake = None
@@ -342,7 +401,7 @@ def serve(
             mirror_pid=mirror_proc.pid if mirror_proc else None,
         )
     )
-    events.emit("agent-up", how="mounted")
+    events.emit("agent-up", how=how)
     log.info(
         "mounted %s: project %s as agent %s (%s)",
         mnt,
@@ -358,7 +417,7 @@ def serve(
         signal.signal(sig, _stopping)
     clean = False
     try:
-        trio.run(_run, core, project, settings.lease_ttl, mnt)
+        trio.run(_run, core, project, settings.lease_ttl, mnt, events)
         clean = True
     finally:
         with contextlib.suppress(Exception):
@@ -370,6 +429,8 @@ def serve(
             core.ctx.feed.shutdown()
         events.emit("agent-down", how="unmounted" if clean else "stopped after an error")
         events.close(timeout=EVENTS_FLUSH_S)
+        with contextlib.suppress(Exception):  # the next mount of the agent needs no takeover
+            project.agents.release()
         registry.remove_record(mnt, os.getpid())
         if project.after is not None:  # what the shell was told is sent
             project.after.close(timeout=AFTER_CLOSE_S)

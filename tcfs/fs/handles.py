@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 
-from tcfs.errors import AccessDenied, InvalidArgument, TcfsError, TooLarge
+from tcfs.errors import InvalidArgument, ReadOnly, TcfsError, TooLarge
 
 if TYPE_CHECKING:
     from tcfs.fs.tailer import Tailer
@@ -69,7 +69,7 @@ class Handle:
         return b""
 
     async def write(self, off: int, buf: bytes) -> int:
-        raise AccessDenied("this file is read-only")
+        raise ReadOnly("this file is read-only")
 
     async def truncate(self, size: int) -> None:
         """``O_TRUNC`` or ``ftruncate`` on an open handle."""

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from tcfs.errors import (
-    AccessDenied,
     CorruptObject,
     Exists,
     InvalidArgument,
     IsADirectory,
     NotFound,
+    ReadOnly,
 )
 from tcfs.fs import handles as h
 from tcfs.fs.callers import Caller
@@ -134,22 +134,22 @@ class Node:
     # ----- operations, refused unless a kind supports them -----
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        raise AccessDenied(f"cannot open {self.where}")
+        raise ReadOnly(f"cannot open {self.where}")
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        raise AccessDenied(f"{self.where} is read-only")
+        raise ReadOnly(f"{self.where} is read-only")
 
     async def truncate(self, ctx: FsContext, size: int) -> None:
         """``truncate(path)`` with no open handle: only some kinds mean anything."""
 
     async def unlink(self, ctx: FsContext) -> None:
-        raise AccessDenied(f"{self.where} cannot be removed")
+        raise ReadOnly(f"{self.where} cannot be removed")
 
     async def mkdir(self, ctx: FsContext) -> Node:
-        raise AccessDenied(f"cannot make a directory at {self.where}")
+        raise ReadOnly(f"cannot make a directory at {self.where}")
 
     async def rmdir(self, ctx: FsContext) -> None:
-        raise AccessDenied(f"cannot remove {self.where}")
+        raise ReadOnly(f"cannot remove {self.where}")
 
 
 class Dir(Node):

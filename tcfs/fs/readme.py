@@ -48,6 +48,16 @@ Names: step ids are lower case without dots; memory key parts have no dots
 (memory/a/b is the key a.b); names starting with "_" are reserved. A bad name
 fails with "Invalid argument". Read-only paths fail with "Permission denied";
 rename, links and chmod fail with "Operation not supported".
+
+Why did it fail?  The shell shows one word; the reason (the rule, the allowed
+words, the limit, who holds the claim) is in:
+
+  cat why                           never listed: the last refusals, newest last,
+                                    with time, path and errno (also under this
+                                    mount in `tcfs status`)
+
+This agent id is mounted here only: a second mount of {agent!r} is refused,
+naming this one.
 """
 
 

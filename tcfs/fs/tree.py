@@ -28,11 +28,13 @@ from tcfs.fs.kinds import (
     steps,
 )
 from tcfs.fs.nodes import Dir, Node, Path
+from tcfs.fs.refusals import FILE_NAME
 from tcfs.protocol import sessions as session_names
 
 TABLE: list[tuple[str, type[Node]]] = [
     ("", root.Root),
     ("README", root.Readme),
+    (FILE_NAME, root.Why),
     ("events", events.EventsFile),
     ("agents", agents.AgentsDir),
     ("agents/<agent>.json", agents.AgentFile),

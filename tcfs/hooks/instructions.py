@@ -38,6 +38,9 @@ Everything is a plain file there; use ordinary shell commands.
   `cat {m}/steps/<id>/wait` blocks until a step is complete.
 - **Share** values with `echo value > {m}/memory/<a>/<b>` and files with
   `cp FILE {m}/artifacts/shared/`; `ls {m}/agents` shows who is around.
+- **A command failed?** The shell shows one word ("Invalid argument", "File
+  exists"); `cat {m}/why` gives the reason (the name rule, the allowed words, the
+  limit, who holds the claim).
 - `cat {m}/README` explains every path.
 """
 

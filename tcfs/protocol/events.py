@@ -343,6 +343,8 @@ class EventWriter:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closing = False
+        #: set once another mount took the agent id over: its log is theirs now
+        self._stopped = False
         self.written = 0
         self.batches = 0
         self.dropped = 0
@@ -358,6 +360,8 @@ class EventWriter:
         epoch: int | None = None,
         **detail: object,
     ) -> None:
+        if self._stopped:
+            return
         try:
             now = self.clock()
             ev = Event(
@@ -401,6 +405,14 @@ class EventWriter:
                 log.exception("event log flush failed; will retry")
             if closing:
                 return
+
+    def stop(self) -> None:
+        """Write no more events (queued ones are dropped): another mount of the
+        agent writes its log now, and two writers would fork its hash chain."""
+        with self._cond:
+            self._stopped = True
+            self.dropped += len(self._pending)
+            self._pending.clear()
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued (bounded by ``timeout``) and stop the thread."""
@@ -496,6 +508,10 @@ class EventWriter:
     def _send(self) -> bool:
         assert self._inflight is not None
         key, body, n = self._inflight
+        if self._stopped:  # not even a batch already chained: the log is not ours
+            self._inflight = None
+            self.dropped += n
+            return False
         try:
             self.store.put(key, body)  # the store retries; a failed batch waits for the next pass
         except Exception as exc:

@@ -126,11 +126,13 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        under: Path | None = None,
+        name: str | None = None,  # of the mountpoint, when one agent is mounted twice
+        under: Path | None = None,  # the mountpoint's folder (default: the test's tmp_path)
     ) -> Mount:
-        mnt = (under or tmp_path) / f"mnt-{agent}"
+        name = name or agent
+        mnt = (under or tmp_path) / f"mnt-{name}"
         mnt.mkdir()
-        log = tmp_path / f"daemon-{agent}.log"
+        log = tmp_path / f"daemon-{name}.log"
         args = [
             sys.executable,
             "-m",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from tcfs.errors import AccessDenied
+from tcfs.errors import ReadOnly
 from tcfs.fs import handles as h
 from tcfs.fs.context import REQUESTER
 from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
@@ -128,7 +128,7 @@ class InboxAck(TextFile):
     what = "a list of message names"
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        raise AccessDenied("inbox/ack is write-only: write message names to mark them read")
+        raise ReadOnly("inbox/ack is write-only: write message names to mark them read")
 
     async def commit(self, ctx: FsContext, text: str) -> None:
         if names := text.split():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tcfs.errors import AccessDenied, NotFound
+from tcfs.errors import NotFound, ReadOnly
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import OpenMode, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
@@ -40,7 +40,7 @@ class OutboxMessage(TextFile):
         return Stat(self, 0)
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
-        raise AccessDenied("the outbox is write-only")
+        raise ReadOnly("the outbox is write-only")
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         messages, to = ctx.project.messages, self.name

@@ -1,4 +1,4 @@
-"""The mount's root and its ``README``."""
+"""The mount's root, its ``README``, and ``why`` (the mount's last refusals)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tcfs.fs import handles as h
 from tcfs.fs.kinds import guests
-from tcfs.fs.nodes import Dir, Node, Stat
+from tcfs.fs.nodes import Computed, Dir, Node, Stat
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
@@ -30,3 +30,14 @@ class Readme(Node):
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
         return h.SnapshotHandle(ino, ctx.readme)
+
+
+class Why(Computed):
+    """Never listed: why the mount refused what it refused lately (time,
+    operation, path, errno and the reason the shell's one word leaves out)."""
+
+    __slots__ = ()
+    listed = False
+
+    async def render(self, ctx: FsContext) -> bytes:
+        return ctx.refusals.render()
