@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tcfs import config, registry
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
+from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
 
 READY_TIMEOUT_S = 30.0
@@ -164,17 +164,14 @@ def mount(
     log_file = logs / f"mount-{s.project}-{s.agent}.log"
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     start = os.lseek(fd, 0, os.SEEK_END)
-    args = [
-        sys.executable,
-        "-m",
-        "tcfs",
+    args = tcfs_command(
         "mount",
         mnt,
         "--foreground",
         *_settings_flags(s),
         "--log-path",
         str(log_file),
-    ]
+    )
     if mirror:
         args += ["--mirror", mirror]
     if wake:
