@@ -22,6 +22,7 @@ from tcfs.store.base import best_effort_warning
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 KILL_TIMEOUT_S = 5.0
+DEFAULTS = Settings()  # what an option left unset (and not in env or config) comes to
 
 
 def _settings_flags(s: Settings) -> list[str]:
@@ -65,20 +66,23 @@ def _warn_best_effort(s: Settings) -> None:
     "--lease-ttl",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.lease_ttl:g}",
     help="lease length in seconds (renewed while mounted)  [env TCFS_LEASE_TTL]",
 )
 @click.option(
     "--wait-timeout",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.wait_timeout:g}",
     help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
 )
 @click.option(
     "--sweep",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.sweep:g}",
     help="seconds between blocked readers' looks without a doorbell: how late a message or "
-    "completion written by the tracecraft CLI is seen (default 60)  [env TCFS_SWEEP]",
+    "completion written by the tracecraft CLI is seen  [env TCFS_SWEEP]",
 )
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
 @click.option(
