@@ -28,7 +28,7 @@ from tests.hooks.conftest import TURN_S
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
-pytestmark = [pytest.mark.mount, pytest.mark.slow]
+pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
 
 @dataclass(frozen=True)
