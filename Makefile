@@ -7,8 +7,8 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 3
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-# `make check`'s tiers: no FUSE mount, real harness program, browser, soak or slow test
-CHECK_MARKS := not mount and not harness and not browser and not soak and not slow
+# `make check`'s tier: no FUSE mount, real harness program, browser, soak, tracecraft CLI or slow test
+CHECK_MARKS := not mount and not harness and not browser and not soak and not interop and not slow
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
@@ -38,7 +38,7 @@ chromium:  # the replay viewer's browser tests
 npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE))
 	@command -v npm >/dev/null 2>&1 || { echo "installing nodejs npm"; $(APT_INSTALL) nodejs npm; }
 
-# lint and the tests that need no FUSE, npm, browser or soak: under 2 minutes on 2 cores
+# lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: about 2 minutes
 check: lint
 	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal -m "$(CHECK_MARKS)" $(PYTEST_ARGS)
 

@@ -5,10 +5,11 @@ or SeaweedFS with ``TCFS_TEST_S3=seaweedfs`` (``tests/seaweedfs.py``), spoken
 to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
 never see each other's keys.  ``store`` runs a test once per backend.
 
-Tiers, by mark (``make check`` runs none of the first four): ``mount`` (a real
-FUSE mount; every test using the ``mount`` fixture gets it), ``harness`` (a real
+Tiers, by mark (``make check`` runs none of these): ``mount`` (a real FUSE
+mount; every test using the ``mount`` fixture gets it), ``harness`` (a real
 harness program, installed with npm), ``browser`` (headless Chromium; every
-test using ``browser_context`` gets it), ``soak``, and ``slow``.  A machine
+test using ``browser_context`` gets it), ``soak``, ``interop`` (the tracecraft
+CLI) and ``slow``.  A machine
 without FUSE, npm (and no cached harnesses) or Chromium skips those tests
 instead of failing them.
 """

@@ -9,6 +9,7 @@ without that, the build happens here, once for the module.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,6 +25,7 @@ from tests.fs.conftest import detach, sh
 
 pytestmark = pytest.mark.slow
 
+NOT_SOURCE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
 # the environment less PYTHONPATH, which may name the source tree
 WITHOUT_TREE = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
@@ -41,8 +43,11 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("TCFS_DIST")
     if given:
         return Path(given)
+    # from a copy: building writes tcfs.egg-info into the tree it builds
+    src = tmp_path_factory.mktemp("src") / "tcfs"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], timeout=600)
+    run([sys.executable, "-m", "build", "--outdir", str(out), str(src)], timeout=600)
     return out
 
 
