@@ -54,6 +54,7 @@ demo: $(VENV)/.core
 dist: setup
 	rm -rf dist build tcfs.egg-info
 	$(PY) -m build --outdir dist .
+	rm -rf build tcfs.egg-info
 	TCFS_DIST=dist $(PY) -m pytest -p no:cacheprovider -n 0 -q tests/test_dist.py
 
 bench: setup

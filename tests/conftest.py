@@ -46,7 +46,7 @@ def _missing(mark: str) -> str | None:
 
         npm_pins = [p for p in PINS.values() if p.registry == "npm"]
         if not all((cache_root() / p.label / DONE).exists() for p in npm_pins):
-            return "needs npm to install the harness programs (make test-harnesses)"
+            return "needs npm to install the harness programs (make test installs it)"
     if mark == "browser":
         from tcfs.replay.browser import CHROMIUM
 
