@@ -7,28 +7,55 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 3
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt bench-rtt-seaweedfs lint format docs clean
+# `make check`'s tier: no FUSE mount, real harness program, browser, soak, tracecraft CLI or slow test
+CHECK_MARKS := not mount and not harness and not browser and not soak and not interop and not slow
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
-$(VENV)/.installed: pyproject.toml
+.PHONY: setup check test test-harnesses chromium npm demo dist bench bench-scale bench-rtt \
+	bench-rtt-seaweedfs lint format docs clean
+
+# tcfs alone (what `make demo` needs): FUSE from apt, the package in $(VENV)
+$(VENV)/.core: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing apt packages:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
-	@dpkg -s chromium >/dev/null 2>&1 || { echo "installing chromium (the replay viewer's browser tests)"; SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	if [ -n "$$missing" ]; then echo "installing apt packages:$$missing"; $(APT_INSTALL) $$missing; fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# and what the tests, the benchmarks and the linters need
+$(VENV)/.installed: $(VENV)/.core
 	$(PY) -m pip install -q -e '.[test,hf,bench,dev]'
 	touch $@
 
 setup: $(VENV)/.installed
+	@echo "tcfs is installed in $(VENV): run $(VENV)/bin/tcfs, or '. $(VENV)/bin/activate' first"
 
-test: setup
+chromium:  # the replay viewer's browser tests
+	@dpkg -s chromium >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium; }
+
+npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE))
+	@command -v npm >/dev/null 2>&1 || { echo "installing nodejs npm"; $(APT_INSTALL) nodejs npm; }
+
+# lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: about 2 minutes
+check: lint
+	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal -m "$(CHECK_MARKS)" $(PYTEST_ARGS)
+
+# every test but the harness conformance suite: about 9 minutes on 2 cores (900 tests)
+test: setup chromium npm
 	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
-demo: setup
+demo: $(VENV)/.core
 	$(PY) -m tcfs.demo
+	@echo "tcfs is installed in $(VENV): run $(VENV)/bin/tcfs, or '. $(VENV)/bin/activate' first"
+
+# the sdist and the wheel in dist/, checked (twine, one top-level package, the hf extra)
+dist: setup
+	rm -rf dist build tcfs.egg-info
+	$(PY) -m build --outdir dist .
+	rm -rf build tcfs.egg-info
+	TCFS_DIST=dist $(PY) -m pytest -p no:cacheprovider -n 0 -q tests/test_dist.py
 
 bench: setup
 	$(PY) -m bench
@@ -57,13 +84,9 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build dist
 
 # The real harness programs (npm, PyPI) against a fake model on loopback; the
 # installs are cached in $(TCFS_HARNESS_CACHE) (default ~/.cache/tcfs/harnesses).
-test-harnesses: setup
-	@command -v npm >/dev/null 2>&1 || { \
-		echo "installing apt packages: nodejs npm"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+test-harnesses: setup npm
 	TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v --timeout 900 tests/harnesses $(PYTEST_ARGS)

@@ -94,16 +94,14 @@ class Profiler:
 
 def _ours(frame: str) -> bool:
     where = frame.partition(" (")[2]
-    return "site-packages" not in where and (
-        where.startswith(("tcfs/", "mirror/")) or "/tcfs/" in where or "/mirror/" in where
-    )
+    return "site-packages" not in where and (where.startswith("tcfs/") or "/tcfs/" in where)
 
 
 def _short(frame: str) -> str:
     """``func (/long/path/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py:12)``."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    for marker in ("site-packages/", "/tcfs/", "/mirror/", "/bench/", "/lib/python3."):
+    for marker in ("site-packages/", "/tcfs/", "/bench/", "/lib/python3."):
         if marker in where:
             tail = where.rsplit(marker, 1)[1]
             if marker == "/lib/python3.":

@@ -152,8 +152,9 @@ def _default_agent() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", user).strip("-._") or "agent"
 
 
-def resolve(**flags: Any) -> Settings:
-    """Settings from flags (``None`` = not given), env, config files, defaults."""
+def resolve(*, saved: bool = True, **flags: Any) -> Settings:
+    """Settings from flags (``None`` = not given), env, config files, defaults;
+    ``saved=False`` leaves out ``tcfs init``'s file (``init --reset``)."""
     layers: list[dict[str, Any]] = []
     layers.append({k: v for k, v in flags.items() if v is not None})
 
@@ -172,7 +173,7 @@ def resolve(**flags: Any) -> Settings:
     peer = _load_json(Path.cwd() / ".tracecraft.json")
     layers.append({ours: peer[theirs] for theirs, ours in _PEER_FIELDS.items() if peer.get(theirs)})
 
-    own = _load_json(config_path())
+    own = saved_config() if saved else {}
     known = {f.name for f in fields(Settings)}
     layers.append({k: v for k, v in own.items() if k in known and v is not None})
 
@@ -211,7 +212,7 @@ def resolve(**flags: Any) -> Settings:
             raise ConfigError(f"--bucket (or TCFS_BUCKET) is required for the {s.backend} backend")
     try:
         names.agent_id(s.agent)
-        names.agent_id(s.project)  # a project is one key segment, same rule
+        names.project_name(s.project)
     except InvalidName as exc:
         raise ConfigError(str(exc)) from exc
     return s
@@ -235,6 +236,11 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def saved_config() -> dict[str, Any]:
+    """What ``tcfs init`` wrote, or ``{}`` before it ran."""
+    return _load_json(config_path())
 
 
 def write_config(values: dict[str, Any], path: Path | None = None) -> Path:

@@ -20,6 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+from tcfs.spawn import tcfs_command
+
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 DIM = "\033[2m" if sys.stdout.isatty() else ""
 RESET = "\033[0m" if sys.stdout.isatty() else ""
@@ -49,12 +51,20 @@ def sh(
     return res
 
 
+def shell_command() -> str:
+    """How the printed steps run tcfs: the installed script beside this
+    interpreter, else this interpreter kept from importing a ``tcfs/``
+    folder in the working directory."""
+    script = Path(sys.executable).parent / "tcfs"
+    return shlex.quote(str(script)) if script.exists() else shlex.join(tcfs_command())
+
+
 def main() -> int:
     if not os.path.exists("/dev/fuse"):
         print("tcfs demo: /dev/fuse is missing; FUSE is needed to mount", file=sys.stderr)
         return 1
     work = Path(tempfile.mkdtemp(prefix="tcfs-demo-"))
-    tcfs = f"{shlex.quote(sys.executable)} -m tcfs"
+    tcfs = shell_command()
     bucket = work / "bucket"
     mnt = {a: work / "mnt" / a for a in ("planner", "developer")}
     claude_home = work / "claude"
@@ -127,10 +137,7 @@ def main() -> int:
 
         src.write_text(line(1) + "\n")
         mirror = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tcfs",
+            tcfs_command(
                 "mirror",
                 "--follow",
                 "--harness",
@@ -145,7 +152,7 @@ def main() -> int:
                 "demo",
                 "--agent",
                 winner,
-            ],
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -194,7 +201,7 @@ def main() -> int:
         for path in mnt.values():
             if path.exists():
                 subprocess.run(
-                    [sys.executable, "-m", "tcfs", "umount", str(path)],
+                    tcfs_command("umount", str(path)),
                     capture_output=True,
                     timeout=30,
                     stdin=subprocess.DEVNULL,

@@ -3,7 +3,7 @@
 A bad name is an ``InvalidName`` that says which rule it broke; it never
 becomes a surprising key.  The rules keep every name a single key segment:
 
-* agent ids and artifact names: ``[A-Za-z0-9][A-Za-z0-9_.-]{0,127}``
+* agent ids, project names and artifact names: ``[A-Za-z0-9][A-Za-z0-9_.-]{0,127}``
 * step ids: the peer CLI's normal form (lowercase, no dots), so ``S1.A`` and
   ``s1-a`` cannot silently collide: only ``s1-a`` is accepted
 * memory key parts: ``[A-Za-z0-9][A-Za-z0-9_-]{0,127}`` (a dot is the CLI's key
@@ -46,12 +46,21 @@ def _common(kind: str, name: object) -> str:
     return name
 
 
+def _segment(kind: str, name: object) -> str:
+    n = _common(kind, name)
+    if not _AGENT_RE.fullmatch(n):
+        raise InvalidName(f"{kind} {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
+    return n
+
+
 def agent_id(name: object) -> str:
     """Check an agent id; returns it unchanged."""
-    n = _common("agent id", name)
-    if not _AGENT_RE.fullmatch(n):
-        raise InvalidName(f"agent id {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
-    return n
+    return _segment("agent id", name)
+
+
+def project_name(name: object) -> str:
+    """A project is one key segment of the bucket, by the agent id's rule."""
+    return _segment("project name", name)
 
 
 def recipient(name: object) -> str:
@@ -62,10 +71,7 @@ def recipient(name: object) -> str:
 
 
 def artifact_name(name: object) -> str:
-    n = _common("artifact name", name)
-    if not _AGENT_RE.fullmatch(n):
-        raise InvalidName(f"artifact name {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
-    return n
+    return _segment("artifact name", name)
 
 
 def step_id(name: object) -> str:

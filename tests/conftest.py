@@ -4,6 +4,14 @@ The S3 endpoint is moto's server run as a separate process (``tests/s3server.py`
 or SeaweedFS with ``TCFS_TEST_S3=seaweedfs`` (``tests/seaweedfs.py``), spoken
 to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
 never see each other's keys.  ``store`` runs a test once per backend.
+
+Tiers, by mark (``make check`` runs none of these): ``mount`` (a real FUSE
+mount; every test using the ``mount`` fixture gets it), ``harness`` (a real
+harness program, installed with npm), ``browser`` (headless Chromium; every
+test using ``browser_context`` gets it), ``soak``, ``interop`` (the tracecraft
+CLI) and ``slow``.  A machine
+without FUSE, npm (and no cached harnesses) or Chromium skips those tests
+instead of failing them.
 """
 
 from __future__ import annotations
@@ -23,6 +31,44 @@ from tests.seaweedfs import SeaweedServer
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
+
+# a test that asks for one of these fixtures gets the mark, wherever it lives
+MARK_BY_FIXTURE = {"mount": "mount", "browser_context": "browser"}
+
+
+def _missing(mark: str) -> str | None:
+    """Why this machine cannot run tests with ``mark``, or None if it can."""
+    if mark == "mount" and not (os.path.exists("/dev/fuse") and FUSERMOUNT):
+        return "needs /dev/fuse and fusermount3"
+    if mark == "harness" and not shutil.which("npm"):
+        from tests.harnesses.install import DONE, PINS, cache_root
+
+        npm_pins = [p for p in PINS.values() if p.registry == "npm"]
+        if not all((cache_root() / p.label / DONE).exists() for p in npm_pins):
+            return "needs npm to install the harness programs (make test installs it)"
+    if mark == "browser":
+        from tcfs.replay.browser import CHROMIUM
+
+        if not Path(CHROMIUM).exists():
+            return "needs chromium (make test installs it)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+    skips = {
+        mark: pytest.mark.skip(reason=why)
+        for mark in ("mount", "harness", "browser")
+        if (why := _missing(mark))
+    }
+    for item in items:
+        for mark, skip in skips.items():
+            if mark in item.keywords:
+                item.add_marker(skip)
 
 
 # TCFS_TEST_S3 picks the S3 server every S3 fixture uses: moto (the default,

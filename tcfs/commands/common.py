@@ -22,16 +22,26 @@ def backend_options(f: F) -> F:
             "--backend",
             type=click.Choice(config.BACKENDS),
             default=None,
-            help="local (default), s3 or hf  [env TCFS_BACKEND]",
+            show_default=config.Settings.backend,
+            help="where the bucket is  [env TCFS_BACKEND]",
         ),
         click.option(
-            "--bucket", default=None, help="bucket name; for local, a directory  [env TCFS_BUCKET]"
+            "--bucket",
+            default=None,
+            show_default="for local, $TCFS_HOME/bucket",
+            help="bucket name; for local, a directory  [env TCFS_BUCKET]",
         ),
         click.option(
-            "--project", default=None, help="project inside the bucket  [env TCFS_PROJECT]"
+            "--project",
+            default=None,
+            show_default="the working directory's name",
+            help="project inside the bucket  [env TCFS_PROJECT]",
         ),
         click.option(
-            "--agent", default=None, help="this agent's id  [env TCFS_AGENT or TRACECRAFT_AGENT]"
+            "--agent",
+            default=None,
+            show_default="your user name",
+            help="this agent's id  [env TCFS_AGENT or TRACECRAFT_AGENT]",
         ),
         click.option(
             "--endpoint", default=None, help="S3 endpoint URL (R2, MinIO, ...)  [env TCFS_ENDPOINT]"

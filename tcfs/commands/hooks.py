@@ -103,11 +103,11 @@ def status_cmd() -> None:
 
 @click.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
+    options_metavar="HARNESS {session-start,prompt,stop} --mount MOUNTPOINT",
 )
 @click.pass_context
 def hook(ctx: click.Context) -> None:
-    """One hook call: HARNESS {session-start,prompt,stop} --mount MOUNTPOINT.
+    """One hook call, as a harness makes it: its event as JSON on stdin, the answer on stdout.
 
     The same as `python -m tcfs.hooks ...`, which is what `tcfs hooks install`
     writes (it starts faster than the CLI).

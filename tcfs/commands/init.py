@@ -19,14 +19,23 @@ from tcfs.commands.common import BACKEND_OPTIONS, backend_options, settings_from
     is_flag=True,
     help="also store the credentials found in the environment (file is 0600)",
 )
-def init(save_secrets: bool, **kwargs: Any) -> None:
-    """Write the config file (mode 0600) from the given options."""
+@click.option("--reset", is_flag=True, help="start over: drop every setting an earlier init wrote")
+def init(save_secrets: bool, reset: bool, **kwargs: Any) -> None:
+    """Write the config file (mode 0600) from the given options.
+
+    Run again, it changes only the options given and keeps the rest of what
+    the earlier init wrote; --reset starts from nothing.
+    """
     given = {k: kwargs.get(k) for k in (*BACKEND_OPTIONS, "lease_ttl", "wait_timeout")}
     # validate the whole resolution once, with the same rules as mount
     s = settings_from(
-        dict(kwargs), lease_ttl=kwargs.get("lease_ttl"), wait_timeout=kwargs.get("wait_timeout")
+        dict(kwargs),
+        lease_ttl=kwargs.get("lease_ttl"),
+        wait_timeout=kwargs.get("wait_timeout"),
+        saved=not reset,
     )
-    values = {k: v for k, v in given.items() if v is not None}
+    kept = {} if reset else config.saved_config()
+    values = {**kept, **{k: v for k, v in given.items() if v is not None}}
     values.setdefault("backend", s.backend)
     values.setdefault("bucket", s.bucket)
     if save_secrets:
@@ -37,3 +46,6 @@ def init(save_secrets: bool, **kwargs: Any) -> None:
     path = config.write_config(values)
     shown = ", ".join(f"{k}={'***' if k in config.SECRET_FIELDS else v}" for k, v in values.items())
     click.echo(f"wrote {path} ({shown})")
+    unchanged = [k for k, v in kept.items() if given.get(k) is None and values.get(k) == v]
+    if unchanged:
+        click.echo(f"kept from before: {', '.join(unchanged)} (--reset starts over)")

@@ -52,9 +52,9 @@ from tcfs.commands.common import backend_options, settings_from
 @click.option("--no-redact", is_flag=True, help="Upload transcripts without redaction.")
 def mirror(**kwargs: Any) -> None:
     """Mirror agent transcripts into sessions/<harness>/<session>/ (redacted)."""
-    from mirror import adapters
-    from mirror.runner import Runner, harnesses_with_sessions
     from tcfs.errors import TcfsError
+    from tcfs.mirror import adapters
+    from tcfs.mirror.runner import Runner, harnesses_with_sessions
     from tcfs.store import open_store
 
     settings = settings_from(kwargs)

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,13 @@ from tcfs import config, registry
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
+from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 KILL_TIMEOUT_S = 5.0
+DEFAULTS = Settings()  # what an option left unset (and not in env or config) comes to
 
 
 def _settings_flags(s: Settings) -> list[str]:
@@ -65,20 +66,23 @@ def _warn_best_effort(s: Settings) -> None:
     "--lease-ttl",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.lease_ttl:g}",
     help="lease length in seconds (renewed while mounted)  [env TCFS_LEASE_TTL]",
 )
 @click.option(
     "--wait-timeout",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.wait_timeout:g}",
     help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
 )
 @click.option(
     "--sweep",
     type=float,
     default=None,
+    show_default=f"{DEFAULTS.sweep:g}",
     help="seconds between blocked readers' looks without a doorbell: how late a message or "
-    "completion written by the tracecraft CLI is seen (default 60)  [env TCFS_SWEEP]",
+    "completion written by the tracecraft CLI is seen  [env TCFS_SWEEP]",
 )
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
 @click.option(
@@ -185,17 +189,14 @@ def mount(
     log_file = logs / f"mount-{s.project}-{s.agent}.log"
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     start = os.lseek(fd, 0, os.SEEK_END)
-    args = [
-        sys.executable,
-        "-m",
-        "tcfs",
+    args = tcfs_command(
         "mount",
         mnt,
         "--foreground",
         *_settings_flags(s),
         "--log-path",
         str(log_file),
-    ]
+    )
     if mirror:
         args += ["--mirror", mirror]
     if takeover:

@@ -35,6 +35,7 @@ from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
 from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
+from tcfs.spawn import tcfs_command
 from tcfs.store.base import Store, best_effort_warning
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def claim_identity(project: Project, mnt: str, *, takeover: bool, heartbeat_s: f
 
 
 def mirror_args(settings: Settings, harness: str, cwd: str) -> list[str]:
-    args = [sys.executable, "-m", "tcfs", "mirror", "--follow", "--harness", harness]
+    args = tcfs_command("mirror", "--follow", "--harness", harness)
     args += ["--cwd", cwd]  # the project whose sessions to mirror: where mount was run
     return args + settings.backend_flags()
 

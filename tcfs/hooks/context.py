@@ -42,7 +42,7 @@ who is around: `ls {m}/agents`; everything else: `cat {m}/README`."""
 
 
 def _redact(text: str) -> str:
-    from mirror.redact import redact_text
+    from tcfs.mirror.redact import redact_text
 
     return redact_text(text, Counter())
 

@@ -10,7 +10,6 @@ bash command with a timeout.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,17 +22,7 @@ from typing import Any
 import pytest
 
 from tcfs import registry
-
-FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    if os.path.exists("/dev/fuse") and FUSERMOUNT:
-        return
-    skip = pytest.mark.skip(reason="needs /dev/fuse and fusermount3")
-    for item in items:
-        if "tests/fs/" in str(item.fspath) and "mount" in item.keywords:
-            item.add_marker(skip)
+from tests.conftest import FUSERMOUNT
 
 
 @dataclass

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import BIN
 from tests.fs.conftest import detach, sh
 from tests.s3server import free_port
 
@@ -50,6 +52,32 @@ def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None
         assert str(mnt) not in sh(f"{TCFS} status").stdout
         # the value went through to the bucket
         assert (bucket / "proj" / "memory" / "notes" / "greeting.json").exists()
+    finally:
+        detach(mnt, None)
+
+
+def test_mount_from_a_directory_holding_a_tcfs_folder(tmp_path: Path, tcfs_home: Path) -> None:
+    """A clone's parent directory holds ``tcfs/``: the daemon started in it
+    still imports the package that is running, not that folder."""
+    script = shutil.which("tcfs", path=str(BIN))
+    assert script, "the tcfs script is not installed beside the test interpreter"
+    shadow = tmp_path / "parent"
+    (shadow / "tcfs").mkdir(parents=True)
+    (shadow / "tcfs" / "__init__.py").write_text("raise ImportError('the folder, not tcfs')\n")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        r = sh(
+            f"{script} mount {mnt} --bucket {tmp_path / 'bucket'} --project proj --agent alice "
+            "--mirror claude-code",
+            timeout=60,
+            cwd=shadow,
+        )
+        assert r.returncode == 0, r.stderr
+        assert sh(f"echo hi > {mnt / 'memory/notes/greeting'}").returncode == 0
+        assert sh(f"cat {mnt / 'memory/notes/greeting'}").stdout == "hi\n"
+        r = sh(f"{script} umount {mnt}", cwd=shadow)
+        assert r.returncode == 0, r.stderr
     finally:
         detach(mnt, None)
 

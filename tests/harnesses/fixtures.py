@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from mirror.adapters.claude_code import encode_cwd
+from tcfs.mirror.adapters.claude_code import encode_cwd
 
 FIXTURES = Path(__file__).resolve().parent.parent / "mirror" / "real"
 ROOT = "/home/dev"  # the neutral root: HOME is ROOT/home, the project ROOT/work/proj

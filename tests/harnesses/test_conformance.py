@@ -35,6 +35,8 @@ from tests.harnesses.install import PINS, install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.mirror.conftest import run_mirror, tcfs_cmd
 
+pytestmark = pytest.mark.harness
+
 MIRROR_TIMEOUT = 120.0
 FOLLOW_TIMEOUT = 90.0  # for the follower to catch up with turn two
 

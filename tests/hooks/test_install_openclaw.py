@@ -149,6 +149,7 @@ def test_a_config_tcfs_cannot_edit_is_refused_and_left_as_it_was(tmp_path: Path,
     assert [p.name for p in state.iterdir() if p.is_file()] == ["openclaw.json"]  # no temp
 
 
+@pytest.mark.harness
 def test_the_plugin_runs_the_hook_and_bounds_it(tmp_path: Path) -> None:
     """The plugin's own code, in OpenClaw's Node, with a stand-in for OpenClaw's
     ``api``: the hook's answer becomes ``prependContext`` / a revision, and a

@@ -80,6 +80,7 @@ def delivered(bodies: list[dict[str, object]], text: str) -> bool:
 
 
 @pytest.mark.mount
+@pytest.mark.harness
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
 def test_a_turn_goes_on_with_mail_once_per_prompt(  # type: ignore[no-untyped-def]
@@ -125,6 +126,7 @@ def gated(moto_server: MotoServer, mount) -> Iterator[tuple[Mount, dict[str, boo
 
 
 @pytest.mark.mount
+@pytest.mark.harness
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)
 def test_a_broken_mount_costs_an_opencode_turn_only_the_bound(

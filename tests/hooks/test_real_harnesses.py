@@ -30,7 +30,7 @@ from tests.hooks.frames import FORGED, frames, strings
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
-pytestmark = [pytest.mark.mount, pytest.mark.slow]
+pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def wake_events(log: str) -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.harness
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
 def test_claude_is_woken_with_the_mail(mount, tmp_path: Path, tcfs_home: Path) -> None:  # type: ignore[no-untyped-def]
     claude = install("claude-code")

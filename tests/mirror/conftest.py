@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mirror.redact import Redactor
-from mirror.runner import Runner
+from tcfs.mirror.redact import Redactor
+from tcfs.mirror.runner import Runner
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.base import Store
 from tcfs.store.local import LocalStore

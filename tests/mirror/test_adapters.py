@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mirror import adapters
-from mirror.adapters.claude_code import encode_cwd
+from tcfs.mirror import adapters
+from tcfs.mirror.adapters.claude_code import encode_cwd
 from tests.conftest import make_store
 from tests.mirror.conftest import Homes, expected, mirror_once, transcript
 from tests.mirror.harnesses import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mirror.runner import Runner
+from tcfs.mirror.runner import Runner
 from tcfs.store.local import LocalStore
 from tests.conftest import S3_ENV
 from tests.mirror.conftest import Homes, expected, run_mirror, tcfs_cmd, transcript

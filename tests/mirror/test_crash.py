@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mirror import adapters
-from mirror.engine import StreamMirror
+from tcfs.mirror import adapters
+from tcfs.mirror.engine import StreamMirror
 from tcfs.store.local import LocalStore
 from tests.mirror.conftest import Homes, expected, mirror_once, tcfs_cmd, transcript
 from tests.mirror.harnesses import ClaudeSession, hermes_db, hermes_expected, hermes_message

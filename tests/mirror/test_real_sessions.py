@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mirror.redact import redact
+from tcfs.mirror.redact import redact
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.local import LocalStore
 from tests.harnesses import sources

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from mirror.redact import Redactor, redact
+from tcfs.mirror.redact import Redactor, redact
 from tests.mirror.conftest import Homes, mirror_once, transcript
 from tests.mirror.harnesses import ClaudeSession, append
 
@@ -255,7 +255,7 @@ def test_without_detect_secrets_every_named_value_is_redacted() -> None:
         "import json, sys\n"
         f"sys.path.insert(0, {str(root)!r})\n"
         "from collections import Counter\n"
-        "from mirror.redact import redact_text\n"
+        "from tcfs.mirror.redact import redact_text\n"
         "out = redact_text(sys.stdin.read(), Counter())\n"
         "print(json.dumps({'out': out, 'ds': 'detect_secrets' in sys.modules}))\n"
     )

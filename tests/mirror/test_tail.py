@@ -8,7 +8,7 @@ import os
 
 import zstandard
 
-from mirror.tail import MAX_CHUNK, read_lines
+from tcfs.mirror.tail import MAX_CHUNK, read_lines
 from tests.mirror.conftest import Homes, expected, mirror_once, transcript
 from tests.mirror.harnesses import ClaudeSession, CodexSession, append, claude_line
 

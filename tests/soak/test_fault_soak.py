@@ -12,7 +12,6 @@ proxy's record of applied writes are checked (``tests/soak/invariants.py``).
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,20 +21,14 @@ from typing import Any
 import pytest
 
 from bench.stats import percentile
-from tests.fs.conftest import FUSERMOUNT, Backend, Mount, sh
+from tests.fs.conftest import Backend, Mount, sh
 from tests.s3server import MotoServer
 from tests.seaweedfs import CLIENT_KEYS
 from tests.soak import invariants as inv
 from tests.soak.workload import Agent, Outcome, Plan, run_agents
 from tests.store.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy
 
-pytestmark = [
-    pytest.mark.mount,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (os.path.exists("/dev/fuse") and FUSERMOUNT), reason="needs /dev/fuse and fusermount3"
-    ),
-]
+pytestmark = [pytest.mark.mount, pytest.mark.soak, pytest.mark.slow]
 
 AGENTS = ("alice", "bob", "carol", "dave")
 LEASE_TTL = 5.0  # the shortest tcfs allows: leases lapse and are taken over within the run

@@ -38,10 +38,17 @@ import sqlite3
 from collections.abc import Hashable
 from pathlib import Path
 
-from mirror import sqlite as db
-from mirror.adapters import register
-from mirror.adapters.base import FileTailAdapter, SessionRef, first_line, mtime, safe_id, same_dir
-from mirror.cursor import REPLAY, Cursor, rows_cursor
+from tcfs.mirror import sqlite as db
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import (
+    FileTailAdapter,
+    SessionRef,
+    first_line,
+    mtime,
+    safe_id,
+    same_dir,
+)
+from tcfs.mirror.cursor import REPLAY, Cursor, rows_cursor
 
 DB_NAME = "openclaw-agent.sqlite"
 BATCH = 2000

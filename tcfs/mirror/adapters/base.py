@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from mirror import tail
-from mirror.cursor import Cursor
+from tcfs.mirror import tail
+from tcfs.mirror.cursor import Cursor
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def safe_id(raw: str) -> str:
 
 
 class Adapter(ABC):
-    """One harness.  Subclasses set ``name`` and are registered in ``mirror.adapters``."""
+    """One harness.  Subclasses set ``name`` and are registered in ``tcfs.mirror.adapters``."""
 
     name: ClassVar[str] = ""
     #: True when every session records the directory it ran in, so ``auto`` and

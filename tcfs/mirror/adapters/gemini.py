@@ -25,8 +25,15 @@ import json
 import os
 from pathlib import Path
 
-from mirror.adapters import register
-from mirror.adapters.base import FileTailAdapter, SessionRef, first_line, mtime, safe_id, same_dir
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import (
+    FileTailAdapter,
+    SessionRef,
+    first_line,
+    mtime,
+    safe_id,
+    same_dir,
+)
 
 
 def gemini_home() -> Path:

@@ -28,10 +28,10 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
-from mirror import sqlite as db
-from mirror.adapters import register
-from mirror.adapters.base import Adapter, SessionRef, safe_id, same_dir
-from mirror.cursor import Cursor, rows_cursor
+from tcfs.mirror import sqlite as db
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import Adapter, SessionRef, safe_id, same_dir
+from tcfs.mirror.cursor import Cursor, rows_cursor
 
 BATCH = 2000
 _CONTENT_JSON = "\x00json:"

@@ -25,10 +25,10 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
-from mirror import sqlite as db
-from mirror.adapters import register
-from mirror.adapters.base import Adapter, SessionRef, safe_id, same_dir
-from mirror.cursor import Cursor, rows_cursor
+from tcfs.mirror import sqlite as db
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import Adapter, SessionRef, safe_id, same_dir
+from tcfs.mirror.cursor import Cursor, rows_cursor
 
 TABLES = ("message", "part")
 BATCH = 2000

@@ -26,9 +26,9 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import BinaryIO
 
-from mirror import tail
-from mirror.adapters import register
-from mirror.adapters.base import FileTailAdapter, SessionRef, mtime, safe_id, same_dir
+from tcfs.mirror import tail
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import FileTailAdapter, SessionRef, mtime, safe_id, same_dir
 
 _ROLLOUT = re.compile(
     r"rollout-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-(?P<id>[A-Za-z0-9_-]+)\.jsonl(?P<zst>\.zst)?$"

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
-from mirror.cursor import HEAD_BYTES, REPLAY, TAIL_BYTES, Cursor, FileCursor, digest
+from tcfs.mirror.cursor import HEAD_BYTES, REPLAY, TAIL_BYTES, Cursor, FileCursor, digest
 
 MAX_CHUNK = 8 << 20  # bytes read per call, rounded up to the end of a line
 STEP = 1 << 20

@@ -23,11 +23,11 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-from mirror.adapters.base import Adapter, SessionRef
-from mirror.cursor import REPLAY, Cursor, persistent, position
-from mirror.redact import Redactor
-from mirror.state import StateFile, StreamState, line_digest
 from tcfs.errors import NotFound
+from tcfs.mirror.adapters.base import Adapter, SessionRef
+from tcfs.mirror.cursor import REPLAY, Cursor, persistent, position
+from tcfs.mirror.redact import Redactor
+from tcfs.mirror.state import StateFile, StreamState, line_digest
 from tcfs.protocol import records
 from tcfs.protocol.sessions import (
     SessionWriter,

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mirror import adapters as registry
-from mirror.adapters.base import Adapter, SessionRef
-from mirror.engine import MAX_PARTS_PER_STEP, StreamMirror
 from tcfs.errors import TcfsError
+from tcfs.mirror import adapters as registry
+from tcfs.mirror.adapters.base import Adapter, SessionRef
+from tcfs.mirror.engine import MAX_PARTS_PER_STEP, StreamMirror
 from tcfs.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ import json
 import os
 from pathlib import Path
 
-from mirror.adapters import register
-from mirror.adapters.base import FileTailAdapter, SessionRef, first_line, mtime, safe_id
+from tcfs.mirror.adapters import register
+from tcfs.mirror.adapters.base import FileTailAdapter, SessionRef, first_line, mtime, safe_id
 
 MAX_DIR = 200
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from mirror.adapters.base import Adapter, FileTailAdapter, SessionRef
+from tcfs.mirror.adapters.base import Adapter, FileTailAdapter, SessionRef
 
 REGISTRY: dict[str, type[Adapter]] = {}
 _loaded = False
