@@ -35,8 +35,9 @@ setup: $(VENV)/.installed
 chromium:  # the replay viewer's browser tests
 	@dpkg -s chromium >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium; }
 
-npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE))
+npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE)); bwrap for their sandboxes
 	@command -v npm >/dev/null 2>&1 || { echo "installing nodejs npm"; $(APT_INSTALL) nodejs npm; }
+	@command -v bwrap >/dev/null 2>&1 || { echo "installing bubblewrap"; $(APT_INSTALL) bubblewrap; }
 
 # lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: about 2 minutes
 check: lint

@@ -27,7 +27,7 @@ from tests.harnesses.install import install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
 
-pytestmark = [pytest.mark.mount, pytest.mark.slow]
+pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
 
 def _gemini(url: str, home: Path, project: Path) -> dict[str, str]:

@@ -49,6 +49,7 @@ def test_sandbox_names_at_the_root_stay_on_the_mount(mount, backend) -> None:  #
     assert sh(f"mkdir {m}/notes").returncode != 0
 
 
+@pytest.mark.harness
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap (bwrap)")
 def test_codex_runs_commands_with_the_mount_as_a_writable_root(  # type: ignore[no-untyped-def]
     tmp_path: Path, mount, request: pytest.FixtureRequest
@@ -56,8 +57,6 @@ def test_codex_runs_commands_with_the_mount_as_a_writable_root(  # type: ignore[
     """``codex exec -s workspace-write --add-dir M``: Codex's bubblewrap masks
     ``.git``, ``.codex``, ``.agents`` under M; every command then runs, and a
     claim through M is a real claim."""
-    if not os.environ.get("TCFS_HARNESS_SUITE"):
-        pytest.skip("the real harness programs run in `make test-harnesses`")
     m = mount("alice").path
     project = tmp_path / "project"
     project.mkdir()
