@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 TEST_JOBS ?= 3
 APT_PKGS := fuse3 libfuse3-dev pkg-config
 
-.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt bench-rtt-seaweedfs lint format docs clean
+.PHONY: setup test test-harnesses demo bench bench-scale bench-rtt bench-rtt-seaweedfs lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,9 +48,6 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-
-docs: setup
-	$(PY) -m tests.fs.semantics_doc
 
 format: setup
 	$(VENV)/bin/ruff format .
