@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
 .PHONY: setup check test test-harnesses chromium npm demo dist bench bench-scale bench-rtt \
-	bench-rtt-seaweedfs lint format docs clean
+	bench-rtt-seaweedfs lint format clean
 
 # tcfs alone (what `make demo` needs): FUSE from apt, the package in $(VENV)
 $(VENV)/.core: pyproject.toml
@@ -76,9 +76,6 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-
-docs: setup
-	$(PY) -m tests.fs.semantics_doc
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -5,5 +5,5 @@
 kind, mapping its operations onto protocol calls; ``handles`` is how an open
 file behaves; ``core`` ties them into filesystem operations without pyfuse3
 types; ``adapter`` is the thin pyfuse3 layer; ``daemon`` mounts and runs it.
-See ``SEMANTICS.md``.
+What each path and system call does: ``docs/semantics.md``.
 """

@@ -60,7 +60,7 @@ class Project:
         #: mount's); None: every write is sent before the call returns
         self.after = after
         # Sends and final statuses ring doorbells, so blocked readers poll a
-        # small object instead of listing (DESIGN §8).
+        # small object instead of listing (see doorbells.py).
         self.bells = Doorbells(store, agent)
         self.agents = Agents(store, agent, clock=clock)
         self.steps = Steps(

@@ -1,4 +1,4 @@
-"""Doorbells: a blocked reader polls one small object, not a listing (DESIGN §8).
+"""Doorbells: a blocked reader polls one small object, not a listing.
 
 A LIST costs 12.5× a GET at S3 prices, so waiting must not LIST:
 

@@ -27,7 +27,7 @@ BROADCAST = "_broadcast"
 CURSOR_LEAF = "_cursor.json"
 HIDDEN_LEAF = "_tcfs_hidden.json"  # broadcasts this agent removed from its inbox
 HISTORY_ROOT = "memory/_history/"
-# Doorbells (tcfs only, DESIGN §8): `_` leaves the CLI never reads as mail.
+# Doorbells (tcfs only, see doorbells.py): `_` leaves the CLI never reads as mail.
 BELL_LEAF = "_tcfs_bell.json"
 WAITERS_ROOT = "messages/_tcfs_waiters/"
 

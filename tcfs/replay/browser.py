@@ -1,5 +1,5 @@
 """How tcfs drives a headless Chromium (the viewer's tests, its benchmark and
-the README's screenshot): Debian's ``chromium`` through Playwright, never a
+``docs/replay.png``): Debian's ``chromium`` through Playwright, never a
 browser Playwright downloads, with every feature that reaches the network off."""
 
 from __future__ import annotations

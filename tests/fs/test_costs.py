@@ -1,10 +1,10 @@
-"""The request costs the README's semantics section states, measured.
+"""The request costs ``docs/semantics.md`` states ("Freshness and cost"), measured.
 
 Each case drives the filesystem core the way the kernel does for one shell
 command with the parent directories already cached (their entries live 1 s):
 a lookup of the last name, then open / read / write / release or unlink.  The
 store counts the requests it serves, so a change that adds a request to a hot
-path fails here and the README table must be updated with it.  Requests sent
+path fails here and that table must be updated with it.  Requests sent
 after the command has its answer (the mount's ``AfterAnswer`` queue) are
 counted apart: the command does not wait for them.
 """

@@ -1,5 +1,6 @@
-"""The README's walkthrough, run: a new path kind is one class and one row of
-the table; the core, the listing rules and the errors need nothing else."""
+"""The walkthrough of ``docs/development.md`` ("Adding a path kind"), run:
+the class and its row of the table are all the core, the lookups and the errors
+need (the recipe's other files list the file and document it)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The protocol API end to end, once per backend (local, s3 on moto, hf stand-in).
 
 Each test checks both what the API answers and what lands in the bucket, in
-the CLI's layout (DESIGN §2), so a layout drift fails here.
+the CLI's layout (``keys.py``), so a layout drift fails here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Leases and fencing (DESIGN §4), driven by an injected clock.
+"""Leases and fencing (docs/reliability.md), driven by an injected clock.
 
 Two agents share one fake clock; leases are 10 s and a lease is taken over
 only once it is more than ``CLOCK_SKEW_S`` past its expiry.
