@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from tcfs.fs.calls import Calls
-from tcfs.fs.kinds.guests import Guests
+from tcfs.fs.guests import Guests
 from tcfs.fs.namespaces import Namespaces
 from tcfs.fs.refusals import Refusals
 from tcfs.protocol.events import EventSink, NoEvents

@@ -21,6 +21,8 @@ from tcfs.protocol.agents import Agents, Holder
 from tcfs.protocol.events import EventWriter, read_log
 from tests.fs.conftest import Backend, Mount, detach, eventually, sh
 
+pytestmark = pytest.mark.mount
+
 
 def tcfs(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -30,6 +30,8 @@ from tcfs.errors import (
 )
 from tests.fs.conftest import Backend, Mount, eventually, sh
 
+pytestmark = pytest.mark.mount
+
 
 def status(*args: str) -> str:
     out = subprocess.run(

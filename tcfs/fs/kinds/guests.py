@@ -13,49 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tcfs.errors import Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
+from tcfs.errors import NotFound
 from tcfs.fs import handles as h
-from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Stat
+from tcfs.fs.nodes import Dir, Node, OpenMode, Stat
 
 if TYPE_CHECKING:
     from tcfs.fs.context import FsContext
-
-
-class Guests:
-    """The guest paths of one mount: each a directory or an empty file."""
-
-    def __init__(self) -> None:
-        self._dirs: set[Path] = set()
-        self._files: set[Path] = set()
-
-    def kind_of(self, path: Path) -> type[Node] | None:
-        if path in self._dirs:
-            return GuestDir
-        if path in self._files:
-            return GuestFile
-        return None
-
-    def add(self, path: Path, *, is_dir: bool) -> None:
-        parent = path[:-1]
-        if len(parent) > 0 and parent not in self._dirs:
-            raise NotFound(f"no such directory: {'/'.join(parent)}")
-        if self.kind_of(path) is not None:
-            raise Exists(f"{'/'.join(path)} exists")
-        (self._dirs if is_dir else self._files).add(path)
-
-    def children(self, path: Path) -> list[Path]:
-        depth = len(path) + 1
-        return sorted(p for p in self._dirs | self._files if len(p) == depth and p[:-1] == path)
-
-    def remove(self, path: Path, *, is_dir: bool) -> None:
-        kind = self.kind_of(path)
-        if kind is None:
-            raise NotFound(f"no such path: {'/'.join(path)}")
-        if (kind is GuestDir) != is_dir:
-            raise (NotADirectory if is_dir else IsADirectory)(f"{'/'.join(path)}: wrong kind")
-        if self.children(path):
-            raise NotEmpty(f"{'/'.join(path)} is not empty")
-        (self._dirs if is_dir else self._files).discard(path)
 
 
 def is_guest_name(name: str) -> str:
@@ -78,7 +41,7 @@ class GuestEntry(Dir):
         kind = ctx.guests.kind_of(self.path)
         if kind is None:
             raise NotFound(f"no such path: {self.where}")
-        return Stat(kind(self.path))
+        return Stat(GuestDir(self.path) if kind == "dir" else GuestFile(self.path))
 
     async def mkdir(self, ctx: FsContext) -> Node:
         ctx.guests.add(self.path, is_dir=True)
@@ -109,7 +72,7 @@ class GuestFile(Node):
     direct_io = False
 
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
-        if ctx.guests.kind_of(self.path) is not GuestFile:
+        if ctx.guests.kind_of(self.path) != "file":
             raise NotFound(f"no such path: {self.where}")
         return Stat(self, 0)
 
@@ -119,7 +82,7 @@ class GuestFile(Node):
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         if how.created:
             ctx.guests.add(self.path, is_dir=False)
-        elif ctx.guests.kind_of(self.path) is not GuestFile:
+        elif ctx.guests.kind_of(self.path) != "file":
             raise NotFound(f"no such path: {self.where}")
         return h.Handle(ino)  # its write: "this file is read-only"
 
