@@ -189,9 +189,9 @@ async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: 
         await trio.sleep(tick)
         try:
             lost = await calls.write(project.steps.renew_all)
-            for step in lost:
-                log.warning("lost the lease on step %s", step)
-                events.emit("renew-failed", step, reason="taken over or released")
+            for step, why in lost.items():
+                log.warning("lost the lease on step %s: %s", step, why)
+                events.emit("renew-failed", step, reason=why)
             if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
