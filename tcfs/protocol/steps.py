@@ -340,10 +340,11 @@ class Steps:
         written = _epoch_of(rec)
         if written is not None:  # the CLI's handoff has no epoch: it is not fenced
             claim = self._read_claim_or_none(step)
-            if claim is not None:
-                current = claim.epoch
-            else:
-                current = _epoch_of(self._read_record(keys.status_key(step)))
+            current = (
+                claim.epoch
+                if claim is not None
+                else _epoch_of(self._read_record(keys.status_key(step)))
+            )
             if current is not None and written < current:
                 raise NotFound(f"step {step} has no handoff from its current holder")
         return rec[0]
