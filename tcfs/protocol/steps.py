@@ -265,15 +265,22 @@ class Steps:
         """The store's time now, as this machine can tell it."""
         return self.clock() + (self.store.clock.offset or 0.0)
 
+    def _left(self, claim: Claim) -> tuple[float, float]:
+        """Seconds left of ``claim``'s lease on the store's clock, and the margin
+        an observer allows past that before it takes the lease over."""
+        if claim.expires_at is None:
+            return float("inf"), 0.0  # the CLI's claim: it never expires
+        age = claim.age_at(self.ticks())
+        if age is not None and claim.lease_ttl_s is not None:
+            return claim.lease_ttl_s - age, EXPIRY_MARGIN_S
+        # no Date from the store (or another tool's lease without a TTL)
+        return claim.expires_at - self.store_now(), CLOCK_SKEW_S
+
     def expired(self, claim: Claim) -> bool:
         """Whether another agent may take ``claim`` over: its lease was not
         renewed for a whole TTL plus ``EXPIRY_MARGIN_S`` on the store's clock."""
-        if claim.expires_at is None:
-            return False  # the CLI's claim: it never expires
-        age = claim.age_at(self.ticks())
-        if age is not None and claim.lease_ttl_s is not None:
-            return age > claim.lease_ttl_s + EXPIRY_MARGIN_S
-        return self.store_now() > claim.expires_at + CLOCK_SKEW_S
+        left, margin = self._left(claim)
+        return left < -margin
 
     def skew(self) -> float | None:
         """Seconds this machine's clock is ahead of the store's (None: unknown)."""
@@ -535,6 +542,7 @@ class Steps:
         # The background renewal and a shell's claim of a step it holds renew
         # the same lease at once: a 412 there only means the other one moved
         # the ETag on.  Renew again on the ETag read, while the lease is ours.
+        lapses = current.deadline
         for _ in range(3):
             doc = dict(current.raw)
             fresh = self._lease_doc(epoch=current.epoch, claimed_at=current.claimed_at)
@@ -553,7 +561,14 @@ class Steps:
                     raise NotHolder(f"lost the lease on step {current.step}") from None
                 current = latest
                 continue
-            return self._remember(doc, etag, current.step, sent)
+            renewed = self._remember(doc, etag, current.step, sent)
+            if lapses is not None and self.ticks() >= lapses:
+                # the store was out of reach until after our lease lapsed, and a
+                # retry of this renewal landed late: the agent is told it lost
+                # the step, so the step goes back rather than stay locked
+                self._give_back(renewed)
+                raise NotHolder(_lapsed_message(current.step, self.lease_ttl))
+            return renewed
         raise TemporaryFailure(f"the lease on step {current.step} keeps changing; try again")
 
     def _lapsed(self, held: Claim) -> bool:
@@ -598,9 +613,9 @@ class Steps:
                 continue
             try:
                 self._renew_claim(claim)
-            except NotHolder:
-                log.warning("lease on step %s was lost (taken over or released)", claim.step)
-                lost[claim.step] = "taken over or released"
+            except NotHolder as exc:
+                log.warning("lease on step %s was lost: %s", claim.step, exc)
+                lost[claim.step] = str(exc)
         return lost
 
     def release(self, step: str) -> None:
@@ -689,11 +704,7 @@ class Steps:
             raise NotHolder(f"step {step} is not claimed; claim it first")
         if current.agent != self.agent:
             raise NotHolder(f"step {step} is held by {current.agent}, not {self.agent}")
-        age = current.age_at(self.ticks())
-        ttl = current.lease_ttl_s
-        if current.expires_at is not None and (
-            age >= ttl if age is not None and ttl is not None else self.expired(current)
-        ):
+        if self._left(current)[0] <= 0:
             raise NotHolder(f"the lease on step {step} has expired; claim it again")
         return current
 

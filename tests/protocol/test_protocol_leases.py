@@ -315,3 +315,54 @@ def test_release_clears_an_unreadable_status(store, project) -> None:
     store.put("steps/s1/status.json", b"garbage")
     alice.steps.release("s1")
     assert alice.steps.status("s1").status == "pending"
+
+
+def test_a_fenced_handoff_is_never_shown(store, project, clock) -> None:
+    """A holder fenced off by a takeover: its handoff is refused, and one that
+    lands anyway (a late write) is shown to nobody, before or after the new
+    holder finishes; the new holder's release removes it."""
+    alice, bob = project(store, "alice"), project(store, "bob")
+    old = alice.steps.claim("s1")
+    clock.advance(PAST_EXPIRY)
+    new = bob.steps.claim("s1")
+    with pytest.raises(NotHolder):
+        alice.steps.handoff("s1", note="late", next_agent="mallory")
+    assert not store.exists("steps/s1/handoff.json")
+    late = {"from_agent": "alice", "note": "late", "next_agent": "mallory", "epoch": old.epoch}
+    store.put("steps/s1/handoff.json", records.encode(late))
+    for reader in (alice, bob):
+        with pytest.raises(NotFound):
+            reader.steps.read_handoff("s1")
+    bob.steps.set_status("s1", "complete")
+    with pytest.raises(NotFound):
+        alice.steps.read_handoff("s1")
+    bob.steps.release("s1")
+    assert not store.exists("steps/s1/handoff.json")
+    assert (alice.steps.status("s1").status, new.epoch > old.epoch) == ("complete", True)
+
+
+def test_a_fast_clock_does_not_fence_out_later_holders(store, project, clock) -> None:
+    """Epochs written as a fast clock's milliseconds (earlier versions) stay
+    below the next holder's: it is one more than the records carry."""
+    alice, bob = project(store, "alice"), project(store, "bob")
+    alice.steps.claim("s1")
+    fast = {"from_agent": "alice", "note": "half", "state": "blocked", "epoch": 10**13}
+    store.put("steps/s1/handoff.json", records.encode(fast))
+    alice.steps.release("s1")
+    claim = bob.steps.claim("s1")
+    assert claim.epoch == 10**13 + 1
+    bob.steps.handoff("s1", note="done")
+    assert bob.steps.read_handoff("s1")["note"] == "done"
+
+
+def test_a_lapsed_lease_is_dropped_not_renewed(store, project, clock) -> None:
+    """Not renewed for a whole TTL (the store out of reach): the lease is dropped;
+    the agent's writes are refused and the daemon's renewals skip it."""
+    alice = project(store, "alice")
+    claim = alice.steps.claim("s1")
+    clock.advance(10.5)
+    assert list(alice.steps.renew_all()) == ["s1"] and alice.steps.held() == []
+    with pytest.raises(NotHolder, match="claim it again"):
+        alice.steps.set_status("s1", "complete")
+    assert alice.steps.renew_all() == {}
+    assert store.get("steps/s1/claim.json").etag == claim.etag
