@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tcfs.protocol.steps import EXPIRY_MARGIN_S
+from tcfs.protocol.steps import EXPIRY_MARGIN_S, SKEW_REFUSE_S
 from tests.fs.conftest import Backend, eventually, sh
 from tests.store.loopback_proxy import LoopbackProxy, Request
 
@@ -101,6 +101,25 @@ def test_skewed_clocks_never_split_a_lease(mount, backend: Backend, skew: float)
     # Last-Modified has one-second resolution: a second of slack
     assert claim_modified(backend) - last_renewal >= TTL + EXPIRY_MARGIN_S - 1
     assert "agent: bob" in sh(f"cat {contender / CLAIM}").stdout
+
+
+@s3_only
+def test_a_clock_far_off_does_not_take_leases_over(mount, backend: Backend) -> None:
+    """Past ``SKEW_REFUSE_S`` the mount claims free steps but refuses to judge
+    another agent's lease, and says why; ``tcfs status`` says so too."""
+    holder = mount("alice", lease_ttl=TTL)
+    far = mount("bob", lease_ttl=TTL, env=shifted(SKEW_REFUSE_S + 300))
+    assert sh(f"echo me > {far / 'steps/free/claim'}").returncode == 0
+    assert sh(f"echo me > {holder / CLAIM}").returncode == 0
+    holder.proc.send_signal(signal.SIGKILL)
+    holder.proc.wait(timeout=10)
+    assert tcfs("umount", str(holder.path)).returncode == 0
+    time.sleep(TTL + EXPIRY_MARGIN_S + 2)
+    r = sh(f"echo me > {far / CLAIM}")
+    assert r.returncode != 0 and "File exists" in r.stderr
+    assert "not taking it over until the clock is fixed" in far.log_text()
+    line = next(x for x in tcfs("status").stdout.splitlines() if str(far.path) in x)
+    assert "refuses to take over leases" in line
 
 
 @s3_only
