@@ -28,6 +28,7 @@ from tcfs.errors import (
     TcfsError,
     Unsupported,
 )
+from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.store.base import Store, best_effort_warning
 
 PROBE_DIR = ".tcfs-doctor"
@@ -94,6 +95,7 @@ def run(
 
     try:
         _basic(store, base, record)
+        _clock(store, note)
         warning = best_effort_warning(type(store))
         if warning:
             record("conditional writes", False, warning)
@@ -113,6 +115,23 @@ def run(
         if any(c.name == "reach" and c.ok for c in report.checks):
             _cleanup(store, base, report, emit)
     return report
+
+
+def _clock(store: Store, note: Callable[[str, bool, str], None]) -> None:
+    """This machine's clock against the store's (the answers' Date so far)."""
+    skew = store.clock.offset
+    seen = store.clock.describe_skew()
+    if skew is None or abs(skew) <= SKEW_WARN_S:
+        note("clock", True, f"{seen}; leases do not depend on it")
+        return
+    refuse = abs(skew) > SKEW_REFUSE_S
+    note(
+        "clock",
+        False,
+        f"{seen}: fix this machine's clock.  Leases are judged on the store's clock, but a "
+        f"mount here warns (over {SKEW_WARN_S:g} s)"
+        + (f" and refuses to take over leases (over {SKEW_REFUSE_S:g} s)" if refuse else ""),
+    )
 
 
 def _basic(store: Store, base: str, record: Callable[[str, bool, str], None]) -> None:

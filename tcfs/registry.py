@@ -38,6 +38,8 @@ class MountRecord:
     started_at: float
     log: str | None = None
     mirror_pid: int | None = None
+    #: seconds this machine's clock was ahead of the store's when it mounted
+    clock_skew_s: float | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MountRecord:
@@ -62,6 +64,7 @@ class MountRecord:
             return value
 
         mirror_pid = doc.get("mirror_pid")
+        skew = doc.get("clock_skew_s")
         return cls(
             pid=int(number("pid")),
             mountpoint=required("mountpoint"),
@@ -73,6 +76,7 @@ class MountRecord:
             started_at=number("started_at"),
             log=text("log"),
             mirror_pid=None if mirror_pid is None else int(number("mirror_pid")),
+            clock_skew_s=None if skew is None else number("clock_skew_s"),
         )
 
 

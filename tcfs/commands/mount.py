@@ -338,6 +338,7 @@ def status(as_json: bool) -> None:
                 "log": rec.log,
                 "health": _health(rec, table),
                 **_state_of(rec.mountpoint),
+                "clock_skew_s": rec.clock_skew_s,
             }
         )
     for mp in registry.tcfs_mounts():
@@ -356,6 +357,7 @@ def status(as_json: bool) -> None:
                     "health": "stale mount (no record)",
                     "problem": None,
                     "refusals": [],
+                    "clock_skew_s": None,
                 }
             )
     if as_json:
@@ -367,7 +369,18 @@ def status(as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r['mountpoint']}  project={r['project']} agent={r['agent']} "
-            f"backend={r['backend']} pid={r['pid']}  {r['health']}"
+            f"backend={r['backend']} pid={r['pid']}  {r['health']}{_skew_note(r['clock_skew_s'])}"
         )
         for line in _state_lines(r):
             click.echo(line)
+
+
+def _skew_note(skew: float | None) -> str:
+    """A word on a clock that disagrees with the store's, else nothing."""
+    from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
+
+    if skew is None or abs(skew) <= SKEW_WARN_S:
+        return ""
+    way = "ahead of" if skew > 0 else "behind"
+    note = f"  clock {abs(skew):.1f}s {way} the store's"
+    return note + (" (refuses to take over leases)" if abs(skew) > SKEW_REFUSE_S else "")

@@ -35,6 +35,7 @@ from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
 from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
+from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.spawn import tcfs_command
 from tcfs.store.base import Store, best_effort_warning
 
@@ -111,6 +112,19 @@ def check_store(store: Store, settings: Settings) -> None:
         raise MountError(f"bucket not found: {where} ({exc})") from exc
     except StoreError as exc:
         raise MountError(f"the store {where} failed: {exc}") from exc
+
+
+def check_clock(project: Project) -> float | None:
+    """Log this machine's clock against the store's (measured by the requests
+    so far); the skew, None when the store gives no Date."""
+    skew, seen = project.steps.skew(), project.store.clock.describe_skew()
+    if skew is not None and abs(skew) > SKEW_REFUSE_S:
+        log.error("%s: this mount will not take over other agents' leases", seen)
+    elif skew is not None and abs(skew) > SKEW_WARN_S:
+        log.warning("%s: fix this machine's clock (leases are judged on the store's)", seen)
+    else:
+        log.info("%s", seen)
+    return skew
 
 
 def open_project(store: Store, settings: Settings) -> Project:
@@ -223,9 +237,9 @@ async def _keep_alive(
         await trio.sleep(tick)
         try:
             lost = await calls.write(project.steps.renew_all)
-            for step in lost:
-                log.warning("lost the lease on step %s", step)
-                events.emit("renew-failed", step, reason="taken over or released")
+            for step, why in lost.items():
+                log.warning("lost the lease on step %s: %s", step, why)
+                events.emit("renew-failed", step, reason=why)
             if trio.current_time() - last_beat >= beat_s - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
@@ -349,6 +363,7 @@ def serve(
     if warning:
         log.warning("%s", warning)
     project = open_project(store, settings)
+    skew = check_clock(project)
     how = claim_identity(project, mnt, takeover=takeover, heartbeat_s=heartbeat_s)
     events = EventWriter(store, settings.agent)
     events.start()
@@ -400,6 +415,7 @@ def serve(
             started_at=time.time(),
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,
+            clock_skew_s=None if skew is None else round(skew, 1),
         )
     )
     events.emit("agent-up", how=how)

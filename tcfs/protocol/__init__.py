@@ -51,6 +51,7 @@ class Project:
         *,
         lease_ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        ticks: Callable[[], float] = time.monotonic,
         after: AfterAnswer | None = None,
     ) -> None:
         self.store = store
@@ -64,7 +65,13 @@ class Project:
         self.bells = Doorbells(store, agent)
         self.agents = Agents(store, agent, clock=clock)
         self.steps = Steps(
-            store, agent, lease_ttl=lease_ttl, clock=clock, after=after, bells=self.bells
+            store,
+            agent,
+            lease_ttl=lease_ttl,
+            clock=clock,
+            ticks=ticks,
+            after=after,
+            bells=self.bells,
         )
         self.messages = Messages(store, agent, bells=self.bells)
         self.memory = Memory(store, agent)

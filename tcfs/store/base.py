@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, TypeVar
 
 from tcfs.errors import TemporaryFailure
+from tcfs.store.clock import StoreClock
 
 if TYPE_CHECKING:
     from tcfs.config import Settings
@@ -111,6 +112,8 @@ class Store(ABC):
     #: a request is a network round trip, so independent ones are worth sending
     #: together; False where one costs less than handing it to another thread
     round_trips: ClassVar[bool] = True
+    #: the store keeps its objects on this machine (its clock is this machine's)
+    same_machine: ClassVar[bool] = False
     #: how temporary failures are retried, inside the store and nowhere else
     retry: RetryPolicy
 
@@ -118,6 +121,8 @@ class Store(ABC):
         self.bucket = bucket
         self.project = project
         self.retry = retry or DEFAULT_RETRY
+        #: the store's clock as its answers show it, and this machine's skew from it
+        self.clock = StoreClock(same_machine=self.same_machine)
 
     def request_budget_s(self) -> float:
         """The longest one request can take, its retries included: the retry

@@ -91,6 +91,7 @@ class LocalStore(Store):
     kind = "local"
     conditional_writes = True
     round_trips = False  # a request is a few system calls: nothing to overlap
+    same_machine = True
 
     def __init__(self, root: str | os.PathLike[str], project: str) -> None:
         super().__init__(str(root), project)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
@@ -104,6 +105,13 @@ def keeps_empty_prefixes(resp: dict[str, Any]) -> bool:
     deleted; its answers name it in the ``Server`` header."""
     headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
     return str(headers.get("server", "")).startswith("SeaweedFS")
+
+
+def _date_of(resp: dict[str, Any]) -> str | None:
+    """The ``Date`` header of an answer (the store's clock)."""
+    headers = (resp.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    date = headers.get("date")
+    return date if isinstance(date, str) else None
 
 
 def _attempt_of(exc: BaseException) -> int:
@@ -210,19 +218,23 @@ class S3Store(Store):
 
         def once(attempt: int) -> dict[str, Any]:
             log.debug("s3 %s %s/%s (attempt %d)", op, self.bucket, key, attempt)
+            sent = time.time()
             try:
+                resp: dict[str, Any] | None = None
                 if wire is not None and wire.enabled:
                     try:
-                        return wire.send(op, kwargs)
+                        resp = wire.send(op, kwargs)
                     except Declined:
                         pass  # not carried out: the client sends it
-                resp = fn(**kwargs)
-                if read_body and "Body" in resp:
-                    body = resp["Body"]
-                    try:
-                        resp["Body"] = body.read()
-                    finally:
-                        body.close()
+                if resp is None:
+                    resp = fn(**kwargs)
+                    if read_body and "Body" in resp:
+                        body = resp["Body"]
+                        try:
+                            resp["Body"] = body.read()
+                        finally:
+                            body.close()
+                self.clock.observe(_date_of(resp), sent, time.time())
                 return resp
             except TcfsError:
                 raise

@@ -171,7 +171,9 @@ CASES = [
         "echo me > steps/<id>/claim (wins)",
         nothing,
         lambda c, r: echo(c, f"steps/s-{r}/claim", b"me\n"),
-        {"GET": 1, "PUT": 1},
+        # the lookup; the status and handoff together (the epoch they carry, and
+        # whether the step is complete); the claim
+        {"GET": 3, "PUT": 1},
         {"PUT": 1},  # the in_progress status
     ),
     (

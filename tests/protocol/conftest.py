@@ -43,11 +43,13 @@ def bucket_keys() -> Callable[[Store], dict[str, str | None]]:
 
 @pytest.fixture
 def project(clock: FakeClock) -> Callable[..., Project]:
-    """``project(store, agent, **kw)``: a Project on the shared fake clock, 10 s leases."""
+    """``project(store, agent, **kw)``: a Project on the shared fake clock (its
+    wall clock and the monotonic one leases age on), 10 s leases."""
 
     def make(store: Store, agent: str, **kw: object) -> Project:
         kw.setdefault("lease_ttl", 10.0)
         kw.setdefault("clock", clock)
+        kw.setdefault("ticks", clock)  # leases age on it too
         return Project(store, agent, **kw)  # type: ignore[arg-type]
 
     return make

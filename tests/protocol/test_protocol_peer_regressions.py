@@ -8,7 +8,7 @@ import errno
 
 import pytest
 
-from tcfs.errors import AccessDenied, InvalidName
+from tcfs.errors import AccessDenied, ClaimTaken, InvalidName
 from tcfs.protocol import Project
 from tcfs.store.s3 import S3Store
 
@@ -81,14 +81,17 @@ def test_heartbeat_keeps_agent_online(store, project, clock) -> None:
     assert project(store, "bob").agents.get("alice").presence == "stale"
 
 
-def test_release_allows_reclaim_of_completed_step(store) -> None:
-    """Peer bug: claim.json was never deleted, so a step could not be redone."""
+def test_release_of_completed_step_deletes_the_claim(store) -> None:
+    """Peer bug: claim.json was never deleted.  Release deletes it; the step
+    stays complete (completion is final) and is not claimed again."""
     alice, bob = Project(store, "alice"), Project(store, "bob")
     alice.steps.claim("s1")
     alice.steps.handoff("s1", note="v1")
     alice.steps.release("s1")
-    assert bob.steps.claim("s1").agent == "bob"
-    assert bob.steps.status("s1").status == "in_progress"
+    assert not store.exists("steps/s1/claim.json")
+    assert bob.steps.status("s1").status == "complete"
+    with pytest.raises(ClaimTaken):
+        bob.steps.claim("s1")
 
 
 def test_403_propagates_as_access_denied(denying_moto) -> None:

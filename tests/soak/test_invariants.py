@@ -19,7 +19,13 @@ def _auth(agent: str) -> tuple[str, str]:
 def claim_write(
     agent: str, t: float, etag: str, *, epoch: int, expires: float, cond: tuple[str, str]
 ) -> Request:
-    body = {"agent": agent, "epoch": epoch, "expires_at": expires, "lease_id": f"{agent}{epoch}"}
+    body = {
+        "agent": agent,
+        "epoch": epoch,
+        "expires_at": expires,
+        "lease_ttl_s": 5.0,
+        "lease_id": f"{agent}{epoch}",
+    }
     return Request(
         "PUT",
         "/b/proj/steps/s1/claim.json",
@@ -60,9 +66,9 @@ def test_a_clean_claim_history_passes() -> None:
 def test_a_takeover_of_a_live_lease_is_caught() -> None:
     writes = [
         claim_write("alice", T0 + 0.05, "e1", epoch=1, expires=T0 + 5, cond=("If-None-Match", "*")),
-        claim_write("bob", T0 + 6, "e2", epoch=2, expires=T0 + 11, cond=("If-Match", "e1")),
+        claim_write("bob", T0 + 4.5, "e2", epoch=2, expires=T0 + 9.5, cond=("If-Match", "e1")),
     ]
-    found = check([claimed("alice", T0), claimed("bob", T0 + 5.95)], writes)
+    found = check([claimed("alice", T0), claimed("bob", T0 + 4.45)], writes)
     assert any("while its lease was live" in v for v in found)
 
 
