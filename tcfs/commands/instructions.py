@@ -6,7 +6,10 @@ import os
 
 import click
 
-from tcfs.hooks.instructions import FILES, text
+from tcfs.hooks import hookfile, markedblock
+from tcfs.hooks.instructions import FILES, target, text
+
+TAG = "instructions"
 
 
 @click.command()
@@ -14,13 +17,33 @@ from tcfs.hooks.instructions import FILES, text
 @click.option(
     "--mount", "mountpoint", default="/mnt/tc", show_default=True, help="the agent's mountpoint"
 )
-def instructions(harness: str, mountpoint: str) -> None:
+@click.option(
+    "--install",
+    "put",
+    is_flag=True,
+    help="write the text into the file HARNESS reads (a marked block, replaced when run again)",
+)
+@click.option("--uninstall", "take", is_flag=True, help="remove that block again")
+def instructions(harness: str, mountpoint: str, put: bool, take: bool) -> None:
     """Print the coordination text for HARNESS's instruction file.
 
     The hooks (`tcfs hooks install`) deliver mail by themselves; this text is
-    for an agent run without them, or one that should know the paths.  Append
-    it to the file named on stderr, e.g.
-    `tcfs instructions codex --mount /mnt/tc >> AGENTS.md`.
+    for an agent run without them, or one that should know the paths.  With
+    `--install` it goes where HARNESS reads it: the project's CLAUDE.md,
+    GEMINI.md or AGENTS.md, and for OpenClaw the AGENTS.md of its workspace.
     """
-    click.echo(f"tcfs: for {FILES[harness]}", err=True)
-    click.echo(text(os.path.abspath(mountpoint)), nl=False)
+    path = target(harness)
+    try:
+        if take:
+            gone = markedblock.uninstall(path, TAG)
+            click.echo(f"removed tcfs's instructions from {path}" if gone else f"none in {path}")
+            return
+        body = text(os.path.abspath(mountpoint), harness)
+        if put:
+            changed = markedblock.install(path, TAG, body)
+            click.echo(f"{'wrote' if changed else 'already in'} {path}: tcfs's instructions")
+            return
+    except hookfile.SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"tcfs: for {path if harness == 'openclaw' else FILES[harness]}", err=True)
+    click.echo(body, nl=False)

@@ -4,10 +4,17 @@ harness tcfs knows also gets its mail through hooks or a plugin; the text is
 for a harness run without them, and for agents that should know the paths.
 
 Which file each harness reads: Claude Code ``CLAUDE.md``, Gemini CLI
-``GEMINI.md``, every other harness here ``AGENTS.md``.
+``GEMINI.md``, every other harness here ``AGENTS.md`` (OpenClaw's in its
+workspace, not the project's).  Each harness also gets what holds for its
+own shell tool (``NOTES``): how long a command may block, how to write where
+a ``>`` needs confirmation.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from tcfs.hooks.harness import home_dir
 
 FILES = {
     "claude-code": "CLAUDE.md",
@@ -45,5 +52,38 @@ Everything is a plain file there; use ordinary shell commands.
 """
 
 
-def text(mount: str) -> str:
-    return TEXT.format(m=mount)
+#: a shell tool that returns "still running" after about 10 s
+_POLL = """\
+- **Waiting longer than your shell tool does**: it returns after about 10 s while
+  a command still runs, so wait in slices: `timeout 8 cat {m}/steps/<id>/wait`
+  (or `inbox/next`) and run it again until it prints; a wait cut short takes
+  nothing, so no message is lost.
+"""
+
+NOTES = {
+    "claude-code": """\
+- **Long waits**: your Bash tool stops a command after 2 minutes; wait in slices
+  with `timeout 100 cat {m}/steps/<id>/wait` and run it again until it prints
+  (a wait cut short takes nothing).
+""",
+    "codex": _POLL,
+    "openclaw": _POLL,
+    "gemini": """\
+- **Writing**: if your shell tool asks to confirm a `>` redirection, write through
+  `tee` instead: `echo me | tee {m}/steps/<id>/claim >/dev/null` (it fails the
+  same way, with "File exists", when another agent holds the step).
+""",
+}
+
+
+def text(mount: str, harness: str | None = None) -> str:
+    notes = NOTES.get(harness or "", "")
+    return TEXT.format(m=mount) + notes.format(m=mount)
+
+
+def target(harness: str, cwd: Path | None = None) -> Path:
+    """Where the harness reads its instructions: OpenClaw from its workspace
+    (``$OPENCLAW_STATE_DIR/workspace``), the others from the project."""
+    if harness == "openclaw":
+        return home_dir("OPENCLAW_STATE_DIR", ".openclaw") / "workspace" / FILES[harness]
+    return (cwd or Path.cwd()) / FILES[harness]

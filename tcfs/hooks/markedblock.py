@@ -16,16 +16,26 @@ from tcfs.hooks.hookfile import SettingsError
 
 BEGIN = "# >>> tcfs hooks ({tag}): written by `tcfs hooks install`, removed by uninstall\n"
 END = "# <<< tcfs hooks ({tag})\n"
+#: in Markdown a ``#`` line is a heading: the markers are HTML comments there
+MD_BEGIN = "<!-- >>> tcfs ({tag}): written by tcfs, removed by it -->\n"
+MD_END = "<!-- <<< tcfs ({tag}) -->\n"
+
+
+def _markers(path: Path, tag: str) -> tuple[str, str]:
+    if path.suffix == ".md":
+        return MD_BEGIN.format(tag=tag), MD_END.format(tag=tag)
+    return BEGIN.format(tag=tag), END.format(tag=tag)
 
 
 def _span(path: Path, text: str, tag: str) -> tuple[int, int] | None:
-    start = text.find(BEGIN.format(tag=tag))
+    begin, end_mark = _markers(path, tag)
+    start = text.find(begin)
     if start < 0:
         return None
-    end = text.find(END.format(tag=tag), start)
+    end = text.find(end_mark, start)
     if end < 0:
         raise SettingsError(f"{path}: the tcfs block has lost its end marker; nothing was changed")
-    return start, end + len(END.format(tag=tag))
+    return start, end + len(end_mark)
 
 
 def body(path: Path, tag: str) -> str | None:
@@ -34,7 +44,8 @@ def body(path: Path, tag: str) -> str | None:
     span = _span(path, text, tag)
     if span is None:
         return None
-    return text[span[0] + len(BEGIN.format(tag=tag)) : span[1] - len(END.format(tag=tag))]
+    begin, end = _markers(path, tag)
+    return text[span[0] + len(begin) : span[1] - len(end)]
 
 
 def outside(path: Path, tag: str) -> str:
@@ -48,7 +59,8 @@ def install(path: Path, tag: str, content: str, conflict: re.Pattern[str] | None
     """Put ``content`` in the block; ``conflict`` matching the user's own text
     (outside the block) refuses, showing the lines to add by hand."""
     text = hookfile.read(path) or ""
-    block = BEGIN.format(tag=tag) + content + END.format(tag=tag)
+    begin, end = _markers(path, tag)
+    block = begin + content + end
     span = _span(path, text, tag)
     if span is not None:
         new = text[: span[0]] + block + text[span[1] :]

@@ -172,7 +172,7 @@ def test_instructions_for_every_harness_and_hooks_for_each(tmp_path: Path) -> No
 
     assert set(FILES) == set(HOOKED)  # every harness with an instruction file has hooks
     text = tcfs(tmp_path, "instructions", "openclaw", "--mount", "/mnt/a")
-    assert text.returncode == 0 and "for AGENTS.md" in text.stderr
+    assert text.returncode == 0 and "workspace/AGENTS.md" in text.stderr
     assert "cat /mnt/a/inbox/unread" in text.stdout and "/mnt/a/outbox/<agent>" in text.stdout
     assert "CLAUDE.md" in tcfs(tmp_path, "instructions", "claude-code").stderr
     assert list(tmp_path.iterdir()) == []
@@ -433,3 +433,33 @@ def test_install_with_grants_and_trust_then_uninstall_restores_every_file(
     out = tcfs(tmp_path, "hooks", "uninstall", harness, env=env)
     assert out.returncode == 0, out.stderr
     assert snapshot() == before
+
+
+def test_instructions_fit_each_harness_and_install_where_it_reads_them(tmp_path: Path) -> None:
+    state = tmp_path / "openclaw-state"
+    env = {"OPENCLAW_STATE_DIR": str(state)}
+    codex = tcfs(tmp_path, "instructions", "codex", "--mount", "/mnt/a").stdout
+    assert "timeout 8 cat /mnt/a/steps/<id>/wait" in codex  # its shell tool yields at 10 s
+    gemini = tcfs(tmp_path, "instructions", "gemini", "--mount", "/mnt/a").stdout
+    assert "| tee /mnt/a/steps/<id>/claim" in gemini and "timeout 8" not in gemini
+    assert "timeout 100" in tcfs(tmp_path, "instructions", "claude-code").stdout
+
+    # OpenClaw reads AGENTS.md from its workspace: --install puts the text there
+    out = tcfs(tmp_path, "instructions", "openclaw", "--mount", "/mnt/a", "--install", env=env)
+    workspace = state / "workspace" / "AGENTS.md"
+    assert out.returncode == 0 and str(workspace) in out.stdout, out.stderr
+    assert "timeout 8 cat /mnt/a/steps" in workspace.read_text()
+    assert not (tmp_path / "AGENTS.md").exists()
+    again = tcfs(tmp_path, "instructions", "openclaw", "--mount", "/mnt/a", "--install", env=env)
+    assert "already in" in again.stdout
+
+    # in a project file of the user's own, the block comes and goes, the rest stays
+    mine = tmp_path / "CLAUDE.md"
+    mine.write_text("# My project\n\nUse tabs.\n")
+    before = mine.read_bytes()
+    assert tcfs(tmp_path, "instructions", "claude-code", "--install").returncode == 0
+    text = mine.read_text()
+    assert text.startswith("# My project") and "<!-- >>> tcfs (instructions)" in text
+    assert "\n# >>>" not in text  # no marker a Markdown reader takes for a heading
+    assert tcfs(tmp_path, "instructions", "claude-code", "--uninstall").returncode == 0
+    assert mine.read_bytes() == before

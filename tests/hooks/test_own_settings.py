@@ -1,7 +1,8 @@
 """Each harness as its users start it: its documented headless mode, its own
 safety settings, no bypass flag, after ``tcfs hooks install HARNESS --mount M
---trust``, with the mount outside the project (and outside /tmp, which some
-sandboxes leave writable).  The agent claims a step, learns that a step
+--trust`` and ``tcfs instructions HARNESS --install``, with the mount outside
+the project (and outside /tmp, which some sandboxes leave writable).  The
+instructions reach the model; the agent claims a step, learns that a step
 another agent holds is taken ("File exists"), gets mail sent from another
 mount through the hooks, and waits on a step completed 3 s later."""
 
@@ -117,6 +118,25 @@ def test_a_harness_in_its_own_safety_settings_coordinates_through_the_mount(  # 
         )
         assert inst.returncode == 0, inst.stderr
         print(inst.stdout)
+        # the instruction file, where this harness reads it (OpenClaw: its workspace)
+        told = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tcfs",
+                "instructions",
+                harness,
+                "--mount",
+                str(ma),
+                "--install",
+            ],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert told.returncode == 0, told.stderr
 
         def turn(prompt: str) -> str:
             seen = len(model.answered())
@@ -126,6 +146,7 @@ def test_a_harness_in_its_own_safety_settings_coordinates_through_the_mount(  # 
         with program.running(installed, env, project):
             sent = turn("TURN-CLAIM")
             assert "AGENT: ALICE" in sent, sent[-2000:]
+            assert "Coordinating with other agents (tcfs)" in sent  # the instructions arrived
             assert "agent: alice" in sh(f"cat {mb}/steps/api/claim").stdout
 
             sent = turn("TURN-LOSE")
