@@ -209,6 +209,13 @@ class NameTooLong(FsError):
     errno = _errno.ENAMETOOLONG
 
 
+class CrossDevice(FsError):
+    """A rename the mount cannot do as one step (a directory, or from one kind
+    of path to another): ``mv`` then copies and removes."""
+
+    errno = _errno.EXDEV
+
+
 class Interrupted(FsError):
     """The mount is shutting down: blocked readers end now."""
 

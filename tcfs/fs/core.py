@@ -23,6 +23,8 @@ import trio
 from tcfs.errors import (
     AccessDenied,
     BadHandle,
+    CrossDevice,
+    Exists,
     IsADirectory,
     NameTooLong,
     NotADirectory,
@@ -51,6 +53,9 @@ DIR_TTL_S = 1.0
 #: and key directories): nothing about its entry can go stale, so the kernel
 #: keeps it and a command run now and then does not look each one up again
 LASTING_TTL_S = 3600.0
+#: rename(2)'s flags (renameat2): fail if the new name exists / swap the two
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
 
 
 @dataclass
@@ -284,6 +289,41 @@ class FsCore:
             self._opened_sizes.pop(found.ino, None)
         await node.unlink(self.ctx)
 
+    async def rename(
+        self, parent_old: int, name_old: str, parent_new: int, name_new: str, flags: int = 0
+    ) -> None:
+        """Rename a file: the new name takes its content in one write (one
+        value, one artifact, one event), then the old name is removed.  A
+        scratch file (``tcfs.fs.scratch``) so becomes a key only now.  A
+        directory, or a file going to another top directory: ``EXDEV``, and
+        ``mv`` copies."""
+        if flags & RENAME_EXCHANGE:
+            raise Unsupported("rename --exchange is not supported on a tcfs mount")
+        src = (await self._stat(self._child(parent_old, name_old))).node
+        target = self._child(parent_new, name_new)
+        try:
+            dst = (await self._stat(target)).node
+        except NotFound:
+            dst = target.for_create()
+        else:
+            if flags & RENAME_NOREPLACE:
+                raise Exists(f"{dst.where} exists")
+        if src.path == dst.path:
+            return
+        if dst.is_dir:
+            raise IsADirectory(f"{dst.where} is a directory")
+        if src.is_dir or src.path[:1] != dst.path[:1]:
+            raise CrossDevice(f"{src.where} cannot move to {dst.where} in one step: copy it")
+        if not dst.writable:
+            raise AccessDenied(f"{dst.where} is read-only")
+        for node in (src, dst):
+            self.ctx.rendered.forget(node)
+            found = self.inodes.find(node.path)
+            if found is not None:
+                self._opened_sizes.pop(found.ino, None)
+        await src.rename_to(self.ctx, dst)
+        self.inodes.move(src.path, dst)
+
     # ----- files -----
 
     def _opened_size(self, entry: Inode) -> int | None:
@@ -376,7 +416,7 @@ class FsCore:
     ) -> Attr:
         entry = self.inode(ino)
         node = entry.node
-        if mode is not None and stat_.S_IMODE(mode) != node.perm:
+        if mode is not None and stat_.S_IMODE(mode) != node.perm and node.fixed_mode:
             raise Unsupported("permissions are fixed by the path's kind (chmod is not supported)")
         if owner:
             raise Unsupported("ownership is not supported (chown)")

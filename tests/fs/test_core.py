@@ -16,7 +16,7 @@ from tcfs.fs import tree
 from tcfs.fs.calls import Calls
 from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE, InodeTable
-from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, sessions, steps
+from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, scratch, sessions, steps
 from tcfs.fs.nodes import Node
 from tcfs.fs.poller import REQUESTS_PER_S
 from tcfs.protocol import Project
@@ -38,7 +38,12 @@ from tests.fs.counting import CountingStore
         (("inbox", "next"), inbox.InboxNext),
         (("inbox", "1_bob_0123abcd"), inbox.InboxMessage),
         (("outbox", "_broadcast"), outbox.OutboxMessage),
-        (("artifacts", "shared", "x.tar.gz"), artifacts.Artifact),
+        (("artifacts", "shared", "x.tar.gz"), artifacts.ArtifactEntry),
+        (("artifacts", "shared", "my dir", "résumé.pdf"), artifacts.ArtifactEntry),
+        (("artifacts", "shared", ".hidden"), artifacts.ArtifactEntry),
+        (("memory", "design", "sedAb12Cd"), scratch.Scratch),
+        (("memory", "design", ".db.swp"), scratch.Scratch),
+        (("artifacts", "shared", ".report.txt.Ab12Cd"), scratch.Scratch),
         (("artifacts", "s1"), artifacts.Scope),
         (("sessions", "claude", "abc-1.jsonl"), sessions.Session),
     ],
@@ -63,6 +68,8 @@ def test_classify_kinds(path: tuple[str, ...], kind: type[Node]) -> None:
         ("inbox", "_cursor"),
         ("steps", "BAD.ID", "other"),
         ("memory", *["k"] * 17),
+        ("artifacts", "shared", "a\nb"),
+        ("artifacts", "shared", ".tcfs-tmp-x"),
     ],
 )
 def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
@@ -73,7 +80,14 @@ def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [("nope",), ("README", "x"), ("steps", "s1", "other"), ("agents", "bob"), ("inbox", "a", "b")],
+    [
+        ("nope",),
+        ("README", "x"),
+        ("steps", "s1", "other"),
+        ("steps", "s1", "sedAb12Cd"),
+        ("agents", "bob"),
+        ("inbox", "a", "b"),
+    ],
 )
 def test_classify_unknown_paths(path: tuple[str, ...]) -> None:
     with pytest.raises(NotFound):

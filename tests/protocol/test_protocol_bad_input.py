@@ -43,7 +43,22 @@ STEP_BAD = [
     ("a..b", "contains '.'"),
 ]
 AGENT_BAD = [*COMMON_BAD, ("a:b", "must match"), ("a*", "must match")]
-ARTIFACT_BAD = [*COMMON_BAD, ("x?y", "must match")]
+ARTIFACT_BAD = [
+    ("", "empty"),
+    (".", "not allowed"),
+    ("..", "not allowed"),
+    ("a/../b", "not allowed"),
+    ("a//b", "empty part"),
+    ("/a", "empty part"),
+    ("a/", "empty part"),
+    ("a\x00b", "control character"),
+    ("a\nb", "control character"),
+    ("a\udcffb", "not valid UTF-8"),
+    ("é" * 128, "longer than 255 bytes"),
+    ("/".join(["d" * 200] * 4), "longer than 768 bytes"),
+    (".tcfs-tmp-x", "reserved"),
+    (7, "must be a string"),
+]
 MEMORY_BAD = [
     ("", "empty"),
     ("a..b", "empty"),
@@ -386,8 +401,8 @@ def test_foreign_names_in_listings_are_skipped(store) -> None:
         "agents/not a name.json",
         "memory/has.dot.json",
         "memory/_history/k/1_a_0000aaaa.json",
-        "artifacts/shared/_hidden",
         "artifacts/UPPER/x",
+        "artifacts/shared/sub/f",  # in a folder: not one of the scope's own files
         "messages/alice/notes.txt",
         "messages/alice/1_alice.json",
         "messages/alice/nested/1_x_0000aaaa.json",
@@ -399,6 +414,7 @@ def test_foreign_names_in_listings_are_skipped(store) -> None:
     assert alice.memory.entries() == (["fine"], [])
     assert alice.artifacts.scopes() == ["shared"]
     assert alice.artifacts.files("shared") == []
+    assert alice.artifacts.entries("shared") == ([], ["sub"])
     assert alice.messages.inbox() == []
     assert alice.messages.next_unread() is None
 
