@@ -39,6 +39,7 @@ from tcfs.fs.calls import Calls
 from tcfs.fs.context import FILE_TTL_S, MAX_KEPT, REQUESTER, FsContext
 from tcfs.fs.events_feed import EventsFeed
 from tcfs.fs.inodes import Inode, InodeTable
+from tcfs.fs.kinds.scratch import Scratch
 from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Rendered, Stat
 from tcfs.fs.poller import Poller
 from tcfs.fs.tailer import Tailer
@@ -268,8 +269,18 @@ class FsCore:
         if snap is None or start == 0:
             node = self.inode(ino).node
             snap = await node.entries(self.ctx) if isinstance(node, Dir) else []
+            snap += self._scratch_entries(node, {st.node.name for st in snap})
             self._dirs[fh] = (ino, snap)
         return snap[start:]
+
+    def _scratch_entries(self, node: Node, listed: set[str]) -> list[Stat]:
+        """This mount's scratch files in ``node`` (``tcfs.fs.scratch``): its own
+        tools (``diff -r``, ``ls``) see them; the bucket never does."""
+        return [
+            Stat(Scratch(path), file.size, file.mtime)
+            for path, file in self.ctx.scratch.in_dir(node.path)
+            if path[-1] not in listed
+        ]
 
     async def releasedir(self, fh: int) -> None:
         item = self._dirs.pop(fh, None)

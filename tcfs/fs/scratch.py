@@ -67,6 +67,11 @@ class Scratches:
     def get(self, path: Path) -> ScratchFile | None:
         return self._files.get(path)
 
+    def in_dir(self, directory: Path) -> list[tuple[Path, ScratchFile]]:
+        """The scratch files directly in ``directory``, by name."""
+        n = len(directory) + 1
+        return sorted((p, f) for p, f in self._files.items() if len(p) == n and p[:-1] == directory)
+
     def create(self, path: Path, spool_dir: str) -> ScratchFile:
         found = self._files.get(path)
         if found is None:
