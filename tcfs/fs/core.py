@@ -311,7 +311,12 @@ class FsCore:
         if flags & RENAME_EXCHANGE:
             raise Unsupported("rename --exchange is not supported on a tcfs mount")
         src = (await self._stat(self._child(parent_old, name_old))).node
-        target = self._child(parent_new, name_new)
+        if not (src.is_dir or src.writable):
+            raise Unsupported(f"{src.where} is read-only: it cannot be renamed")
+        try:
+            target = self._child(parent_new, name_new)
+        except NotFound:
+            raise AccessDenied(f"nothing can be made at {name_new!r} there") from None
         try:
             dst = (await self._stat(target)).node
         except NotFound:
