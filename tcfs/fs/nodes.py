@@ -89,6 +89,9 @@ class Node:
     #: a file created here under a scratch name stays on this mount
     #: (``tcfs.fs.scratch``): a directory of memory keys or of artifacts
     keeps_scratch: ClassVar[bool] = False
+    #: a scratch-named file left alone here was meant to have its name: it is
+    #: published under it (an artifact ``.env.sample``; ``tcfs.fs.scratch``)
+    publishes_scratch: ClassVar[bool] = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

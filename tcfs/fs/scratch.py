@@ -6,11 +6,13 @@ real one.  Such a file is spooled here, never in the bucket and never an
 event: the rename commits its content as one value or one artifact, and an
 unlink makes it vanish.  Each lives in a private unnamed temporary file.
 
-A name is a scratch name by its form alone, so a file really meant to have
-one (an artifact ``.env.sample`` copied with ``cp``) is published under it
-once it has been closed ``LINGER_S`` seconds and neither renamed nor removed
-(``kinds/scratch.py``); a name that cannot be a key (a memory key part with a
-dot) stays on this mount until removed, or until the mount ends.
+A name is a scratch name by its form alone, so an artifact really meant to
+have one (``.env.sample`` copied with ``cp``) is published under it once it
+has been closed ``LINGER_S`` seconds and neither renamed nor removed
+(``kinds/scratch.py``).  In ``memory/`` a scratch file stays on this mount
+until it is renamed or removed, or the mount ends: no memory key is named like
+a tool's temporary file, and an editor's backup or auto-save file
+(``db~``, ``#db#``) left beside a value must not become a key.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tcfs.fs.scratch import LINGER_S
 from tcfs.protocol import Project
 from tcfs.protocol.events import read_log
 from tests.fs.conftest import Backend, Mount, eventually, sh
@@ -92,14 +93,19 @@ def test_scratch_files_stay_on_the_mount_until_renamed(mount, backend: Backend) 
     assert ok(f"cat {design}/.db.swp") == "draft\n"
     ok(f"rm {design}/.db.swp")
     assert sh(f"cat {design}/.db.swp").returncode != 0
-    # a name that is a scratch name by its form, really meant: published once left alone
-    ok(f"echo v > {design}/sedAb12Cd")
-    assert keys(backend) == before
-    assert eventually(lambda: sh(f"cat {bob.path}/memory/design/sedAb12Cd").stdout == "v\n")
+    # left alone, a scratch file in memory/ stays here (an editor's backup)
+    ok(f"echo v > {design}/db~ && sleep {LINGER_S + 1}")
+    assert ok(f"cat {design}/db~") == "v\n"
+    assert "db~" not in os.listdir(bob / "memory/design")
+    ok(f"mv {design}/db~ {design}/db")
+    assert ok(f"cat {bob / 'memory/design/db'}") == "v\n"
+    added = [k for k in keys(backend) if k not in before and k.startswith("memory/")]
+    assert len(added) == 2 and "memory/design/db.json" in added, added  # the value, its history
+    assert [k for k in keys(backend) if "~" in k or "swp" in k] == []
     # names that are no memory key are refused, and nothing is written
     r = sh(f"echo x > '{design}/has space'")
     assert r.returncode != 0 and "Invalid argument" in r.stderr
-    assert events_after_unmount(m, backend) == [("memory-set", "design.sedAb12Cd")]
+    assert events_after_unmount(m, backend) == [("memory-set", "design.db")]
 
 
 def make_tree(root: Path) -> Path:

@@ -183,6 +183,7 @@ class ArtifactEntry(InScope, Node):
 
     __slots__ = ()
     keeps_scratch = True
+    publishes_scratch = True
 
     @classmethod
     def check(cls, path: Path) -> None:

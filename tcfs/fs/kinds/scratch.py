@@ -67,7 +67,9 @@ class Scratch(Node):
                 return
             # A system task: nothing may escape it but trio's own cancellation.
             try:
-                await self.rename_to(ctx, self.real().for_create())
+                real = self.real()
+                if real.publishes_scratch:
+                    await self.rename_to(ctx, real.for_create())
             except Exception as exc:  # it stays on this mount, as it was
                 log.debug("%s stays on this mount: %s", self.where, exc)
 
