@@ -9,9 +9,10 @@ becomes a surprising key.  The rules keep every name a single key segment:
   bytes a part (the kernel's NAME_MAX), ``MAX_ARTIFACT_PATH`` bytes in all;
   a leading dot or ``_`` is fine (nothing is reserved under ``artifacts/``)
 * step ids: the peer CLI's normal form (lowercase, no dots), so ``S1.A`` and
-  ``s1-a`` cannot silently collide: only ``s1-a`` is accepted
-* memory key parts: ``[A-Za-z0-9][A-Za-z0-9_-]{0,127}`` (a dot is the CLI's key
-  separator: ``memory/a/b`` is the CLI key ``a.b``)
+  ``s1-a`` cannot silently collide: only ``s1-a`` is accepted; otherwise as
+  broad as the CLI's layout (``visible``)
+* memory key parts: no dots (a dot is the CLI's key separator: ``memory/a/b``
+  is the CLI key ``a.b``); otherwise as broad as the CLI's layout (``visible``)
 
 No name is empty, ``.`` or ``..``, contains ``/``, or (but for an artifact's)
 starts with ``_`` (reserved: ``_broadcast``, ``_history``, ``_cursor.json``).
@@ -23,6 +24,7 @@ write-temp-then-rename tools: the mount keeps such files to itself.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from tcfs.errors import InvalidName
@@ -31,8 +33,6 @@ MAX_NAME = 128
 MAX_MEMORY_DEPTH = 16
 
 _AGENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_STEP_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
-_MEMORY_PART_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 BROADCAST = "_broadcast"
 
@@ -43,6 +43,9 @@ MAX_ARTIFACT_PATH = 768
 MAX_PART_BYTES = 255
 #: the local store's own temporary files (``tcfs.store.local``) are never keys
 LOCAL_TMP_PREFIX = ".tcfs-tmp-"
+#: Unicode categories that do not show: controls, format characters (a
+#: zero-width space), line and paragraph separators
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 #: temporary names of tools that write a file and rename it into place, or
@@ -128,6 +131,24 @@ def is_scratch(name: str) -> bool:
     return bool(_SCRATCH_RE.fullmatch(name))
 
 
+def visible(kind: str, n: str) -> str:
+    """A name that shows as what it is: every other character a key can hold
+    is fine (spaces, non-ASCII: ``my key``, ``résumé``)."""
+    if any(unicodedata.category(c) in _INVISIBLE for c in n):
+        raise InvalidName(f"{kind} {n!r} has a control or invisible character")
+    if n != n.strip():
+        raise InvalidName(f"{kind} {n!r} starts or ends with white space, which no listing shows")
+    if n.startswith("-"):
+        raise InvalidName(f"{kind} {n!r} starts with '-', which commands take for an option")
+    if unicodedata.normalize("NFC", n) != n:
+        raise InvalidName(f"{kind} {n!r} is not in Unicode normal form NFC (write it composed)")
+    try:
+        n.encode()
+    except UnicodeEncodeError:
+        raise InvalidName(f"{kind} {n!r} is not valid UTF-8") from None
+    return n
+
+
 def step_id(name: object) -> str:
     """Check a step id that must already be in normal form."""
     n = _common("step id", name)
@@ -135,9 +156,7 @@ def step_id(name: object) -> str:
         raise InvalidName(f"step id {n!r} contains '.', use '-' (the CLI maps '.' to '-')")
     if n != n.lower():
         raise InvalidName(f"step id {n!r} has upper case; step ids are lower case")
-    if not _STEP_RE.fullmatch(n):
-        raise InvalidName(f"step id {n!r} must match [a-z0-9][a-z0-9_-]{{0,127}}")
-    return n
+    return visible("step id", n)
 
 
 def memory_part(name: object) -> str:
@@ -146,9 +165,7 @@ def memory_part(name: object) -> str:
         raise InvalidName(
             f"memory key part {n!r} contains '.', the CLI's separator: use a directory"
         )
-    if not _MEMORY_PART_RE.fullmatch(n):
-        raise InvalidName(f"memory key part {n!r} must match [A-Za-z0-9][A-Za-z0-9_-]{{0,127}}")
-    return n
+    return visible("memory key part", n)
 
 
 def memory_key(parts: Sequence[str] | str) -> tuple[str, ...]:

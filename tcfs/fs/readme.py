@@ -43,7 +43,8 @@ Also never listed, and never blocking (what the harness hooks use):
 
 Your claims are leases of {lease:g}s, renewed while this mount is up.
 Names: step ids are lower case without dots; memory key parts have no dots
-(memory/a/b is the key a.b); names starting with "_" are reserved (but for
+(memory/a/b is the key a.b); spaces and non-ASCII are fine; names starting
+with "_" are reserved (but for
 artifacts, which take any name). A bad name fails with "Invalid argument".
 Read-only paths fail with "Permission denied"; links and chmod fail with
 "Operation not supported". sed -i, editors and mv work: a tool's temporary

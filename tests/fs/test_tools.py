@@ -103,7 +103,7 @@ def test_scratch_files_stay_on_the_mount_until_renamed(mount, backend: Backend) 
     assert len(added) == 2 and "memory/design/db.json" in added, added  # the value, its history
     assert [k for k in keys(backend) if "~" in k or "swp" in k] == []
     # names that are no memory key are refused, and nothing is written
-    r = sh(f"echo x > '{design}/has space'")
+    r = sh(f"echo x > '{design}/has.dot'")
     assert r.returncode != 0 and "Invalid argument" in r.stderr
     assert events_after_unmount(m, backend) == [("memory-set", "design.db")]
 
@@ -170,7 +170,7 @@ def test_mv_within_and_across_kinds(mount, backend: Backend, tmp_path: Path) -> 
     assert r.returncode != 0 and "Invalid argument" in r.stderr
 
 
-def test_cli_lists_and_downloads_artifacts_with_any_name(
+def test_cli_reads_what_the_mount_names_broadly(
     mount, backend: Backend, tracecraft, tmp_path: Path
 ) -> None:
     if backend.name != "s3":
@@ -188,6 +188,13 @@ def test_cli_lists_and_downloads_artifacts_with_any_name(
         got = tracecraft("cli-agent", "artifact", "download", name, "-o", str(out))
         assert got.returncode == 0, got.stderr
         assert out.read_text() == body
+    # memory keys and step ids take the names the CLI takes
+    ok(f"echo 'a value' > '{m.path}/memory/design/my key'")
+    got = tracecraft("cli-agent", "memory", "get", "design.my key")
+    assert got.returncode == 0 and "a value" in got.stdout, got.stderr
+    ok(f"echo me > '{m.path}/steps/build 2/claim'")
+    got = tracecraft("cli-agent", "step-status", "build 2")
+    assert got.returncode == 0 and "in_progress" in got.stdout, got.stderr
     up = tmp_path / "cli file.txt"
     up.write_text("from the cli\n")
     assert tracecraft("cli-agent", "artifact", "upload", str(up)).returncode == 0

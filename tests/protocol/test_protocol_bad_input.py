@@ -34,8 +34,25 @@ COMMON_BAD = [
     ("a\u200bb", "must match"),  # zero-width space
     ("-a", "must match"),
 ]
+#: what step ids and memory key parts refuse beyond the CLI's layout, and why
+VISIBLE_BAD = [
+    ("", "empty"),
+    (".", "not allowed"),
+    ("..", "not allowed"),
+    ("a/b", "'/'"),
+    ("_x", "reserved"),
+    (LONG, "longer than 128"),
+    ("a\x00b", "invisible"),
+    ("a\nb", "invisible"),
+    ("a\u200bb", "invisible"),  # zero-width space
+    (" a", "white space"),
+    ("a ", "white space"),
+    ("-a", "option"),
+    ("re\u0301sume\u0301", "NFC"),
+    ("a\udcffb", "UTF-8"),
+]
 STEP_BAD = [
-    *COMMON_BAD,
+    *VISIBLE_BAD,
     ("S1.A", "contains '.'"),
     ("s1.a", "contains '.'"),
     ("S1-A", "upper case"),
@@ -68,11 +85,7 @@ MEMORY_BAD = [
     ("_history", "reserved"),
     ("_history.a", "reserved"),
     ("a._x", "reserved"),
-    (LONG, "longer than 128"),
-    ("a\x00b", "must match"),
-    ("a\nb", "must match"),
-    ("a b", "must match"),
-    ("аb", "must match"),
+    *VISIBLE_BAD[4:],
     ("a." * 17 + "a", "deeper than 16"),
     (("a.b",), "contains '.'"),
     (("a", ".."), "not allowed"),
@@ -466,3 +479,15 @@ def test_garbage_hidden_list_shows_everything(store, body) -> None:
     bob.messages.remove(b1.name)
     assert bob.messages.inbox() == [b2.name]
     assert json.loads(store.get("messages/bob/_tcfs_hidden.json").body)["broadcast"] == [b1.key]
+
+
+def test_names_are_as_broad_as_the_cli_layout(alice, store) -> None:
+    """Step ids and memory key parts take any visible name without a dot: the
+    CLI's layout holds them, and the key is the name as it is."""
+    for key in ("design.my key", "notes.résumé", "ключ.значение", "a.x~y#z"):
+        alice.memory.set(key, "v")
+        assert alice.memory.get(key).value == "v"
+        assert store.head("memory/" + key.replace(".", "/") + ".json").size > 0
+    assert "my key" in alice.memory.entries(("design",))[0]
+    alice.steps.claim("build step 2")
+    assert "build step 2" in alice.steps.ids()
