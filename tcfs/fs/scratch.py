@@ -43,6 +43,8 @@ class ScratchFile:
     #: open handles; an unlinked file is closed when the last one is
     opens: int = 0
     unlinked: bool = False
+    #: a rename is committing it (it may take an upload's time)
+    renaming: bool = False
 
     def close_if_done(self) -> None:
         if self.unlinked and not self.opens:

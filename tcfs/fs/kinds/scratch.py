@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 
-from tcfs.errors import InvalidArgument, NotFound
+from tcfs.errors import Busy, InvalidArgument, NotFound
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Node, OpenMode, Stat
 from tcfs.fs.scratch import LINGER_S, ScratchFile, ScratchHandle
@@ -63,7 +63,7 @@ class Scratch(Node):
 
         async def publish() -> None:
             await trio.sleep(LINGER_S)
-            if file.opens or ctx.scratch.get(self.path) is not file:
+            if file.opens or file.renaming or ctx.scratch.get(self.path) is not file:
                 return
             # A system task: nothing may escape it but trio's own cancellation.
             try:
@@ -111,7 +111,16 @@ class Scratch(Node):
         ctx.scratch.adopt(self.path, await trio.to_thread.run_sync(copy), size)
 
     async def rename_to(self, ctx: FsContext, dst: Node) -> None:
-        if isinstance(dst, Scratch) and ctx.scratch.get(self.path) is not None:
+        file = ctx.scratch.get(self.path)
+        if file is None:
+            await self.real().rename_to(ctx, dst)
+        elif isinstance(dst, Scratch):
             ctx.scratch.move(self.path, dst.path)
+        elif file.renaming:
+            raise Busy(f"{self.where} is being renamed already")
         else:
-            await super().rename_to(ctx, dst)
+            file.renaming = True
+            try:
+                await super().rename_to(ctx, dst)
+            finally:
+                file.renaming = False
