@@ -326,10 +326,10 @@ class FsCore:
                 raise Exists(f"{dst.where} exists")
         if src.path == dst.path:
             return
-        if dst.is_dir:
-            raise IsADirectory(f"{dst.where} is a directory")
         if src.is_dir or src.path[:1] != dst.path[:1]:
             raise CrossDevice(f"{src.where} cannot move to {dst.where} in one step: copy it")
+        if dst.is_dir:
+            raise IsADirectory(f"{dst.where} is a directory")
         if not dst.writable:
             raise AccessDenied(f"{dst.where} is read-only")
         for node in (src, dst):
