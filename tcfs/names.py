@@ -50,11 +50,12 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 #: temporary names of tools that write a file and rename it into place, or
 #: that keep a file beside the one they edit: sed -i (``sedXXXXXX``), Python's
-#: tempfile (``tmpXXXXXXXX``), vim's probe (``4913``) and swap files
-#: (``.name.swp``), emacs's lock and auto-save files (``.#name``, ``#name#``),
-#: rsync's ``.name.XXXXXX``, and backups (``name~``)
+#: tempfile (``tmpXXXXXXXX``, with any suffix), ``name.tmp``, vim's probe
+#: (``4913``) and swap files (``.name.swp``), emacs's lock and auto-save files
+#: (``.#name``, ``#name#``), rsync's ``.name.XXXXXX``, and backups (``name~``)
 _SCRATCH_RE = re.compile(
-    r"sed[A-Za-z0-9]{6}|tmp[a-z0-9_]{8}|4913|\..+\.sw[a-p]x?|\.#.+|#.+#|\..+\.[A-Za-z0-9]{6}|.+~"
+    r"sed[A-Za-z0-9]{6}|tmp[a-z0-9_]{8}(\..+)?|.+\.tmp|4913|\..+\.sw[a-p]x?|\.#.+|#.+#"
+    r"|\..+\.[A-Za-z0-9]{6}|.+~"
 )
 
 

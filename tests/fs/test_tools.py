@@ -51,22 +51,27 @@ def test_in_place_edits_of_memory_values_are_one_set_each(mount, backend: Backen
     ok(f"sed -i s/post/mongo/ {design}/db")
     assert ok(f"cat {design}/db") == "mongogres\n"
     assert ok(f"cat {bob / 'memory/design/db'}") == "mongogres\n"
-    # write-temp-then-rename, as Python's atomic writers do it
+    # write-temp-then-rename, as Python's atomic writers do it: closed first,
+    # or renamed while still open (after a flush)
     script = (
         "import os, sys, tempfile\n"
-        "fd, tmp = tempfile.mkstemp(dir=sys.argv[1])\n"
+        "d = sys.argv[1]\n"
+        "fd, tmp = tempfile.mkstemp(dir=d)\n"
         "os.write(fd, b'redis\\n'); os.close(fd)\n"
-        "os.replace(tmp, os.path.join(sys.argv[1], 'cache'))\n"
+        "os.replace(tmp, os.path.join(d, 'cache'))\n"
+        "with tempfile.NamedTemporaryFile('w', dir=d, suffix='.json', delete=False) as f:\n"
+        "    f.write('{}'); f.flush(); os.replace(f.name, os.path.join(d, 'conf'))\n"
     )
     ok(f"python3 -c {shlex.quote(script)} {design}")
     assert ok(f"cat {bob / 'memory/design/cache'}") == "redis\n"
+    assert ok(f"cat {bob / 'memory/design/conf'}") == "{}\n"
     if shutil.which("vim"):
         ok(f"vim -es -N -u NONE -c '%s/mongo/maria/' -c wq {design}/db")
         assert ok(f"cat {bob / 'memory/design/db'}") == "mariagres\n"
     ok(f"mv {design}/cache {design}/kv")
     assert ok(f"cat {bob / 'memory/design/kv'}") == "redis\n"
     assert sh(f"cat {bob / 'memory/design/cache'}").returncode != 0
-    assert sorted(os.listdir(design)) == ["db", "kv"]
+    assert sorted(os.listdir(design)) == ["conf", "db", "kv"]
 
     history = Project(backend.store, "carol").memory.history("design.db")
     vim_value = ["mariagres"] if shutil.which("vim") else []
@@ -77,6 +82,7 @@ def test_in_place_edits_of_memory_values_are_one_set_each(mount, backend: Backen
         ("memory-set", "design.db"),
         ("memory-set", "design.db"),
         ("memory-set", "design.cache"),
+        ("memory-set", "design.conf"),
         *vim_set,
         ("memory-set", "design.kv"),
         ("memory-delete", "design.cache"),
