@@ -340,6 +340,12 @@ class FsCore:
         await src.rename_to(self.ctx, dst)
         self.inodes.move(src.path, dst)
 
+    async def publish_lingering(self) -> None:
+        """At unmount: the artifacts left under scratch names that were not
+        published yet (closed less than ``LINGER_S`` ago) are, now."""
+        for path in self.ctx.scratch.idle():
+            await Scratch(path).publish(self.ctx)
+
     # ----- files -----
 
     def _opened_size(self, entry: Inode) -> int | None:

@@ -246,6 +246,7 @@ async def _run(core: FsCore, project: Project, lease_ttl: float, mnt: str) -> No
             functools.partial(trio.to_thread.run_sync, readahead.widen, mnt, abandon_on_cancel=True)
         )
         await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
+        await core.publish_lingering()
         nursery.cancel_scope.cancel()
 
 

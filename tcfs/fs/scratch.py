@@ -9,7 +9,7 @@ unlink makes it vanish.  Each lives in a private unnamed temporary file.
 A name is a scratch name by its form alone, so an artifact really meant to
 have one (``.env.sample`` copied with ``cp``) is published under it once it
 has been closed ``LINGER_S`` seconds and neither renamed nor removed
-(``kinds/scratch.py``).  In ``memory/`` a scratch file stays on this mount
+(``kinds/scratch.py``), or when the mount ends.  In ``memory/`` a scratch file stays on this mount
 until it is renamed or removed, or the mount ends: no memory key is named like
 a tool's temporary file, and an editor's backup or auto-save file
 (``db~``, ``#db#``) left beside a value must not become a key.
@@ -70,6 +70,10 @@ class Scratches:
 
     def get(self, path: Path) -> ScratchFile | None:
         return self._files.get(path)
+
+    def idle(self) -> list[Path]:
+        """The scratch files no one has open or is renaming."""
+        return [p for p, f in self._files.items() if not f.opens and not f.renaming]
 
     def in_dir(self, directory: Path) -> list[tuple[Path, ScratchFile]]:
         """The scratch files directly in ``directory``, by name."""

@@ -219,3 +219,13 @@ def test_rsync_temp_name_never_reaches_the_bucket(mount, backend: Backend, tmp_p
     assert proc.wait(timeout=60) == 0
     seen.update(keys(backend))
     assert [k for k in seen if k.startswith("artifacts/")] == ["artifacts/shared/big.bin"]
+
+
+def test_an_artifact_under_a_scratch_name_is_published_by_unmount(mount, backend: Backend) -> None:
+    """``.env.sample`` looks like rsync's temporary name: left alone it is an
+    artifact after a moment, and at once when the mount ends."""
+    m = mount("alice")
+    ok(f"echo KEY=1 > {m.path}/artifacts/shared/.env.sample")
+    assert "artifacts/shared/.env.sample" not in keys(backend)  # not yet: it may be renamed
+    assert events_after_unmount(m, backend) == [("artifact-put", "shared/.env.sample")]
+    assert backend.store.get("artifacts/shared/.env.sample").body == b"KEY=1\n"

@@ -65,15 +65,19 @@ class Scratch(Node):
             await trio.sleep(LINGER_S)
             if file.opens or file.renaming or ctx.scratch.get(self.path) is not file:
                 return
-            # A system task: nothing may escape it but trio's own cancellation.
-            try:
-                real = self.real()
-                if real.publishes_scratch:
-                    await self.rename_to(ctx, real.for_create())
-            except Exception as exc:  # it stays on this mount, as it was
-                log.debug("%s stays on this mount: %s", self.where, exc)
+            await self.publish(ctx)
 
         trio.lowlevel.spawn_system_task(publish)
+
+    async def publish(self, ctx: FsContext) -> None:
+        """Publish this scratch file under its own name where the directory's
+        kind does so (artifacts); never raises (it may run as a system task)."""
+        try:
+            real = self.real()
+            if real.publishes_scratch:
+                await self.rename_to(ctx, real.for_create())
+        except Exception as exc:  # it stays on this mount, as it was
+            log.debug("%s stays on this mount: %s", self.where, exc)
 
     async def open_read(self, ctx: FsContext, ino: int) -> h.Handle:
         return self._handle(ctx, ino, create=False, how=OpenMode())
