@@ -87,10 +87,11 @@ class Scratches:
             found = self._files[path] = ScratchFile(spool)
         return found
 
-    def adopt(self, path: Path, spool: BinaryIO, size: int) -> None:
+    def adopt(self, path: Path, spool: BinaryIO, size: int) -> ScratchFile:
         """``path`` now holds ``spool`` (a file renamed onto a scratch name)."""
         self.drop(path, missing_ok=True)
-        self._files[path] = ScratchFile(spool, size)
+        file = self._files[path] = ScratchFile(spool, size)
+        return file
 
     def drop(self, path: Path, *, missing_ok: bool = False) -> None:
         file = self._files.pop(path, None)

@@ -225,7 +225,17 @@ def test_an_artifact_under_a_scratch_name_is_published_by_unmount(mount, backend
     """``.env.sample`` looks like rsync's temporary name: left alone it is an
     artifact after a moment, and at once when the mount ends."""
     m = mount("alice")
-    ok(f"echo KEY=1 > {m.path}/artifacts/shared/.env.sample")
-    assert "artifacts/shared/.env.sample" not in keys(backend)  # not yet: it may be renamed
-    assert events_after_unmount(m, backend) == [("artifact-put", "shared/.env.sample")]
+    shared = m / "artifacts/shared"
+    # renamed onto a scratch name and left there
+    ok(f"echo old > {shared}/a.txt && mv {shared}/a.txt {shared}/a.txt~")
+    assert "artifacts/shared/a.txt~" not in keys(backend)  # not yet: it may be renamed
+    assert eventually(lambda: "artifacts/shared/a.txt~" in keys(backend))
+    ok(f"echo KEY=1 > {shared}/.env.sample")
+    assert "artifacts/shared/.env.sample" not in keys(backend)
+    assert events_after_unmount(m, backend) == [
+        ("artifact-put", "shared/a.txt"),
+        ("artifact-delete", "shared/a.txt"),
+        ("artifact-put", "shared/a.txt~"),
+        ("artifact-put", "shared/.env.sample"),
+    ]
     assert backend.store.get("artifacts/shared/.env.sample").body == b"KEY=1\n"

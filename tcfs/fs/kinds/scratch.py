@@ -112,7 +112,8 @@ class Scratch(Node):
             shutil.copyfileobj(fileobj, spool)
             return spool
 
-        ctx.scratch.adopt(self.path, await trio.to_thread.run_sync(copy), size)
+        file = ctx.scratch.adopt(self.path, await trio.to_thread.run_sync(copy), size)
+        self._publish_later(ctx, file)
 
     async def rename_to(self, ctx: FsContext, dst: Node) -> None:
         file = ctx.scratch.get(self.path)
@@ -120,6 +121,8 @@ class Scratch(Node):
             await self.real().rename_to(ctx, dst)
         elif isinstance(dst, Scratch):
             ctx.scratch.move(self.path, dst.path)
+            if not file.opens:
+                dst._publish_later(ctx, file)
         elif file.renaming:
             raise Busy(f"{self.where} is being renamed already")
         else:
