@@ -245,6 +245,19 @@ class NameTooLong(FsError):
     errno = _errno.ENAMETOOLONG
 
 
+class Busy(FsError):
+    """A file is in the middle of a rename that commits it."""
+
+    errno = _errno.EBUSY
+
+
+class CrossDevice(FsError):
+    """A rename the mount cannot do as one step (a directory, or from one kind
+    of path to another): ``mv`` then copies and removes."""
+
+    errno = _errno.EXDEV
+
+
 class Interrupted(FsError):
     """A blocked read ends now: its caller was killed or interrupted, or the
     mount is shutting down."""

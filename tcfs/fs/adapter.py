@@ -145,7 +145,11 @@ class TcfsOperations(pyfuse3.Operations):
                 inode,
                 size=attr.st_size if fields.update_size else None,
                 mode=attr.st_mode if fields.update_mode else None,
-                owner=bool(fields.update_uid or fields.update_gid),
+                # tar and rsync -a as root chown to the owner the file has: no change
+                owner=bool(
+                    (fields.update_uid and attr.st_uid != self.core.uid)
+                    or (fields.update_gid and attr.st_gid != self.core.gid)
+                ),
                 fh=fh,
             )
         )
@@ -230,8 +234,6 @@ class TcfsOperations(pyfuse3.Operations):
         s.f_namemax = 255
         return s
 
-    # ----- what a bucket cannot do -----
-
     @_boundary
     async def rename(
         self,
@@ -242,7 +244,11 @@ class TcfsOperations(pyfuse3.Operations):
         flags: int,
         ctx: pyfuse3.RequestContext,
     ) -> None:
-        raise self.core.unsupported("rename")
+        await self.core.rename(
+            parent_inode_old, _name(name_old), parent_inode_new, _name(name_new), flags
+        )
+
+    # ----- what a bucket cannot do -----
 
     @_boundary
     async def link(

@@ -14,6 +14,7 @@ from tcfs.fs.calls import Calls
 from tcfs.fs.guests import Guests
 from tcfs.fs.namespaces import Namespaces
 from tcfs.fs.refusals import Refusals
+from tcfs.fs.scratch import Scratches
 from tcfs.protocol.events import EventSink, NoEvents
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ class FsContext:
     versions: Versions = field(default_factory=Versions)
     #: memory directories made with mkdir that hold no value yet (this mount only)
     memory_dirs: set[tuple[str, ...]] = field(default_factory=set)
+    #: artifact directories made with mkdir that hold no artifact yet (this mount only)
+    artifact_dirs: set[tuple[str, ...]] = field(default_factory=set)
+    #: files created under scratch names (tools' temporary files): this mount's only
+    scratch: Scratches = field(default_factory=Scratches)
     #: where the mount records each action that succeeded (the event log)
     events: EventSink = field(default_factory=NoEvents)
     #: the ``events`` file's lines, read while someone has it open

@@ -22,6 +22,8 @@ import trio
 
 from tcfs.errors import (
     BadHandle,
+    CrossDevice,
+    Exists,
     InvalidName,
     IsADirectory,
     NameTooLong,
@@ -38,6 +40,7 @@ from tcfs.fs.calls import Calls
 from tcfs.fs.context import FILE_TTL_S, MAX_KEPT, REQUESTER, FsContext
 from tcfs.fs.events_feed import EventsFeed
 from tcfs.fs.inodes import Inode, InodeTable
+from tcfs.fs.kinds.scratch import Scratch
 from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Rendered, Stat
 from tcfs.fs.poller import Poller
 from tcfs.fs.tailer import Tailer
@@ -52,6 +55,9 @@ DIR_TTL_S = 1.0
 #: and key directories): nothing about its entry can go stale, so the kernel
 #: keeps it and a command run now and then does not look each one up again
 LASTING_TTL_S = 3600.0
+#: rename(2)'s flags (renameat2): fail if the new name exists / swap the two
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
 
 
 @dataclass
@@ -271,8 +277,18 @@ class FsCore:
         if snap is None or start == 0:
             node = self.inode(ino).node
             snap = await node.entries(self.ctx) if isinstance(node, Dir) else []
+            snap += self._scratch_entries(node, {st.node.name for st in snap})
             self._dirs[fh] = (ino, snap)
         return snap[start:]
+
+    def _scratch_entries(self, node: Node, listed: set[str]) -> list[Stat]:
+        """This mount's scratch files in ``node`` (``tcfs.fs.scratch``): its own
+        tools (``diff -r``, ``ls``) see them; the bucket never does."""
+        return [
+            Stat(Scratch(path), file.size, file.mtime)
+            for path, file in self.ctx.scratch.in_dir(node.path)
+            if path[-1] not in listed
+        ]
 
     async def releasedir(self, fh: int) -> None:
         item = self._dirs.pop(fh, None)
@@ -291,6 +307,52 @@ class FsCore:
         if found is not None:
             self._opened_sizes.pop(found.ino, None)
         await node.unlink(self.ctx)
+
+    async def rename(
+        self, parent_old: int, name_old: str, parent_new: int, name_new: str, flags: int = 0
+    ) -> None:
+        """Rename a file: the new name takes its content in one write (one
+        value, one artifact, one event), then the old name is removed.  A
+        scratch file (``tcfs.fs.scratch``) so becomes a key only now.  A
+        directory, or a file going to another top directory: ``EXDEV``, and
+        ``mv`` copies."""
+        if flags & RENAME_EXCHANGE:
+            raise NotOnAMount("rename --exchange is not supported on a tcfs mount")
+        src = (await self._stat(self._child(parent_old, name_old))).node
+        if not (src.is_dir or src.writable):
+            raise NotOnAMount(f"{src.where} is read-only: it cannot be renamed")
+        try:
+            target = self._child(parent_new, name_new)
+        except NotFound:
+            raise ReadOnly(f"nothing can be made at {name_new!r} there") from None
+        try:
+            dst = (await self._stat(target)).node
+        except NotFound:
+            dst = target.for_create()
+        else:
+            if flags & RENAME_NOREPLACE:
+                raise Exists(f"{dst.where} exists")
+        if src.path == dst.path:
+            return
+        if src.is_dir or src.path[:1] != dst.path[:1]:
+            raise CrossDevice(f"{src.where} cannot move to {dst.where} in one step: copy it")
+        if dst.is_dir:
+            raise IsADirectory(f"{dst.where} is a directory")
+        if not dst.writable:
+            raise ReadOnly(f"{dst.where} is read-only")
+        for node in (src, dst):
+            self.ctx.rendered.forget(node)
+            found = self.inodes.find(node.path)
+            if found is not None:
+                self._opened_sizes.pop(found.ino, None)
+        await src.rename_to(self.ctx, dst)
+        self.inodes.move(src.path, dst)
+
+    async def publish_lingering(self) -> None:
+        """At unmount: the artifacts left under scratch names that were not
+        published yet (closed less than ``LINGER_S`` ago) are, now."""
+        for path in self.ctx.scratch.idle():
+            await Scratch(path).publish(self.ctx)
 
     # ----- files -----
 
@@ -384,7 +446,7 @@ class FsCore:
     ) -> Attr:
         entry = self.inode(ino)
         node = entry.node
-        if mode is not None and stat_.S_IMODE(mode) != node.perm:
+        if mode is not None and stat_.S_IMODE(mode) != node.perm and node.fixed_mode:
             raise NotOnAMount("permissions are fixed by the path's kind (chmod is not supported)")
         if owner:
             raise NotOnAMount("ownership is not supported (chown)")

@@ -317,6 +317,7 @@ async def _run(
             functools.partial(trio.to_thread.run_sync, readahead.widen, mnt, abandon_on_cancel=True)
         )
         await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
+        await core.publish_lingering()
         nursery.cancel_scope.cancel()
 
 

@@ -77,6 +77,16 @@ class InodeTable:
         if entry is not None:
             entry.lookups += 1
 
+    def move(self, old: Path, node: Node) -> None:
+        """A rename: the inode of ``old`` now names ``node`` (as the kernel's
+        entry does); a file it replaced keeps its number until forgotten."""
+        ino = self._by_path.pop(old, None)
+        if ino is None:
+            return
+        entry = self._by_ino[ino]
+        entry.node = node
+        self._by_path[node.path] = ino
+
     def forget(self, ino: int, n: int) -> None:
         entry = self._by_ino.get(ino)
         if entry is None or ino == ROOT_INODE:

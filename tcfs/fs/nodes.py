@@ -9,6 +9,7 @@ kind does with each operation, over protocol calls made through the
 * ``entries``    a directory's listing
 * ``open_read``  / ``open_write``: the ``Handle`` an open file gets
 * ``unlink``, ``mkdir``, ``rmdir``, ``truncate`` (``truncate -s`` on a closed file)
+* ``rename_to``  (``content`` of the old name, ``receive`` at the new one)
 
 Every default refuses with the error a user expects from a read-only path,
 so a kind implements only what it supports.  Which class a path is belongs
@@ -21,10 +22,11 @@ import logging
 import stat as stat_
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from tcfs.errors import (
     CorruptObject,
+    CrossDevice,
     Exists,
     InvalidArgument,
     IsADirectory,
@@ -84,6 +86,14 @@ class Node:
     #: exists by its path alone and never turns into another kind: the
     #: kernel may keep its entry long (``LASTING_TTL_S``)
     lasting: ClassVar[bool] = False
+    #: ``chmod`` to a mode other than ``perm`` is refused
+    fixed_mode: ClassVar[bool] = True
+    #: a file created here under a scratch name stays on this mount
+    #: (``tcfs.fs.scratch``): a directory of memory keys or of artifacts
+    keeps_scratch: ClassVar[bool] = False
+    #: a scratch-named file left alone here was meant to have its name: it is
+    #: published under it (an artifact ``.env.sample``; ``tcfs.fs.scratch``)
+    publishes_scratch: ClassVar[bool] = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -150,6 +160,27 @@ class Node:
 
     async def rmdir(self, ctx: FsContext) -> None:
         raise ReadOnly(f"cannot remove {self.where}")
+
+    # ----- rename: the content moves, as one write, then the old name goes -----
+
+    async def content(self, ctx: FsContext) -> tuple[BinaryIO, int]:
+        """The bytes of this file and their size, for a rename (the caller
+        closes the file object)."""
+        raise CrossDevice(f"{self.where} cannot be renamed")
+
+    async def receive(self, ctx: FsContext, fileobj: BinaryIO, size: int) -> None:
+        """Become the file renamed onto this path: one write, one event."""
+        raise CrossDevice(f"nothing can be renamed onto {self.where}")
+
+    async def rename_to(self, ctx: FsContext, dst: Node) -> None:
+        """Rename this file onto ``dst`` (a node of the same top directory):
+        ``dst`` takes the content in one write, then this name is removed."""
+        fileobj, size = await self.content(ctx)
+        try:
+            await dst.receive(ctx, fileobj, size)
+        finally:
+            fileobj.close()
+        await self.unlink(ctx)
 
 
 class Dir(Node):

@@ -21,7 +21,8 @@ Coordinate with plain shell commands:
   echo hi > outbox/<agent>          send a message (outbox/_broadcast: everyone)
   cat inbox/*                       read messages; rm removes one (a broadcast only
                                     for you)
-  cp file artifacts/shared/         share a file (or artifacts/<step>/)
+  cp -r dir artifacts/shared/       share files, any names, in directories (or
+                                    artifacts/<step>/); tar x and rsync work too
   tail -f sessions/<harness>/<id>.jsonl   follow an agent's transcript live
   tail -f events                    who did what, when: every agent's actions, live
   cat agents/<id>.json              an agent's record and presence
@@ -45,9 +46,12 @@ Also never listed, and never blocking (what the harness hooks use):
 
 Your claims are leases of {lease:g}s, renewed while this mount is up.
 Names: step ids are lower case without dots; memory key parts have no dots
-(memory/a/b is the key a.b); names starting with "_" are reserved. A bad name
-fails with "Invalid argument". Read-only paths fail with "Permission denied";
-rename, links and chmod fail with "Operation not supported".
+(memory/a/b is the key a.b); spaces and non-ASCII are fine; names starting
+with "_" are reserved (but for
+artifacts, which take any name). A bad name fails with "Invalid argument".
+Read-only paths fail with "Permission denied"; links and chmod fail with
+"Operation not supported". sed -i, editors and mv work: a tool's temporary
+file stays on this mount until it is renamed into place.
 
 Why did it fail?  The shell shows one word; the reason (the rule, the allowed
 words, the limit, who holds the claim) is in:

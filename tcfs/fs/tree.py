@@ -3,7 +3,9 @@
 ``TABLE`` lists every path kind as a pattern.  A fixed segment matches
 itself; ``<x>`` matches a name that passes the rule in ``SEGMENTS`` (a bad
 name is ``EINVAL`` before any request, and never becomes a key); ``<x>...``
-matches one or more such names.  A fixed name wins over a pattern
+matches one or more such names; a scratch name (an editor's or a tool's
+temporary file) in a directory whose kind keeps them is a ``Scratch``
+(``kinds/scratch.py``) before any pattern.  A fixed name wins over a pattern
 (``inbox/next`` over ``inbox/<message>``).  A directory's fixed children
 are, in table order, its default listing.  Nothing here does I/O.
 """
@@ -24,6 +26,7 @@ from tcfs.fs.kinds import (
     memory,
     outbox,
     root,
+    scratch,
     sessions,
     steps,
 )
@@ -55,7 +58,7 @@ TABLE: list[tuple[str, type[Node]]] = [
     ("outbox/<recipient>", outbox.OutboxMessage),
     ("artifacts", artifacts.ArtifactsDir),
     ("artifacts/<scope>", artifacts.Scope),
-    ("artifacts/<scope>/<artifact>", artifacts.Artifact),
+    ("artifacts/<scope>/<artifact>...", artifacts.ArtifactEntry),
     ("sessions", sessions.SessionsDir),
     ("sessions/<harness>", sessions.Harness),
     ("sessions/<harness>/<session>.jsonl", sessions.Session),
@@ -94,7 +97,7 @@ SEGMENTS: dict[str, Check] = {
     "<message>": _message,
     "<recipient>": names.recipient,
     "<scope>": artifacts.check_scope,
-    "<artifact>": names.artifact_name,
+    "<artifact>": names.artifact_part,
     "<harness>": lambda n: session_names.check_name("harness", n),
     "<session>.jsonl": _suffixed(".jsonl", lambda n: session_names.check_name("session id", n)),
     "<guest>": guests.is_guest_name,
@@ -167,8 +170,18 @@ def _walk(path: Path) -> _Branch:
     return branch
 
 
-def classify(path: Path) -> Node:
-    """The node at ``path``: ``InvalidName`` (EINVAL) or ``NotFound`` (ENOENT)."""
+def classify(path: Path, *, scratch_names: bool = True) -> Node:
+    """The node at ``path``: ``InvalidName`` (EINVAL) or ``NotFound`` (ENOENT).
+
+    A scratch name (``names.is_scratch``) in a directory that keeps scratch
+    files is a ``Scratch`` whatever else the name could be, unless
+    ``scratch_names`` is False (what the path is when nothing is kept there).
+    """
+    if scratch_names and path and names.is_scratch(path[-1]):
+        _check_segment(path[-1])
+        parent = _walk(path[:-1]).kind
+        if parent is not None and parent.keeps_scratch:
+            return scratch.Scratch(path)
     kind = _walk(path).kind
     if kind is None:
         raise NotFound(f"no such path: {'/'.join(path)}")

@@ -1,4 +1,9 @@
-"""Artifacts: ``artifacts/<step or shared>/<name>``, raw bytes of any size."""
+"""Artifacts: ``artifacts/<step or shared>/<path>``, raw bytes of any size.
+
+An artifact's name is a relative path (``dir/sub/my report.txt``) and its key
+is that path under the scope's prefix, as it is: the CLI lists such keys and
+downloads one by that path.  Directories are the prefixes of those keys.
+"""
 
 from __future__ import annotations
 
@@ -32,18 +37,38 @@ class Artifacts:
         return out
 
     def files(self, scope: str) -> list[ObjectInfo]:
-        """The artifacts of one scope, keyed by their names (one delimited LIST)."""
+        """The artifacts directly in one scope, keyed by their names."""
+        return self.entries(scope)[0]
+
+    def entries(self, scope: str, folder: str = "") -> tuple[list[ObjectInfo], list[str]]:
+        """The artifacts directly in ``folder`` (a path below the scope, "" for
+        the scope itself), keyed by their names, and the names of the folders
+        in it: one delimited LIST."""
         prefix = keys.artifact_scope_prefix(_scope(scope))
-        out = []
+        if folder:
+            prefix += names.artifact_name(folder) + "/"
+        files: list[ObjectInfo] = []
+        folders: list[str] = []
         for e in self.store.list(prefix, delimiter="/"):
+            name = (
+                e.key[len(prefix) :]
+                if isinstance(e, ObjectInfo)
+                else keys.child_name(prefix, e.prefix)
+            )
+            try:
+                names.artifact_part(name)
+            except InvalidName:
+                continue
             if isinstance(e, ObjectInfo):
-                name = e.key[len(prefix) :]
-                try:
-                    names.artifact_name(name)
-                except InvalidName:
-                    continue
-                out.append(ObjectInfo(key=name, size=e.size, etag=e.etag, mtime=e.mtime))
-        return out
+                files.append(ObjectInfo(key=name, size=e.size, etag=e.etag, mtime=e.mtime))
+            else:
+                folders.append(name)
+        return files, folders
+
+    def is_folder(self, scope: str, folder: str) -> bool:
+        """Whether any artifact has a name below ``folder`` (a LIST of one page)."""
+        prefix = self._key(scope, folder) + "/"
+        return next(iter(self.store.list(prefix)), None) is not None
 
     def _key(self, scope: str, name: str) -> str:
         return keys.artifact_key(_scope(scope), names.artifact_name(name))

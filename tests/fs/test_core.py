@@ -17,7 +17,7 @@ from tcfs.fs import tree
 from tcfs.fs.calls import Calls
 from tcfs.fs.core import FsCore
 from tcfs.fs.inodes import ROOT_INODE, InodeTable
-from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, sessions, steps
+from tcfs.fs.kinds import agents, artifacts, inbox, memory, outbox, root, scratch, sessions, steps
 from tcfs.fs.nodes import Node
 from tcfs.fs.poller import REQUESTS_PER_S
 from tcfs.protocol import Project
@@ -39,7 +39,12 @@ from tests.fs.counting import CountingStore
         (("inbox", "next"), inbox.InboxNext),
         (("inbox", "1_bob_0123abcd"), inbox.InboxMessage),
         (("outbox", "_broadcast"), outbox.OutboxMessage),
-        (("artifacts", "shared", "x.tar.gz"), artifacts.Artifact),
+        (("artifacts", "shared", "x.tar.gz"), artifacts.ArtifactEntry),
+        (("artifacts", "shared", "my dir", "résumé.pdf"), artifacts.ArtifactEntry),
+        (("artifacts", "shared", ".hidden"), artifacts.ArtifactEntry),
+        (("memory", "design", "sedAb12Cd"), scratch.Scratch),
+        (("memory", "design", ".db.swp"), scratch.Scratch),
+        (("artifacts", "shared", ".report.txt.Ab12Cd"), scratch.Scratch),
         (("artifacts", "s1"), artifacts.Scope),
         (("sessions", "claude", "abc-1.jsonl"), sessions.Session),
     ],
@@ -64,6 +69,8 @@ def test_classify_kinds(path: tuple[str, ...], kind: type[Node]) -> None:
         ("inbox", "_cursor"),
         ("steps", "BAD.ID", "other"),
         ("memory", *["k"] * 17),
+        ("artifacts", "shared", "a\nb"),
+        ("artifacts", "shared", ".tcfs-tmp-x"),
     ],
 )
 def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
@@ -74,7 +81,14 @@ def test_classify_rejects_bad_names(path: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [("nope",), ("README", "x"), ("steps", "s1", "other"), ("agents", "bob"), ("inbox", "a", "b")],
+    [
+        ("nope",),
+        ("README", "x"),
+        ("steps", "s1", "other"),
+        ("steps", "s1", "sedAb12Cd"),
+        ("agents", "bob"),
+        ("inbox", "a", "b"),
+    ],
 )
 def test_classify_unknown_paths(path: tuple[str, ...]) -> None:
     with pytest.raises(NotFound):
@@ -300,3 +314,68 @@ def test_a_message_kept_for_a_reader_that_gave_up_is_unread_at_once(tmp_path: Pa
         bob.close()
         core.ctx.project.close()
     assert [u["text"] for u in doc["unread"]] == ["kept for the next reader"]
+
+
+class _Recorded:
+    """An event sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    def emit(self, kind: str, subject: str | None = None, **detail: object) -> None:
+        self.seen.append((kind, subject))
+
+
+def test_rename_commits_a_scratch_file_once_and_refuses_what_it_cannot(tmp_path: Path) -> None:
+    """A file under sed's temporary name is this core's alone until the rename,
+    which sets the value once; a rename the core cannot do says why."""
+    store = LocalStore(tmp_path / "bucket", "proj")
+    events = _Recorded()
+    core = FsCore(
+        Project(store, "alice"),
+        spool_dir=str(tmp_path),
+        calls=Calls(timeout=3600),
+        events=events,
+    )
+
+    def bucket() -> list[str]:
+        return sorted(o.key for o in store.list("") if not o.key.startswith("events/"))
+
+    async def main() -> None:
+        mem = await core.lookup(ROOT_INODE, "memory")
+        ns = await core.lookup(mem.ino, "design")
+        opened, attr = await core.create(ns.ino, "sedAb12Cd", os.O_WRONLY)
+        await core.write(opened.fh, 0, b"mongo\n")
+        await core.release(opened.fh)
+        assert bucket() == [] and events.seen == []
+        listing = await core.listdir(await core.opendir(ns.ino), 0)
+        assert [s.node.name for s in listing] == ["sedAb12Cd"]  # this core sees it
+        await core.rename(ns.ino, "sedAb12Cd", ns.ino, "db")
+        assert Project(store, "bob").memory.get("design.db").value == "mongo"
+        assert events.seen == [("memory-set", "design.db")]
+        assert (await core.getattr(attr.ino)).size == len(b"mongo\n")  # the inode moved
+        with pytest.raises(NotFound):
+            await core.lookup(ns.ino, "sedAb12Cd")
+        # a scratch file removed before any rename leaves nothing
+        opened, _ = await core.create(ns.ino, "tmpabcd1234", os.O_WRONLY)
+        await core.write(opened.fh, 0, b"x")
+        await core.release(opened.fh)
+        await core.unlink(ns.ino, "tmpabcd1234")
+        assert [k for k in bucket() if "tmp" in k] == []
+        # what a rename cannot do
+        arts = await core.lookup(ROOT_INODE, "artifacts")
+        shared = await core.lookup(arts.ino, "shared")
+        cases = [
+            ((ROOT_INODE, "README", ROOT_INODE, "README2"), errno.ENOTSUP),
+            ((ns.ino, "db", shared.ino, "db"), errno.EXDEV),
+            ((mem.ino, "design", mem.ino, "other"), errno.EXDEV),  # a directory
+            ((ROOT_INODE, "memory", ROOT_INODE, "mem2"), errno.EACCES),
+            ((ns.ino, "db", ns.ino, "db", 2), errno.ENOTSUP),  # RENAME_EXCHANGE
+        ]
+        for args, want in cases:
+            with pytest.raises(TcfsError) as exc:
+                await core.rename(*args)  # type: ignore[arg-type]
+            assert exc.value.errno == want, (args, exc.value)
+        assert events.seen == [("memory-set", "design.db")]
+
+    trio.run(main)

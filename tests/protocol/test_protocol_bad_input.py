@@ -34,8 +34,25 @@ COMMON_BAD = [
     ("a\u200bb", "must match"),  # zero-width space
     ("-a", "must match"),
 ]
+#: what step ids and memory key parts refuse beyond the CLI's layout, and why
+VISIBLE_BAD = [
+    ("", "empty"),
+    (".", "not allowed"),
+    ("..", "not allowed"),
+    ("a/b", "'/'"),
+    ("_x", "reserved"),
+    (LONG, "longer than 128"),
+    ("a\x00b", "invisible"),
+    ("a\nb", "invisible"),
+    ("a\u200bb", "invisible"),  # zero-width space
+    (" a", "white space"),
+    ("a ", "white space"),
+    ("-a", "option"),
+    ("re\u0301sume\u0301", "NFC"),
+    ("a\udcffb", "UTF-8"),
+]
 STEP_BAD = [
-    *COMMON_BAD,
+    *VISIBLE_BAD,
     ("S1.A", "contains '.'"),
     ("s1.a", "contains '.'"),
     ("S1-A", "upper case"),
@@ -43,7 +60,22 @@ STEP_BAD = [
     ("a..b", "contains '.'"),
 ]
 AGENT_BAD = [*COMMON_BAD, ("a:b", "must match"), ("a*", "must match")]
-ARTIFACT_BAD = [*COMMON_BAD, ("x?y", "must match")]
+ARTIFACT_BAD = [
+    ("", "empty"),
+    (".", "not allowed"),
+    ("..", "not allowed"),
+    ("a/../b", "not allowed"),
+    ("a//b", "empty part"),
+    ("/a", "empty part"),
+    ("a/", "empty part"),
+    ("a\x00b", "control character"),
+    ("a\nb", "control character"),
+    ("a\udcffb", "not valid UTF-8"),
+    ("é" * 128, "longer than 255 bytes"),
+    ("/".join(["d" * 200] * 4), "longer than 768 bytes"),
+    (".tcfs-tmp-x", "reserved"),
+    (7, "must be a string"),
+]
 MEMORY_BAD = [
     ("", "empty"),
     ("a..b", "empty"),
@@ -53,11 +85,7 @@ MEMORY_BAD = [
     ("_history", "reserved"),
     ("_history.a", "reserved"),
     ("a._x", "reserved"),
-    (LONG, "longer than 128"),
-    ("a\x00b", "must match"),
-    ("a\nb", "must match"),
-    ("a b", "must match"),
-    ("аb", "must match"),
+    *VISIBLE_BAD[4:],
     ("a." * 17 + "a", "deeper than 16"),
     (("a.b",), "contains '.'"),
     (("a", ".."), "not allowed"),
@@ -386,8 +414,8 @@ def test_foreign_names_in_listings_are_skipped(store) -> None:
         "agents/not a name.json",
         "memory/has.dot.json",
         "memory/_history/k/1_a_0000aaaa.json",
-        "artifacts/shared/_hidden",
         "artifacts/UPPER/x",
+        "artifacts/shared/sub/f",  # in a folder: not one of the scope's own files
         "messages/alice/notes.txt",
         "messages/alice/1_alice.json",
         "messages/alice/nested/1_x_0000aaaa.json",
@@ -399,6 +427,7 @@ def test_foreign_names_in_listings_are_skipped(store) -> None:
     assert alice.memory.entries() == (["fine"], [])
     assert alice.artifacts.scopes() == ["shared"]
     assert alice.artifacts.files("shared") == []
+    assert alice.artifacts.entries("shared") == ([], ["sub"])
     assert alice.messages.inbox() == []
     assert alice.messages.next_unread() is None
 
@@ -450,3 +479,15 @@ def test_garbage_hidden_list_shows_everything(store, body) -> None:
     bob.messages.remove(b1.name)
     assert bob.messages.inbox() == [b2.name]
     assert json.loads(store.get("messages/bob/_tcfs_hidden.json").body)["broadcast"] == [b1.key]
+
+
+def test_names_are_as_broad_as_the_cli_layout(alice, store) -> None:
+    """Step ids and memory key parts take any visible name without a dot: the
+    CLI's layout holds them, and the key is the name as it is."""
+    for key in ("design.my key", "notes.résumé", "ключ.значение", "a.x~y#z"):
+        alice.memory.set(key, "v")
+        assert alice.memory.get(key).value == "v"
+        assert store.head("memory/" + key.replace(".", "/") + ".json").size > 0
+    assert "my key" in alice.memory.entries(("design",))[0]
+    alice.steps.claim("build step 2")
+    assert "build step 2" in alice.steps.ids()

@@ -9,13 +9,23 @@ directory made with ``mkdir`` on this mount until a value is written in it.
 
 from __future__ import annotations
 
+import io
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import trio
 
 from tcfs import names
-from tcfs.errors import CorruptObject, Exists, IsADirectory, NotADirectory, NotEmpty, NotFound
+from tcfs.errors import (
+    CorruptObject,
+    Exists,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotEmpty,
+    NotFound,
+    TooLarge,
+)
 from tcfs.fs import handles as h
 from tcfs.fs.namespaces import RECHECK_S
 from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
@@ -72,6 +82,7 @@ class MemoryRoot(Keyed, WritableDir):
     """``memory/`` and, below it, every directory of keys."""
 
     __slots__ = ()
+    keeps_scratch = True
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
         key, at = self.key, trio.current_time()
@@ -156,6 +167,23 @@ class MemoryValue(Keyed, TextFile, Rendered):
             created=how.truncate,
         )
 
+    async def content(self, ctx: FsContext) -> tuple[BinaryIO, int]:
+        body = await self.render(ctx)
+        return io.BytesIO(body), len(body)
+
+    async def receive(self, ctx: FsContext, fileobj: BinaryIO, size: int) -> None:
+        if size > self.limit:
+            raise TooLarge(f"{self.what} is limited to {self.limit} bytes")
+        body = await trio.to_thread.run_sync(fileobj.read, size)
+        try:
+            text = body.decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidArgument(f"{self.what} must be UTF-8 text", cause=exc) from exc
+        await self.commit(ctx, text)
+
+    async def unlink(self, ctx: FsContext) -> None:
+        await MemoryEntry(self.path).unlink(ctx)
+
     async def truncate(self, ctx: FsContext, size: int) -> None:
         if size == 0:  # `truncate -s 0 memory/k` sets the empty value
             events.record_memory_set(
@@ -167,6 +195,7 @@ class MemoryEntry(Keyed, Node):
     """A name under ``memory/`` before the bucket says what it is."""
 
     __slots__ = ()
+    keeps_scratch = True
 
     @classmethod
     def check(cls, path: Path) -> None:
