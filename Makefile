@@ -12,7 +12,7 @@ CHECK_MARKS := not mount and not harness and not browser and not soak and not in
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
-.PHONY: setup check test test-harnesses chromium npm demo dist bench bench-scale bench-rtt \
+.PHONY: setup check test test-harnesses test-harnesses-latest chromium npm demo dist bench bench-scale bench-rtt \
 	bench-rtt-seaweedfs lint format clean
 
 # tcfs alone (what `make demo` needs): FUSE from apt, the package in $(VENV)
@@ -88,3 +88,10 @@ clean:
 # installs are cached in $(TCFS_HARNESS_CACHE) (default ~/.cache/tcfs/harnesses).
 test-harnesses: setup npm
 	TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v --timeout 900 tests/harnesses $(PYTEST_ARGS)
+
+# the harness suites (conformance, hooks, own settings, sandboxes) against the newest published
+# version of each harness instead of the pins
+test-harnesses-latest: setup npm
+	TCFS_HARNESS_VERSIONS=latest TCFS_HARNESS_SUITE=1 $(PY) -m pytest -p no:cacheprovider -v \
+		--timeout 900 tests/harnesses tests/hooks/test_real_harnesses.py \
+		tests/hooks/test_own_settings.py tests/hooks/test_sandboxes.py $(PYTEST_ARGS)

@@ -93,6 +93,11 @@ _PLACEHOLDER = re.compile(
     r"changeme|redacted|example|your[_-].*|\d{1,5})$"
 )
 
+#: what a ``credential`` field names rather than holds: a kind of credential
+#: (``"credential": "key"``, ``"oauth"``, ``"api_key"``), a short lowercase word
+_CREDENTIAL_KIND = re.compile(r"[a-z]{1,16}(?:[_-][a-z]{1,16}){0,2}")
+_CREDENTIAL_NAME = re.compile(r"(?i)credentials?(?:[_-]?(?:type|kind|source))?")
+
 _PEM_BEGIN_EOL = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----\s*$")
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -162,10 +167,13 @@ def _keep_value(name: str, value: str) -> bool:
     Decided by the value's shape, not the name alone: placeholders and
     variable references stay, identifiers stay, and a name that only *ends*
     in ``key`` (``idempotencyKey``, a bare ``key``) keeps anything that does
-    not look like a credential (``"key": "Enter"``)."""
+    not look like a credential (``"key": "Enter"``), and a ``credential``
+    field keeps a lowercase word naming its kind (``"credential": "key"``)."""
     v = value.strip()
     if _PLACEHOLDER.match(v):
         return True
+    if _CREDENTIAL_NAME.fullmatch(name) and _CREDENTIAL_KIND.fullmatch(v):
+        return True  # a label (Claude Code's api-request-route), not a secret
     h = _heuristics()
     if h is None:
         return False

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 INSTALL_TIMEOUT = 600.0  # seconds for one package manager run
@@ -100,12 +100,42 @@ def cache_root() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "tcfs" / "harnesses"
 
 
-def install(name: str, *, root: Path | None = None) -> Installed:
-    """The pinned ``name``, installed into the cache if it is not there yet."""
+#: ``latest``: every harness at the newest version its registry publishes, not the pin
+VERSIONS_ENV = "TCFS_HARNESS_VERSIONS"
+_latest: dict[str, str] = {}
+
+
+def newest(pin: Pin) -> str:
+    """The newest version of ``pin``'s package its registry publishes (asked once)."""
+    if pin.name not in _latest:
+        if pin.registry == "npm":
+            argv = ["npm", "view", pin.package, "version"]
+        else:
+            argv = [sys.executable, "-m", "pip", "index", "versions", pin.package]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        words = out.stdout.replace("(", " ").replace(")", " ").split()
+        found = words[0] if pin.registry == "npm" else words[1] if len(words) > 1 else ""
+        if out.returncode != 0 or not found[:1].isdigit():
+            raise InstallError(f"{pin.package}: no newest version ({out.stderr.strip()[-300:]})")
+        _latest[pin.name] = found
+    return _latest[pin.name]
+
+
+def chosen(name: str) -> Pin:
+    """The pin of ``name``, or its newest version when ``$TCFS_HARNESS_VERSIONS=latest``."""
     try:
         pin = PINS[name]
     except KeyError:
         raise InstallError(f"unknown harness {name!r}; known: {', '.join(PINS)}") from None
+    if os.environ.get(VERSIONS_ENV) == "latest":
+        return replace(pin, version=newest(pin))
+    return pin
+
+
+def install(name: str, *, root: Path | None = None) -> Installed:
+    """``name`` at its pin (or newest, see ``chosen``), installed into the
+    cache if it is not there yet."""
+    pin = chosen(name)
     base = root or cache_root()
     base.mkdir(parents=True, exist_ok=True)
     prefix = base / pin.label

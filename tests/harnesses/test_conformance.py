@@ -31,7 +31,7 @@ from tests.fakemodel import FakeModel
 from tests.harnesses import sources
 from tests.harnesses.conftest import ROWS
 from tests.harnesses.fixtures import capture
-from tests.harnesses.install import PINS, install
+from tests.harnesses.install import install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.mirror.conftest import run_mirror, tcfs_cmd
 
@@ -92,7 +92,7 @@ def test_real_harness_is_mirrored_faithfully(name: str, tmp_path: Path) -> None:
     ROWS.append(
         {
             "harness": name,
-            "version": PINS[name].version,
+            "version": installed.pin.version,
             "sessions": str(len(final)),
             "children": str(sum(1 for s in final if s.parent)),
             "lines": str(sum(s.size for s in final)),

@@ -187,6 +187,17 @@ def test_ordinary_lines_are_untouched_byte_for_byte() -> None:
     assert out == data
 
 
+def test_a_credential_field_naming_its_kind_is_a_label_not_a_secret() -> None:
+    """Claude Code (2.1.337 on) logs which credential a request used: the
+    word is kept; a credential's value under the same name is not."""
+    route = {"type": "api-request-route", "route": "anthropic", "credential": "key"}
+    line = json.dumps(route).encode() + b"\n"
+    assert redact(line) == (line, {})
+    for value in ("hunter2-Secret9", "Xk9fP2qLm8zQ", "a b"):
+        out, counts = redact(json.dumps({"credential": value}).encode() + b"\n")
+        assert value.encode() not in out and counts == {"secret_assignment": 1}, out
+
+
 def test_non_utf8_bytes_pass_through() -> None:
     data = b"\xff\xfe raw \x80 AKIAIOSFODNN7EXAMPLE \xc3\n"
     out, counts = redact(data)
