@@ -18,7 +18,7 @@ has its own period), so they never delay the next pass.
 A message consumed from the durable cursor is handed to exactly one reader;
 if that reader gave up meanwhile, the message is kept for the next one, so
 nothing consumed is ever dropped while the mount is up.  A message another
-reader holds (``inbox/unread``, see ``tcfs.protocol.reservations``) is skipped
+reader holds (``inbox/unread``, see ``tcfs.protocol.holds``) is skipped
 until it is acknowledged or its hold lapses; a lapse makes the next pass read
 the mailbox again.
 
@@ -188,7 +188,7 @@ class Poller:
     def _take_kept(self) -> Message | None:
         """The oldest message kept for a reader that gave up that no other
         reader holds, taken off the list."""
-        holds = self.messages.reservations
+        holds = self.messages.holds
         for msg in self._undelivered:
             if holds.take([msg.name]):
                 self._undelivered.remove(msg)
@@ -287,7 +287,7 @@ class Poller:
         except TcfsError as exc:
             log.log(exc.level, "polling: %s", exc)
             return 1
-        lapsed = self.messages.reservations.lapsed()  # held messages are free again
+        lapsed = self.messages.holds.lapsed()  # held messages are free again
         if look.inbox or lapsed:
             for notify in list(self._watchers):
                 notify()
