@@ -48,10 +48,7 @@ def _common(kind: str, name: object) -> str:
 
 def agent_id(name: object) -> str:
     """Check an agent id; returns it unchanged."""
-    n = _common("agent id", name)
-    if not _AGENT_RE.fullmatch(n):
-        raise InvalidName(f"agent id {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
-    return n
+    return _agent_like("agent id", name)
 
 
 def recipient(name: object) -> str:
@@ -61,11 +58,20 @@ def recipient(name: object) -> str:
     return agent_id(name)
 
 
-def artifact_name(name: object) -> str:
-    n = _common("artifact name", name)
+def _agent_like(kind: str, name: object) -> str:
+    n = _common(kind, name)
     if not _AGENT_RE.fullmatch(n):
-        raise InvalidName(f"artifact name {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
+        raise InvalidName(f"{kind} {n!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}")
     return n
+
+
+def artifact_name(name: object) -> str:
+    return _agent_like("artifact name", name)
+
+
+def reservation_name(name: object) -> str:
+    """A file reservation's name (``reservations/<name>``)."""
+    return _agent_like("reservation name", name)
 
 
 def step_id(name: object) -> str:

@@ -192,6 +192,9 @@ async def _keep_alive(project: Project, calls: Calls, lease_ttl: float, events: 
             for step in lost:
                 log.warning("lost the lease on step %s", step)
                 events.emit("renew-failed", step, reason="taken over or released")
+            for name in await calls.write(project.reservations.renew_all):
+                log.warning("lost the file reservation %s", name)
+                events.emit("reserve-lost", name, reason="taken over or released")
             if trio.current_time() - last_beat >= HEARTBEAT_S - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)
