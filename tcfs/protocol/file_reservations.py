@@ -151,6 +151,8 @@ class FileReservations:
         self._seen: dict[str, tuple[tuple[str, int], float]] = {}
         #: our reservations: name -> (lease_id, when we last wrote it)
         self._held: dict[str, tuple[str, float]] = {}
+        #: why this agent's last reservation was refused (a shell sees only EEXIST)
+        self.last_refusal: str | None = None
         self._lock = threading.Lock()
 
     # ----- reading -----
@@ -240,17 +242,11 @@ class FileReservations:
         def change(index: _Index) -> Reservation:
             current = index.entries.get(name)
             if current is not None and current.agent != self.agent:
-                raise ClaimTaken(
-                    f"reservation {name} is held by {current.agent}", holder=current.agent
-                )
+                raise self.refused(name, current)
             for other in index.entries.values():
                 both = first_clash(other, self.agent, wanted)
                 if both is not None:
-                    raise ClaimTaken(
-                        f"{both[0]} overlaps {both[1]} of reservation {other.name} "
-                        f"held by {other.agent}",
-                        holder=other.agent,
-                    )
+                    raise self.refused(name, other, f"{both[0]} overlaps {both[1]} of ")
             now = records.now_iso()
             if current is not None:  # ours: the same lease, renewed with new globs
                 made = replace(current, globs=wanted, version=current.version + 1, renewed_at=now)
@@ -283,6 +279,15 @@ class FileReservations:
         with self._lock:
             self._held[name] = (made.lease_id, self.monotonic())
         return replace(made, unchanged_s=0.0)
+
+    def refused(self, name: str, holder: Reservation, why: str = "") -> ClaimTaken:
+        """The refusal of ``name`` because of ``holder``'s reservation,
+        remembered for ``last_refusal``."""
+        exc = ClaimTaken(
+            f"{why}reservation {holder.name} held by {holder.agent}", holder=holder.agent
+        )
+        self.last_refusal = f"{records.now_iso()} reservations/{name}: {exc}"
+        return exc
 
     def release(self, name: str) -> Reservation:
         """Remove our reservation ``name``: ``NotFound`` if there is none,

@@ -26,7 +26,7 @@ def test_reserve_conflict_release(atomic_store: Store) -> None:
     bob = FileReservations(atomic_store, "bob", lease_ttl=10)
     made = alice.reserve("api", "src/api/**\n")
     assert made.globs == ("src/api/**",) and made.agent == "alice"
-    with pytest.raises(ClaimTaken, match="held by alice") as taken:
+    with pytest.raises(ClaimTaken, match="reservation api held by alice") as taken:
         bob.reserve("mine", "src/api/user.py\n")
     assert taken.value.holder == "alice" and taken.value.errno == 17
     with pytest.raises(ClaimTaken, match="held by alice"):
