@@ -69,6 +69,9 @@ def _trust(hooks_file: Path, granted: bool) -> None:
 
 HARNESS = claude_code.HARNESS._replace(
     name="codex",
+    # mail only: Codex's PreToolUse (apply_patch) has no trust entry recorded here
+    events={e: n for e, n in claude_code.EVENTS.items() if e != "edit"},
+    matchers={},
     title="Codex",
     project_file=".codex/hooks.json",
     user_file=lambda: home_dir("CODEX_HOME", ".codex") / "hooks.json",

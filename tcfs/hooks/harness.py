@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from pathlib import Path
 
-#: our hook events, in the order a turn meets them
-EVENTS = ("session-start", "prompt", "stop")
+#: our hook events, in the order a turn meets them ("edit": before a file-editing tool call)
+EVENTS = ("session-start", "prompt", "edit", "stop")
 
 
 class Answer:
@@ -19,11 +19,16 @@ class Answer:
     hook's start-up more than the rest of it)."""
 
     def __init__(
-        self, context: str | None = None, block: str | None = None, notice: str | None = None
+        self,
+        context: str | None = None,
+        block: str | None = None,
+        notice: str | None = None,
+        deny: str | None = None,
     ) -> None:
         self.context = context  # added to the agent's context
         self.block = block  # at turn end: go on, with this as the reason
         self.notice = notice  # one line for the user: what is wrong
+        self.deny = deny  # before an edit: refuse the tool call, telling the agent why
 
 
 JSONObject = dict[str, object]
@@ -53,6 +58,9 @@ class Harness(NamedTuple):
     #: has put the answer into the turn it writes ``delivered``, and only then
     #: are the messages marked read (a plugin, not the harness, runs the hook)
     confirms: bool = False
+    #: the harness's event name -> the tool-name matcher of its handler's group
+    #: (the edit event's file-editing tools)
+    matchers: Mapping[str, str] = {}
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path
@@ -94,17 +102,29 @@ def home_dir(env: str, default: str) -> Path:
 
 
 def claude_style(
-    names: Mapping[str, str], *, block: str = "block"
+    names: Mapping[str, str], *, block: str = "block", deny_at_top: bool = False
 ) -> Callable[[str, Answer], JSONObject]:
     """The answer format Claude Code set and Codex and Gemini CLI follow:
     ``hookSpecificOutput.additionalContext`` adds to the context, and at turn
-    end ``{"decision": block, "reason": ...}`` makes the agent go on."""
+    end ``{"decision": block, "reason": ...}`` makes the agent go on.  Before
+    a tool call, a refusal is ``hookSpecificOutput.permissionDecision: "deny"``
+    with its reason (Claude Code, Codex), or, ``deny_at_top``, ``{"decision":
+    "deny", "reason": ...}`` (Gemini CLI)."""
 
     def fmt(event: str, answer: Answer) -> JSONObject:
         out: JSONObject = {}
         if answer.notice:
             out["systemMessage"] = answer.notice
-        if event == "stop":
+        if event == "edit":
+            if answer.deny and deny_at_top:
+                out.update(decision="deny", reason=answer.deny)
+            elif answer.deny:
+                out["hookSpecificOutput"] = {
+                    "hookEventName": names[event],
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": answer.deny,
+                }
+        elif event == "stop":
             if answer.block:
                 out.update(decision=block, reason=answer.block)
         elif answer.context:

@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tcfs import names
+from tcfs import globs, names
 from tcfs.errors import ClaimTaken, CorruptObject, NotFound, NotHolder, TcfsError
-from tcfs.protocol import cas, globs, keys, records
+from tcfs.protocol import cas, keys, records
 from tcfs.store.base import Store
 
 log = logging.getLogger(__name__)

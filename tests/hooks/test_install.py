@@ -95,6 +95,9 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, harness:
             if "tcfs/hooks" in hd["command"]
         ]
         assert len(ours) == 1 and ours[0].endswith("--mount /mnt/a"), ours
+    for event, matcher in h.matchers.items():  # the edit hook: in a group for the edit tools
+        groups = doc["hooks"][event]
+        assert [g.get("matcher") for g in groups if "tcfs/hooks" in str(g)] == [matcher]
     # the foreign text is still there byte for byte, only added to
     assert b'"GREETING": "h\\u00e9llo \\"world\\"", "RATIO": 1.50' in path.read_bytes()
 

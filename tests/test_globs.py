@@ -8,8 +8,8 @@ import random
 
 import pytest
 
+from tcfs import globs
 from tcfs.errors import InvalidArgument
-from tcfs.protocol import globs
 
 COVERS = [
     ("src/api/**", "src/api/user.py", True),
