@@ -28,7 +28,7 @@ Coordinate with plain shell commands:
 
 Before editing several files, reserve them, so no other agent edits them meanwhile:
 
-  printf 'src/api/**\ndocs/api.md\n' > reservations/<name>
+  printf 'src/api/**\\ndocs/api.md\\n' > reservations/<name>
                                     reserve path globs (one a line, relative to the git
                                     root, ** for any depth); fails with "File exists" if
                                     another agent's live reservation overlaps: cat
