@@ -1,0 +1,83 @@
+"""Real Claude Code, Gemini CLI and OpenCode, with ``tcfs hooks install``, against the
+fake model: a file-editing tool call on a path another agent has reserved is
+denied (the file is not written, and the tool result the model gets names the
+holder); an edit of an unreserved path goes through."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakemodel import FakeModel, Script, ToolCall
+from tests.fs.conftest import sh
+from tests.harnesses.install import install
+from tests.harnesses.programs import run_turn
+from tests.hooks.conftest import TURN_S
+from tests.hooks.test_real_harnesses import RUNS
+
+pytestmark = [pytest.mark.mount, pytest.mark.slow]
+
+#: each harness's file-writing tool, its path argument, and how it runs a turn
+#: that may write files
+WRITERS = {
+    "claude-code": (
+        ("Write",),
+        "file_path",
+        lambda p: ["-p", p, "--allowedTools", "Bash", "Write", "--output-format", "json"],
+    ),
+    "gemini": (("write_file",), "file_path", RUNS["gemini"].argv),
+    "opencode": (("write",), "filePath", RUNS["opencode"].argv),  # tcfs's plugin
+}
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+@pytest.mark.parametrize("harness", sorted(WRITERS))
+def test_an_edit_of_a_reserved_file_is_denied(  # type: ignore[no-untyped-def]
+    tmp_path: Path, mount, tcfs_home: Path, harness: str
+) -> None:
+    run, (tools, path_arg, argv) = RUNS[harness], WRITERS[harness]
+    alice, bob = mount("alice"), mount("bob")
+    project, home = tmp_path / "project", tmp_path / "home"
+    (project / "src" / "api").mkdir(parents=True)
+    (project / "src" / "web").mkdir(parents=True)
+    home.mkdir()
+    assert subprocess.run(["git", "init", "-q", str(project)], timeout=30).returncode == 0
+    reserved, free = project / "src/api/new.py", project / "src/web/new.py"
+    script = (
+        Script()
+        .on("EDIT-RESERVED", ToolCall(tools, {path_arg: str(reserved), "content": "x = 1\n"}))
+        .on("EDIT-FREE", ToolCall(tools, {path_arg: str(free), "content": "y = 2\n"}))
+    )
+    program = install(harness)
+    assert sh(f"echo 'src/api/**' > {alice.path}/reservations/api").returncode == 0
+
+    with FakeModel(script) as model:
+        base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
+        env = program.env({**base, **run.env(model, home, project)})
+        inst = subprocess.run(
+            [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert inst.returncode == 0, inst.stderr
+
+        def turn(prompt: str) -> list[str]:
+            seen = len(model.answered(run.api))
+            run_turn(program, env, argv(prompt), project, timeout=TURN_S)
+            return [json.dumps(r.body) for r in model.answered(run.api)[seen:]]
+
+        denied = turn("EDIT-RESERVED")
+        assert not reserved.exists()
+        assert any("agent alice has reserved it" in b for b in denied[1:]), denied[-1:]
+        assert any("outbox/alice" in b for b in denied[1:])
+
+        turn("EDIT-FREE")
+        assert free.read_text() == "y = 2\n"
