@@ -5,6 +5,8 @@ once; with no mount the hook allows, and says so once per session."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -96,3 +98,16 @@ def test_the_files_a_tool_call_names(tmp_path: Path) -> None:
     ]
     assert guard.edited_files({"command": "ls -la"}, cwd) == []
     assert guard.edited_files("not a mapping", cwd) == []
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_stopped_daemon_holds_an_edit_less_than_two_seconds(mount, repo: Path) -> None:
+    m = mount("bob")
+    os.kill(m.proc.pid, signal.SIGSTOP)
+    try:
+        run = run_hook("claude-code", "edit", m.path, edit(repo, "src/api/user.py"))
+    finally:
+        os.kill(m.proc.pid, signal.SIGCONT)
+    assert run.returncode == 0 and run.seconds < 2.0, (run.seconds, run.stderr)
+    assert "hookSpecificOutput" not in run.out  # allowed
+    assert "did not answer within" in str(run.out.get("systemMessage"))
