@@ -1,4 +1,4 @@
-"""Real Claude Code, Gemini CLI and OpenCode, with ``tcfs hooks install``, against the
+"""Real Claude Code, Gemini CLI, OpenCode and Hermes, with ``tcfs hooks install``, against the
 fake model: a file-editing tool call on a path another agent has reserved is
 denied (the file is not written, and the tool result the model gets names the
 holder); an edit of an unreserved path goes through."""
@@ -32,6 +32,7 @@ WRITERS = {
     ),
     "gemini": (("write_file",), "file_path", RUNS["gemini"].argv),
     "opencode": (("write",), "filePath", RUNS["opencode"].argv),  # tcfs's plugin
+    "hermes": (("write_file",), "path", RUNS["hermes"].argv),
 }
 
 
