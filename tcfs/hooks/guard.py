@@ -43,6 +43,9 @@ def edited_files(tool_input: object, cwd: str) -> list[Path]:
     if not isinstance(tool_input, Mapping):
         return []
     named = [v for k in PATH_FIELDS if isinstance(v := tool_input.get(k), str) and v]
+    listed = tool_input.get("paths")  # OpenClaw's paths derived from a patch
+    if isinstance(listed, list):
+        named += [p for p in listed if isinstance(p, str) and p]
     for k in PATCH_FIELDS:
         text = tool_input.get(k)
         if isinstance(text, str) and "*** Begin Patch" in text:
