@@ -35,6 +35,7 @@ WRITERS = {
     "gemini": (("write_file",), "file_path", RUNS["gemini"].argv),
     "opencode": (("write",), "filePath", RUNS["opencode"].argv),  # tcfs's plugin
     "hermes": (("write_file",), "path", RUNS["hermes"].argv),
+    "codex": (("exec_command",), "cmd", RUNS["codex"].argv),  # a patch through the shell
 }
 
 
@@ -54,10 +55,17 @@ def workspace(tmp_path: Path, tools: tuple[str, ...], path_arg: str) -> Workspac
     home.mkdir()
     assert subprocess.run(["git", "init", "-q", str(project)], timeout=30).returncode == 0
     reserved, free = project / "src/api/new.py", project / "src/web/new.py"
+
+    def write(path: Path, line: str) -> dict[str, str]:
+        if path_arg == "cmd":  # Codex: apply_patch through its shell tool
+            patch = f"*** Begin Patch\n*** Add File: {path}\n+{line}*** End Patch\n"
+            return {"cmd": f"apply_patch <<'EOF'\n{patch}EOF\n"}
+        return {path_arg: str(path), "content": line}
+
     script = (
         Script()
-        .on("EDIT-RESERVED", ToolCall(tools, {path_arg: str(reserved), "content": "x = 1\n"}))
-        .on("EDIT-FREE", ToolCall(tools, {path_arg: str(free), "content": "y = 2\n"}))
+        .on("EDIT-RESERVED", ToolCall(tools, write(reserved, "x = 1\n")))
+        .on("EDIT-FREE", ToolCall(tools, write(free, "y = 2\n")))
     )
     return Workspace(project, home, reserved, free, script)
 
