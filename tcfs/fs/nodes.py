@@ -262,6 +262,32 @@ class TextFile(Node):
 
         return h.TextWriter(ino, commit, limit=self.limit, what=self.what, created=True)
 
+    def editor(
+        self,
+        ctx: FsContext,
+        ino: int,
+        how: OpenMode,
+        current: h.Loader,
+        *,
+        commit_empty: bool = False,
+    ) -> h.TextWriter:
+        """A writer that edits the current text (``current``) when the open
+        does not start empty: ``>>`` appends to it."""
+
+        async def commit(text: str) -> None:
+            await self.commit(ctx, text)
+
+        return h.TextWriter(
+            ino,
+            commit,
+            limit=self.limit,
+            what=self.what,
+            base=current,
+            append=how.append,
+            commit_empty=commit_empty,
+            created=how.truncate,
+        )
+
 
 class Blocking(Node):
     """A file whose first read blocks on the mount's poller; never listed."""

@@ -84,7 +84,7 @@ def test_every_kind_in_the_table_is_reachable() -> None:
     """The table is the only place a kind is named: each row classifies to its class."""
     samples = {"<agent>.json": "bob.json", "<step>": "s1", "<part>...": "a", "<message>": "m"}
     samples |= {"<recipient>": "bob", "<scope>": "shared", "<artifact>": "f.txt"}
-    samples |= {"<harness>": "codex", "<session>.jsonl": "x.jsonl"}
+    samples |= {"<harness>": "codex", "<session>.jsonl": "x.jsonl", "<reservation>": "api"}
     for pattern, kind in tree.TABLE:
         path = tuple(samples.get(seg, seg) for seg in pattern.split("/")) if pattern else ()
         assert type(tree.classify(path)) is kind, pattern
@@ -108,6 +108,7 @@ def test_root_lists_the_tables_top_level_names(tmp_path: Path) -> None:
         "inbox",
         "outbox",
         "artifacts",
+        "reservations",
         "sessions",
     ]
 

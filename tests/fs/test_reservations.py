@@ -40,6 +40,9 @@ def test_reserve_conflict_release(mount, backend: Backend) -> None:
     assert sh(f"ls {b / 'reservations'}").stdout.split() == ["api"]
 
     assert sh(f"echo 'src/web/**' > {b / 'reservations/web'}").returncode == 0  # disjoint
+    assert sh(f"echo lib/web.py >> {b / 'reservations/web'}").returncode == 0  # adds a glob
+    assert "  src/web/**\n  lib/web.py\n" in sh(f"cat {a / 'reservations/web'}").stdout
+    assert sh(f"echo 'src/web/**' > {b / 'reservations/web'}").returncode == 0  # replaces
     live = check(a)["reservations"]
     assert [(x["name"], x["agent"], x["globs"]) for x in live] == [  # type: ignore[index, union-attr]
         ("api", "alice", ["src/api/**", "docs/api.md"]),

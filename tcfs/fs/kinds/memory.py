@@ -112,25 +112,13 @@ class MemoryValue(Keyed, TextFile, Rendered):
         events.record_memory_set(ctx.events, value)
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
-        async def commit(text: str) -> None:
-            await self.commit(ctx, text)
-
         async def current() -> bytes:
             try:
                 return await self.render(ctx)
             except NotFound:
                 return b""
 
-        return h.TextWriter(
-            ino,
-            commit,
-            limit=self.limit,
-            what=self.what,
-            base=current,
-            append=how.append,
-            commit_empty=True,
-            created=how.truncate,
-        )
+        return self.editor(ctx, ino, how, current, commit_empty=True)
 
     async def truncate(self, ctx: FsContext, size: int) -> None:
         if size == 0:  # `truncate -s 0 memory/k` sets the empty value

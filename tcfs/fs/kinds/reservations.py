@@ -31,7 +31,8 @@ class ReservationsDir(WritableDir):
 class Reservation(TextFile, Rendered):
     """Writing globs to a new name reserves them for this agent (``EEXIST``
     naming the holder when another agent's live reservation overlaps);
-    writing again replaces the globs; removing it releases (holder only)."""
+    writing again replaces the globs (``>>`` adds to them); removing it
+    releases (holder only)."""
 
     __slots__ = ()
     limit = MAX_RESERVATION
@@ -47,7 +48,12 @@ class Reservation(TextFile, Rendered):
         seen = ctx.rendered.take_record(self)
         if isinstance(seen, ReservationRecord) and seen.agent != ctx.project.agent:
             raise ctx.project.reservations.refused(self.name, seen)
-        return await super().open_write(ctx, ino, how)
+
+        async def current() -> bytes:  # `>>` adds globs to the ones held
+            found = await ctx.run(ctx.project.reservations.get, self.name)
+            return "".join(g + "\n" for g in found.globs).encode()
+
+        return self.editor(ctx, ino, how, current)
 
     async def commit(self, ctx: FsContext, text: str) -> None:
         made = await ctx.write(ctx.project.reservations.reserve, self.name, text)
