@@ -7,7 +7,6 @@ through."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
-from tests.hooks.test_real_harnesses import RUNS
+from tests.hooks.test_real_harnesses import RUNS, hooked_env
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
@@ -83,17 +82,7 @@ def test_an_edit_of_a_reserved_file_is_denied(  # type: ignore[no-untyped-def]
     assert sh(f"echo 'src/api/**' > {alice.path}/reservations/api").returncode == 0
 
     with FakeModel(ws.script) as model:
-        base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
-        env = program.env({**base, **run.env(model, home, project)})
-        inst = subprocess.run(
-            [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert inst.returncode == 0, inst.stderr
+        env = hooked_env(program, harness, model, home, project, tcfs_home, bob.path)
 
         def turn(prompt: str) -> list[str]:
             seen = len(model.answered(run.api))
