@@ -121,13 +121,16 @@ class _Index:
     etag: str | None
     #: the expired reservations this write drops
     dropped: dict[str, Reservation] = field(default_factory=dict)
+    #: entries another tool wrote that are not reservations: kept as they were
+    foreign: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> bytes:
+        found = {**self.foreign, **{n: r.doc() for n, r in self.entries.items()}}
         return records.encode(
             {
                 "schema": SCHEMA,
                 "generation": self.generation,
-                "reservations": {n: r.doc() for n, r in sorted(self.entries.items())},
+                "reservations": dict(sorted(found.items())),
             }
         )
 
@@ -169,12 +172,14 @@ class FileReservations:
         if not isinstance(found, dict) or not isinstance(generation, int):
             raise CorruptObject(f"{keys.RESERVATIONS_INDEX}: not a reservation index")
         entries: dict[str, Reservation] = {}
+        foreign: dict[str, Any] = {}
         for name, raw in found.items():
             try:
                 entries[name] = _parse(name, raw)
             except TcfsError as exc:
                 log.warning("skipping a malformed reservation: %s", exc)
-        return _Index(generation, self._observe(entries), blob.etag)
+                foreign[name] = raw
+        return _Index(generation, self._observe(entries), blob.etag, foreign=foreign)
 
     def _observe(self, entries: dict[str, Reservation]) -> dict[str, Reservation]:
         """Note what is seen now; each entry with how long it has gone unchanged."""

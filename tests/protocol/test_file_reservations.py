@@ -4,12 +4,14 @@ clock; and racing agents never both holding overlapping globs."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from tcfs.errors import ClaimTaken, NotFound, NotHolder
 from tcfs.protocol.file_reservations import MARGIN_S, FileReservations
+from tcfs.protocol.keys import RESERVATIONS_INDEX
 from tcfs.store.base import Store
 
 
@@ -106,3 +108,15 @@ def test_racing_overlapping_reservations_never_both_win(atomic_store: Store) -> 
         assert len(won) == 1, (round_, won)
         holders = {r.agent for r in agents[0].live() if r.name.endswith(f"-{round_}")}
         assert holders == set(won)
+
+
+def test_a_malformed_entry_is_skipped_and_kept(atomic_store: Store) -> None:
+    alice = FileReservations(atomic_store, "alice", lease_ttl=10)
+    alice.reserve("api", "src/api/**")
+    doc = json.loads(atomic_store.get(RESERVATIONS_INDEX).body)
+    doc["reservations"]["junk"] = {"agent": 7}
+    atomic_store.put(RESERVATIONS_INDEX, json.dumps(doc).encode())
+    assert [r.name for r in alice.live()] == ["api"]
+    alice.reserve("web", "src/web/**")
+    kept = json.loads(atomic_store.get(RESERVATIONS_INDEX).body)["reservations"]
+    assert kept["junk"] == {"agent": 7} and sorted(kept) == ["api", "junk", "web"]
