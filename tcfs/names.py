@@ -159,6 +159,11 @@ def visible(kind: str, n: str) -> str:
     return n
 
 
+def reservation_name(name: object) -> str:
+    """A file reservation's name (``reservations/<name>``)."""
+    return _segment("reservation name", name)
+
+
 def step_id(name: object) -> str:
     """Check a step id that must already be in normal form."""
     n = _common("step id", name)

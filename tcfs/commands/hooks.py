@@ -10,6 +10,8 @@ from tcfs.hooks import hookfile, install
 from tcfs.hooks.harness import HOOKED, load
 
 ALL = sorted(HOOKED)
+#: not a harness: the pre-commit guard of the git repository in the working directory
+GIT = "git"
 
 
 def _scope(user: bool) -> str:
@@ -22,7 +24,7 @@ def hooks() -> None:
 
 
 @hooks.command("install")
-@click.argument("harness", type=click.Choice(ALL))
+@click.argument("harness", type=click.Choice([*ALL, GIT]))
 @click.option("--mount", "mountpoint", required=True, help="the agent's tcfs mountpoint")
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
 @click.option(
@@ -34,9 +36,13 @@ def hooks() -> None:
 def install_cmd(harness: str, mountpoint: str, user: bool, trust: bool) -> None:
     """Merge tcfs's hooks into HARNESS's configuration (project scope by default),
     with what its safety settings need to let the agent use the mount, scoped
-    to the mount: never a bypass."""
-    h = load(harness)
+    to the mount: never a bypass.  ``git``: a pre-commit guard against
+    committing another agent's reserved files."""
     mountpoint = os.path.abspath(mountpoint)
+    if harness == GIT:
+        _git_guard(mountpoint)
+        return
+    h = load(harness)
     try:
         done = install.install(h, mountpoint, user=user, trust=trust)
     except hookfile.SettingsError as exc:
@@ -62,10 +68,13 @@ def install_cmd(harness: str, mountpoint: str, user: bool, trust: bool) -> None:
 
 
 @hooks.command("uninstall")
-@click.argument("harness", type=click.Choice(ALL))
+@click.argument("harness", type=click.Choice([*ALL, GIT]))
 @click.option("--user", is_flag=True, help="the user's settings instead of this project's")
 def uninstall_cmd(harness: str, user: bool) -> None:
     """Remove what `tcfs hooks install` added to HARNESS's configuration (and nothing else)."""
+    if harness == GIT:
+        _git_guard(None)
+        return
     h = load(harness)
     try:
         done = install.uninstall(h, user=user)
@@ -77,6 +86,24 @@ def uninstall_cmd(harness: str, user: bool) -> None:
         click.echo(f"took back: {line}")
     if not done.changed and not done.granted:
         click.echo(f"none in {done.path}")
+
+
+def _git_guard(mountpoint: str | None) -> None:
+    """Install the git guard for ``mountpoint`` in this repository, or (None) remove it."""
+    from pathlib import Path
+
+    from tcfs.hooks import gitguard
+
+    try:
+        if mountpoint is None:
+            path, changed = gitguard.uninstall(Path.cwd())
+            click.echo(f"removed tcfs's git guard from {path}" if changed else f"none in {path}")
+        else:
+            path, changed = gitguard.install(mountpoint, Path.cwd())
+            verb = "installed" if changed else "already installed:"
+            click.echo(f"{verb} the git guard (pre-commit) for {mountpoint} in {path}")
+    except gitguard.GitGuardError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @hooks.command("status")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tcfs.protocol.reservations import process_of
+from tcfs.protocol.holds import process_of
 
 PROC = "/proc"
 

@@ -240,6 +240,9 @@ async def _keep_alive(
             for step, why in lost.items():
                 log.warning("lost the lease on step %s: %s", step, why)
                 events.emit("renew-failed", step, reason=why)
+            for name in await calls.write(project.reservations.renew_all):
+                log.warning("lost the file reservation %s", name)
+                events.emit("reserve-lost", name, reason="taken over or released")
             if trio.current_time() - last_beat >= beat_s - tick / 2:
                 held = project.steps.held()
                 await calls.write(project.agents.heartbeat, held[0] if held else None)

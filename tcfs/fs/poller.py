@@ -27,7 +27,7 @@ nothing consumed is ever dropped while the mount is up.  A reader's caller
 it: once it is killed or interrupted, its read ends with ``EINTR`` (the
 kernel waits for that answer before the caller can die) and takes nothing.
 A message another
-reader holds (``inbox/unread``, see ``tcfs.protocol.reservations``) is skipped
+reader holds (``inbox/unread``, see ``tcfs.protocol.holds``) is skipped
 until it is acknowledged or its hold lapses; a lapse makes the next pass read
 the mailbox again.
 
@@ -237,7 +237,7 @@ class Poller:
         """The oldest message kept for a reader that gave up that no other
         reader holds, taken off the list.  The cursor's own hold on it (it
         was consumed) is no other reader's: it does not keep it back."""
-        holds = self.messages.reservations
+        holds = self.messages.holds
         for msg in self._undelivered:
             if holds.take([msg.name], consuming=True):
                 self._undelivered.remove(msg)
@@ -343,7 +343,7 @@ class Poller:
         except TcfsError as exc:
             log.log(exc.level, "polling: %s", exc)
             return 1
-        lapsed = self.messages.reservations.lapsed()  # held messages are free again
+        lapsed = self.messages.holds.lapsed()  # held messages are free again
         if look.inbox or lapsed:
             for notify in list(self._watchers):
                 notify()

@@ -27,6 +27,19 @@ Coordinate with plain shell commands:
   tail -f events                    who did what, when: every agent's actions, live
   cat agents/<id>.json              an agent's record and presence
 
+Before editing several files, reserve them, so no other agent edits them meanwhile:
+
+  printf 'src/api/**\\ndocs/api.md\\n' > reservations/<name>
+                                    reserve path globs (one a line, relative to the git
+                                    root, ** for any depth); fails with "File exists" if
+                                    another agent's live reservation overlaps: cat
+                                    reservations/* shows who holds what, then ask them
+                                    (echo "..." > outbox/<holder>) or wait
+  ls reservations/                  the live reservations; cat one: holder, globs, lease
+  rm reservations/<name>            release it when your edit is done (holder only)
+
+The harness hooks deny edits of files another agent has reserved, and name the holder.
+
 Blocking files (never listed, so ls, find and grep -r never block on them):
 
   cat steps/<id>/wait               blocks until the step is complete, then prints
@@ -43,8 +56,10 @@ Also never listed, and never blocking (what the harness hooks use):
   cat inbox/unread                  the messages you have not read, as JSON with their
                                     names; consumes nothing
   echo NAME > inbox/ack             marks that message read (one name per line)
+  cat reservations/check            every live reservation as JSON, and why your last
+                                    reservation was refused
 
-Your claims are leases of {lease:g}s, renewed while this mount is up.
+Your claims and reservations are leases of {lease:g}s, renewed while this mount is up.
 Names: step ids are lower case without dots; memory key parts have no dots
 (memory/a/b is the key a.b); spaces and non-ASCII are fine; names starting
 with "_" are reserved (but for

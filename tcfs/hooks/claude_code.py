@@ -1,6 +1,9 @@
 """Claude Code: ``SessionStart`` and ``UserPromptSubmit`` add ``additionalContext``;
 ``Stop`` answers ``{"decision": "block", "reason": ...}`` and is told
-``stop_hook_active`` when it already made the agent go on once.
+``stop_hook_active`` when it already made the agent go on once; ``PreToolUse``
+on the file-editing tools denies an edit of a file another agent has reserved
+(``hookSpecificOutput.permissionDecision: "deny"`` with the reason, which the
+model gets as the tool's result).
 
 Project scope is ``.claude/settings.local.json`` (the per-user, uncommitted
 file); ``--user`` is ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR``).
@@ -24,7 +27,14 @@ from tcfs.hooks.harness import Harness, claude_style, home_dir
 if TYPE_CHECKING:
     from tcfs.hooks.grants import Change
 
-EVENTS = {"session-start": "SessionStart", "prompt": "UserPromptSubmit", "stop": "Stop"}
+EVENTS = {
+    "session-start": "SessionStart",
+    "prompt": "UserPromptSubmit",
+    "edit": "PreToolUse",
+    "stop": "Stop",
+}
+#: the file-editing tools the edit event guards (tool_input.file_path, notebook_path)
+EDIT_TOOLS = "Edit|Write|MultiEdit|NotebookEdit"
 
 
 def access(settings: Path, mountpoint: str) -> list[Change]:
@@ -52,4 +62,5 @@ HARNESS = Harness(
     format=claude_style(EVENTS),
     access=access,
     headless="run `claude -p PROMPT` with no permission flags",
+    matchers={"PreToolUse": EDIT_TOOLS},
 )

@@ -3,7 +3,10 @@
 ``SessionStart`` and ``UserPromptSubmit`` take
 ``hookSpecificOutput.additionalContext``, ``Stop`` takes
 ``{"decision": "block", "reason": ...}`` and reports ``stop_hook_active``
-(codex-rs/hooks/src/engine/output_parser.rs, events/stop.rs).  Timeouts are
+(codex-rs/hooks/src/engine/output_parser.rs, events/stop.rs); ``PreToolUse``
+takes ``hookSpecificOutput.permissionDecision: "deny"`` with its reason.  Its
+group has no matcher, so every tool call asks: the guard finds the files of a
+patch, whether ``apply_patch`` or a shell command carries it.  Timeouts are
 in seconds.  The older ``notify`` program runs after a turn and cannot put
 anything into one.
 
@@ -39,7 +42,12 @@ if TYPE_CHECKING:
     from tcfs.hooks.grants import Change
 
 #: Codex's own names of the events in a trust key
-SNAKE = {"SessionStart": "session_start", "UserPromptSubmit": "user_prompt_submit", "Stop": "stop"}
+SNAKE = {
+    "SessionStart": "session_start",
+    "UserPromptSubmit": "user_prompt_submit",
+    "PreToolUse": "pre_tool_use",
+    "Stop": "stop",
+}
 _FEATURES = re.compile(r"^\s*\[features\]|^\s*features\s*\.", re.MULTILINE)
 
 
@@ -116,6 +124,9 @@ def trust(project: Path) -> list[Change]:
 
 HARNESS = claude_code.HARNESS._replace(
     name="codex",
+    # PreToolUse without a matcher: every tool call asks, the guard finds the
+    # files of a patch (apply_patch, or a shell command carrying one)
+    matchers={},
     title="Codex",
     project_file=".codex/hooks.json",
     user_file=lambda: home_dir("CODEX_HOME", ".codex") / "hooks.json",

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
     from tcfs.hooks.grants import Change
 
-#: our hook events, in the order a turn meets them
-EVENTS = ("session-start", "prompt", "stop")
+#: our hook events, in the order a turn meets them ("edit": before a file-editing tool call)
+EVENTS = ("session-start", "prompt", "edit", "stop")
 
 
 class Answer:
@@ -21,11 +21,16 @@ class Answer:
     hook's start-up more than the rest of it)."""
 
     def __init__(
-        self, context: str | None = None, block: str | None = None, notice: str | None = None
+        self,
+        context: str | None = None,
+        block: str | None = None,
+        notice: str | None = None,
+        deny: str | None = None,
     ) -> None:
         self.context = context  # added to the agent's context
         self.block = block  # at turn end: go on, with this as the reason
         self.notice = notice  # one line for the user: what is wrong
+        self.deny = deny  # before an edit: refuse the tool call, telling the agent why
 
 
 JSONObject = dict[str, object]
@@ -64,6 +69,9 @@ class Harness(NamedTuple):
     trust: Callable[[Path], list[Change]] | None = None
     #: what the user still decides, said at install (the harness's own mode)
     headless: str = ""
+    #: the harness's event name -> the tool-name matcher of its handler's group
+    #: (the edit event's file-editing tools)
+    matchers: Mapping[str, str] = {}
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path
@@ -105,17 +113,29 @@ def home_dir(env: str, default: str) -> Path:
 
 
 def claude_style(
-    names: Mapping[str, str], *, block: str = "block"
+    names: Mapping[str, str], *, block: str = "block", deny_at_top: bool = False
 ) -> Callable[[str, Answer], JSONObject]:
     """The answer format Claude Code set and Codex and Gemini CLI follow:
     ``hookSpecificOutput.additionalContext`` adds to the context, and at turn
-    end ``{"decision": block, "reason": ...}`` makes the agent go on."""
+    end ``{"decision": block, "reason": ...}`` makes the agent go on.  Before
+    a tool call, a refusal is ``hookSpecificOutput.permissionDecision: "deny"``
+    with its reason (Claude Code, Codex), or, ``deny_at_top``, ``{"decision":
+    "deny", "reason": ...}`` (Gemini CLI)."""
 
     def fmt(event: str, answer: Answer) -> JSONObject:
         out: JSONObject = {}
         if answer.notice:
             out["systemMessage"] = answer.notice
-        if event == "stop":
+        if event == "edit":
+            if answer.deny and deny_at_top:
+                out.update(decision="deny", reason=answer.deny)
+            elif answer.deny:
+                out["hookSpecificOutput"] = {
+                    "hookEventName": names[event],
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": answer.deny,
+                }
+        elif event == "stop":
             if answer.block:
                 out.update(decision=block, reason=answer.block)
         elif answer.context:

@@ -3,7 +3,9 @@
 ``pre_llm_call`` runs once per turn, before the model is called; a hook that
 prints ``{"context": ...}`` has the text appended to the turn's user message,
 and its input says ``extra.is_first_turn`` on a session's first turn (then
-tcfs answers as at session start).  Nothing can hold a turn open at its end,
+tcfs answers as at session start); ``pre_tool_call`` on the file-editing
+tools answers ``{"decision": "block", "reason": ...}`` for a file another
+agent has reserved.  Nothing can hold a turn open at its end,
 so mail that arrives during a turn comes with the next one.  Hermes runs a
 shell hook only with the user's consent: installing records it in
 ``shell-hooks-allowlist.json`` beside the config, uninstalling revokes it
@@ -17,11 +19,15 @@ from pathlib import Path
 from tcfs.hooks import hookfile, jsonedit, yamlblock
 from tcfs.hooks.harness import Answer, Harness, JSONObject, home_dir
 
-EVENTS = {"prompt": "pre_llm_call"}
+EVENTS = {"prompt": "pre_llm_call", "edit": "pre_tool_call"}
+#: the file-editing tools the edit event guards (a regex; tool_input.path, or a patch)
+EDIT_TOOLS = "^(write_file|patch)$"
 ALLOWLIST = "shell-hooks-allowlist.json"
 
 
 def _format(event: str, answer: Answer) -> JSONObject:
+    if event == "edit":
+        return {"decision": "block", "reason": answer.deny} if answer.deny else {}
     return {"context": answer.context} if answer.context else {}
 
 
@@ -69,4 +75,5 @@ HARNESS = Harness(
     f"{ALLOWLIST}; mail sent during a turn comes with the next one",
     config="yaml",
     consent=_consent,
+    matchers={"pre_tool_call": EDIT_TOOLS},
 )

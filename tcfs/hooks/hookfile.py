@@ -1,7 +1,9 @@
 """The hook settings file shared by Claude Code, Codex and Gemini CLI.
 
 All three read ``{"hooks": {EVENT: [{"matcher"?, "hooks": [HANDLER, ...]}, ...]}}``
-where a handler is ``{"type": "command", "command": ..., "timeout": ...}``.
+where a handler is ``{"type": "command", "command": ..., "timeout": ...}``;
+tcfs's edit handler goes in a group of its own whose ``matcher`` names the
+file-editing tools.
 tcfs's handlers are the ones whose command runs tcfs's hook entry point for
 the harness (``marker``);
 every other byte of the file belongs to the user and is never changed.
@@ -26,6 +28,8 @@ from tcfs.hooks import jsonedit
 from tcfs.hooks.jsonedit import Node
 
 Handler = Mapping[str, object]
+#: a handler's key naming its group's ``matcher`` (never written into the handler)
+MATCHER = "_matcher"
 
 
 class SettingsError(TcfsError):
@@ -153,8 +157,15 @@ def _member(root: Node, key: str) -> jsonedit.Item:
     return [i for i in root.items if i.key == key][-1]
 
 
+def matching(handler: Handler, matcher: str | None) -> Handler:
+    """``handler``, to be installed in a group with this tool-name ``matcher``."""
+    return handler if matcher is None else {**handler, MATCHER: matcher}
+
+
 def _add(text: str, root: Node, event: str, handler: Handler) -> str:
-    group = {"hooks": [dict(handler)]}
+    group: dict[str, object] = {"hooks": [{k: v for k, v in handler.items() if k != MATCHER}]}
+    if MATCHER in handler:
+        group = {"matcher": handler[MATCHER], **group}
     hooks = root.get("hooks")
     if hooks is None:
         return jsonedit.append(text, root, {event: [group]}, key="hooks")

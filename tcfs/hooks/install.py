@@ -79,7 +79,10 @@ def _install(
         changed = pluginfile.install(path, harness.name, mountpoint, body)
     else:
         commands = {name: command(harness, e, mountpoint) for e, name in harness.events.items()}
-        handlers = {name: harness.handler(cmd) for name, cmd in commands.items()}
+        handlers = {
+            name: hookfile.matching(harness.handler(cmd), harness.matchers.get(name))
+            for name, cmd in commands.items()
+        }
         changed = _store(harness).install(path, harness.name, handlers)
     if harness.consent is not None:
         harness.consent(path, True)

@@ -43,6 +43,14 @@ Everything is a plain file there; use ordinary shell commands.
   `echo complete > {m}/steps/<id>/status`, or hand it off with a note:
   `echo "what I did, what is next" > {m}/steps/<id>/handoff`.
   `cat {m}/steps/<id>/wait` blocks until a step is complete.
+- **Reserve files before a multi-file edit**, so no other agent edits them
+  meanwhile: `printf 'src/api/**\\ndocs/api.md\\n' > {m}/reservations/<name>`
+  (path globs relative to the git root, one a line; `**` for any depth). It fails
+  with "File exists" if another agent holds an overlapping reservation:
+  `cat {m}/reservations/*` shows who holds what; ask them
+  (`echo "..." > {m}/outbox/<holder>`) or wait. **Release when done**:
+  `rm {m}/reservations/<name>`. Edits of files another agent has reserved are
+  refused, with the holder's name.
 - **Share** values with `echo value > {m}/memory/<a>/<b>` and files with
   `cp FILE {m}/artifacts/shared/`; `ls {m}/agents` shows who is around.
 - **A command failed?** The shell shows one word ("Invalid argument", "File

@@ -4,7 +4,8 @@ never talks to the bucket itself.
 ``inbox/unread`` (never listed) gives the agent, the project and the unread
 messages without consuming them; writing names to ``inbox/ack`` marks exactly
 those read, on the cursor ``inbox/next`` and ``tracecraft inbox --new`` share.
-Steps come from ``ls steps/`` and each step's ``status`` and ``claim``.
+Steps come from ``ls steps/`` and each step's ``status`` and ``claim``; file
+reservations from ``reservations/check`` (never listed).
 Every call may block on a hung daemon: callers run them under ``bounded``.
 """
 
@@ -47,21 +48,37 @@ def _explain(mount: Path, what: str, exc: OSError) -> MountError:
     return MountError(f"tcfs: {mount}/{what}: {reason} (is the bucket reachable?)")
 
 
-def read_inbox(mount: Path) -> Inbox:
-    path = mount / "inbox" / "unread"
+def _read_list(
+    mount: Path, what: str, field: str
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The JSON document at ``mount/what`` and the objects of its list ``field``."""
     try:
-        raw = path.read_bytes()
+        raw = (mount / what).read_bytes()
     except OSError as exc:
-        raise _explain(mount, "inbox/unread", exc) from None
+        raise _explain(mount, what, exc) from None
     try:
         doc = json.loads(raw)
-        msgs = doc["unread"]
-        assert isinstance(msgs, list)
-        return Inbox(
-            str(doc["agent"]), str(doc["project"]), [m for m in msgs if isinstance(m, dict)]
-        )
+        items = doc[field]
+        assert isinstance(doc, dict) and isinstance(items, list)
+        return doc, [i for i in items if isinstance(i, dict)]
     except (ValueError, KeyError, TypeError, AssertionError):
-        raise MountError(f"tcfs: {mount}/inbox/unread is not what tcfs writes") from None
+        raise MountError(f"tcfs: {mount}/{what} is not what tcfs writes") from None
+
+
+def read_inbox(mount: Path) -> Inbox:
+    doc, msgs = _read_list(mount, "inbox/unread", "unread")
+    return Inbox(str(doc.get("agent")), str(doc.get("project")), msgs)
+
+
+class Reservations(NamedTuple):
+    agent: str  # this mount's agent
+    live: list[dict[str, object]]  # every agent's: name, agent, globs, epoch
+
+
+def read_reservations(mount: Path) -> Reservations:
+    """Every live file reservation of the project (``reservations/check``)."""
+    doc, live = _read_list(mount, "reservations/check", "reservations")
+    return Reservations(str(doc.get("agent")), live)
 
 
 def ack(mount: Path, names: list[str]) -> None:

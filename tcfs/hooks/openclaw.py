@@ -12,7 +12,10 @@ effects; finalizing"): then the plugin does not ask, and the mail comes,
 still unread, with the next prompt.  tcfs's
 plugin (``openclaw_plugin/``) runs tcfs's own hook entry point for each,
 killed after 2 s, and on any failure lets the turn go on; a session's first
-prompt (no earlier assistant message) gets the session start's context.
+prompt (no earlier assistant message) gets the session start's context;
+``before_tool_call`` on the file-editing tools (``write``, ``edit``,
+``apply_patch``) returns ``{"block": true, "blockReason": ...}`` for a file
+another agent has reserved.
 
 Installing writes the plugin directory ``extensions/tcfs/`` in OpenClaw's
 state directory (``$OPENCLAW_STATE_DIR``, ``~/.openclaw``), where OpenClaw
@@ -45,6 +48,7 @@ PLUGIN_ID = "tcfs"
 EVENTS = {
     "session-start": "before_prompt_build (first)",  # a session's first prompt
     "prompt": "before_prompt_build",
+    "edit": "before_tool_call",  # on the file-editing tools (the plugin's matcher)
     "stop": "before_agent_finalize",
 }
 ENTRY = "index.js"  # the plugin file, with the commands

@@ -12,7 +12,10 @@ filled in) that runs tcfs's hook command for each event:
 - ``experimental.text.complete`` (a text of the agent's ends, awaited before
   the turn can end): unread mail is sent into the session as a new user
   message (``client.session.prompt`` with ``noReply``), so the running turn
-  goes on with it; once per prompt, so two agents cannot loop.
+  goes on with it; once per prompt, so two agents cannot loop;
+- ``tool.execute.before`` of the file-editing tools (``edit``, ``write``,
+  ``multiedit``, ``apply_patch``): an edit of a file another agent has
+  reserved throws, and OpenCode gives the model the error as the tool's result.
 
 ``opencode run`` rejects a tool call that touches a path outside the
 project unless ``permission.external_directory`` allows it; tcfs allows the
@@ -37,14 +40,18 @@ if TYPE_CHECKING:
 EVENTS = {
     "session-start": "chat.message (a session's first)",
     "prompt": "chat.message",
+    "edit": "tool.execute.before",
     "stop": "experimental.text.complete",
 }
 TEMPLATE = Path(__file__).with_name("opencode_plugin.js")
 
 
 def _format(event: str, answer: Answer) -> JSONObject:
-    """The plugin's own answer: ``context`` for a prompt, ``continue`` at turn end."""
+    """The plugin's own answer: ``context`` for a prompt, ``continue`` at turn
+    end, ``deny`` before an edit."""
     out: JSONObject = {}
+    if answer.deny:
+        out["deny"] = answer.deny
     if answer.context:
         out["context"] = answer.context
     if answer.block:

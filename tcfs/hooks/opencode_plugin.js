@@ -8,10 +8,14 @@
 //   every other prompt        chat.message: the unread messages, as a part of the prompt
 //   a text of the agent ends  experimental.text.complete: unread messages become a new
 //                             user message, so the turn goes on with them (once per prompt)
+//   a file-editing tool call  tool.execute.before: a file another agent has reserved
+//                             makes it throw, and the model gets why as the tool's result
 import { spawn } from "node:child_process"
 
 const COMMANDS = __TCFS_COMMANDS__
 const TIMEOUT_MS = 2000
+// OpenCode's tools that change files (their filePath, or the files a patchText names)
+const EDIT_TOOLS = new Set(["edit", "write", "multiedit", "apply_patch", "patch"])
 
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 let lastMs = 0
@@ -34,7 +38,7 @@ function within(ms, promise) {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
-export const TcfsMail = async ({ client }) => {
+export const TcfsMail = async ({ client, directory }) => {
   // session id -> what this process knows of it
   const sessions = new Map()
 
@@ -134,6 +138,22 @@ export const TcfsMail = async ({ client }) => {
   }
 
   return {
+    "tool.execute.before": async (input, output) => {
+      if (!EDIT_TOOLS.has(input.tool) || !COMMANDS.edit) return
+      let denied
+      const payload = {
+        hook_event_name: "edit",
+        session_id: input.sessionID,
+        tool_name: input.tool,
+        tool_input: output.args,
+        cwd: directory,
+      }
+      await hook("edit", payload, async (answer) => {
+        denied = answer.deny
+        return false // nothing to mark read
+      })
+      if (denied) throw new Error(denied)
+    },
     "chat.message": async (input, output) => {
       const s = session(input.sessionID)
       await s.ready

@@ -7,6 +7,8 @@ user (and for the agent, where the event adds to its context); the exit
 status is always 0, so the agent goes on.  Messages are marked read only
 after the answer that shows them was written, and for a harness that
 ``confirms`` (a plugin runs the hook) only once the plugin says it put them in.
+Before a file-editing tool call (``edit``) the answer refuses the edit of a file
+another agent has reserved (``guard``), or says nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tcfs.hooks.harness import EVENTS, Answer, Harness, load
 DEADLINE = 1.8  # seconds from the start of the call to the answer, ack included
 READ_SHARE = 0.7  # of the deadline, for reading the mount; the rest acknowledges
 STEPS_S = 0.6  # of that, for the steps at session start: without them the rest still goes
-USAGE = "usage: python -m tcfs.hooks HARNESS {session-start,prompt,stop} --mount MOUNTPOINT"
+USAGE = "usage: python -m tcfs.hooks HARNESS {session-start,prompt,edit,stop} --mount MOUNTPOINT"
 
 
 class Usage(Exception):
@@ -87,6 +89,10 @@ def _session(inbox: mount.Inbox, where: Path) -> str:
 def respond(event: str, where: Path, one_line: bool = False) -> tuple[Answer, list[str]]:
     """The answer and the names of the messages it delivers."""
     payload = _stdin(one_line)
+    if event == "edit":
+        from tcfs.hooks import guard
+
+        return guard.answer(where, payload), []
     if event == "stop" and payload.get("stop_hook_active"):
         # This stop already follows one we held up: let the agent stop; any
         # newer mail waits for the next prompt instead of looping.
@@ -153,7 +159,7 @@ def main(argv: list[str]) -> NoReturn:
         answer = Answer(notice=f"tcfs: hook failed: {type(exc).__name__}: {exc}")
     if answer.notice:
         print(answer.notice, file=sys.stderr)
-        if event != "stop":
+        if event not in ("stop", "edit"):
             answer.context = answer.notice
     sys.stdout.write(json.dumps(harness.format(event, answer), ensure_ascii=False) + "\n")
     sys.stdout.flush()

@@ -2,7 +2,7 @@
 
 A harness with hooks takes its mail at the next prompt or turn end, so mail
 that no reader took for ``after`` seconds, and that no hook holds for
-delivery right now (``tcfs.protocol.reservations``), means no session of the
+delivery right now (``tcfs.protocol.holds``), means no session of the
 agent is running on this mount: the mount runs the command.  The waiting
 messages (at most ``context.MAX_SHOWN``, oldest first, as a hook shows them)
 go into a private file (0600), which the command gets on its standard input
@@ -171,7 +171,7 @@ class Waker:
         self._first_seen = {m.name: self._first_seen.get(m.name, now) for m in unread}
         if not unread or now - min(self._first_seen.values()) < self.after:
             if hold:
-                self.messages.reservations.release(m.name for m in unread)
+                self.messages.holds.release(m.name for m in unread)
             return False  # nothing, or too fresh: a live session takes it at its next prompt
         return self._start(unread)
 
@@ -190,7 +190,7 @@ class Waker:
         except OSError as exc:
             log.error("wake: cannot run %s: %s", self.argv[0], exc)
             os.unlink(name)
-            self.messages.reservations.release(names)
+            self.messages.holds.release(names)
             now = self.clock()
             self._first_seen = dict.fromkeys(names, now)  # try again after another wait
             return False

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tcfs.hooks import markedblock
-from tcfs.hooks.hookfile import Found, Handler
+from tcfs.hooks.hookfile import MATCHER, Found, Handler
 
 _TOP_HOOKS = re.compile(r"^hooks:", re.MULTILINE)
 
@@ -24,6 +24,8 @@ def install(path: Path, harness: str, handlers: Mapping[str, Handler]) -> bool:
         lines.append(f"  {event}:\n")
         lines.append(f"    - command: {_quote(str(h['command']))}\n")
         lines.append(f"      timeout: {int(str(h['timeout']))}\n")
+        if MATCHER in h:
+            lines.append(f"      matcher: {_quote(str(h[MATCHER]))}\n")
     return markedblock.install(path, harness, "".join(lines), _TOP_HOOKS)
 
 

@@ -1,9 +1,9 @@
 """The coordination model as a plain Python API, with no FUSE in it.
 
 ``Project(store, agent)`` bundles agents, steps (leased claims with fencing),
-messages (with the CLI-compatible durable cursor), memory and artifacts.  The
-keys and JSON fields are those of the ``tracecraft`` CLI (tracecraft-ai 0.2.5);
-see ``keys.py``.  Every call blocks; the filesystem runs them in threads.
+messages (with the CLI-compatible durable cursor), memory, artifacts and file
+reservations.  The keys and JSON fields are those of the ``tracecraft`` CLI
+(tracecraft-ai 0.2.5); see ``keys.py``.  Every call blocks; the filesystem runs them in threads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.agents import AgentRecord, Agents
 from tcfs.protocol.artifacts import Artifacts
 from tcfs.protocol.doorbells import Doorbells
+from tcfs.protocol.file_reservations import FileReservations, Reservation
 from tcfs.protocol.memory import Memory, MemoryValue
 from tcfs.protocol.messages import Message, Messages
 from tcfs.protocol.steps import STATUSES, Claim, Steps, StepStatus
@@ -30,11 +31,13 @@ __all__ = [
     "Artifacts",
     "Claim",
     "Doorbells",
+    "FileReservations",
     "Memory",
     "MemoryValue",
     "Message",
     "Messages",
     "Project",
+    "Reservation",
     "StepStatus",
     "Steps",
     "Waiting",
@@ -77,6 +80,7 @@ class Project:
         self.memory = Memory(store, agent)
         self.artifacts = Artifacts(store)
         self.waiting = Waiting(self.steps, self.bells)
+        self.reservations = FileReservations(store, agent, lease_ttl=lease_ttl)
 
     def close(self, timeout: float = 2.0) -> None:
         """Send the rings still due (within ``timeout``); the store stays open."""

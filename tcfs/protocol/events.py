@@ -35,6 +35,7 @@ from tcfs.protocol import keys, records
 from tcfs.store.base import ObjectInfo, Store
 
 if TYPE_CHECKING:
+    from tcfs.protocol.file_reservations import Reservation
     from tcfs.protocol.memory import MemoryValue
     from tcfs.protocol.messages import Message
     from tcfs.protocol.steps import Claim
@@ -57,6 +58,9 @@ KINDS = (
     "artifact-delete",
     "agent-up",
     "agent-down",
+    "reserve",
+    "reserve-release",
+    "reserve-lost",
 )
 #: text fields of a detail are cut to this many characters
 EXCERPT = 200
@@ -193,6 +197,9 @@ WORDS = {
     "artifact-delete": "deleted artifact {s}",
     "agent-up": "is up ({how})",
     "agent-down": "is down ({how})",
+    "reserve": "reserved {s}{again}{taken}: {globs}",
+    "reserve-release": "released reservation {s}",
+    "reserve-lost": "lost reservation {s}: {reason}",
 }
 
 
@@ -215,6 +222,8 @@ def _fields(ev: Event) -> dict[str, str]:
         "value": _quote(d.get("value", "")),
         "size": _size(d.get("size")),
         "how": str(d.get("how") or ("mounted" if ev.kind == "agent-up" else "unmounted")),
+        "globs": str(d.get("globs", "?")),
+        "taken": f" (expired, from {d['from']})" if d.get("from") else "",
     }
 
 
@@ -545,6 +554,19 @@ def record_claim(sink: EventSink, claim: Claim) -> None:
             lease_s=claim.lease_ttl_s,
             renewed=claim.renewed or None,
         )
+
+
+def record_reservation(sink: EventSink, made: Reservation) -> None:
+    """A reservation as ``FileReservations.reserve`` made it."""
+    sink.emit(
+        "reserve",
+        made.name,
+        epoch=made.epoch,
+        globs=" ".join(made.globs),
+        lease_s=made.lease_ttl_s,
+        renewed=made.version > 0 or None,
+        **{"from": made.taken_from},
+    )
 
 
 def record_handoff(sink: EventSink, doc: dict[str, object]) -> None:

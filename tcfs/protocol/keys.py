@@ -19,6 +19,8 @@ MEMORY_ROOT = "memory/"
 MESSAGES_ROOT = "messages/"
 ARTIFACTS_ROOT = "artifacts/"
 SESSIONS_ROOT = "sessions/"
+#: file reservations: one index object, compare-and-swapped (tcfs only)
+RESERVATIONS_INDEX = "reservations/_index.json"
 RECORD_SUFFIX = ".json"
 #: a step's records, by the name the mount shows them under
 STEP_RECORDS = ("claim", "status", "handoff")

@@ -29,7 +29,7 @@ from tcfs.errors import (
 )
 from tcfs.protocol import cas, keys, parallel, records
 from tcfs.protocol.doorbells import Doorbells
-from tcfs.protocol.reservations import Reservations
+from tcfs.protocol.holds import Holds
 from tcfs.store.base import ObjectInfo, Store
 
 MAX_MESSAGE = 1 << 20
@@ -164,7 +164,7 @@ class Messages:
         self.bells = bells
         self.direct_prefix = keys.mailbox_prefix(self.agent)
         #: what readers of this process hold for a delivery under way
-        self.reservations = Reservations()
+        self.holds = Holds()
         # the watermark each stream's last look saw: the next listing starts there
         self._listed_after: dict[str, str | None] = {}
 
@@ -405,7 +405,7 @@ class Messages:
 
     def next_unread(self) -> Message | None:
         """Consume the oldest message the cursor has not seen and no other
-        reader of this process holds (``reservations``), or return None."""
+        reader of this process holds (``holds``), or return None."""
         return self.take_next()[0]
 
     def take_next(
@@ -429,7 +429,7 @@ class Messages:
                 body = p.bodies[key] if key in p.bodies else self._get_or_none(key)
                 consumed = self._consume(p, [key])
             finally:
-                settle = self.reservations.delivered if consumed else self.reservations.release
+                settle = self.holds.delivered if consumed else self.holds.release
                 settle([keys.message_name(key)])
             if not consumed:
                 continue  # another reader moved the cursor: look again
@@ -439,7 +439,7 @@ class Messages:
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _take(self, key: str) -> bool:
-        return bool(self.reservations.take([keys.message_name(key)], consuming=True))
+        return bool(self.holds.take([keys.message_name(key)], consuming=True))
 
     def unread(
         self, limit: int | None = None, *, reserve: bool = False, owner: int | None = None
@@ -450,7 +450,7 @@ class Messages:
         With ``ack`` this is the peek-then-acknowledge pair: a reader that
         must not lose a message (a hook writing into an agent's context)
         acknowledges only what it delivered.  ``reserve`` holds what is
-        returned (``reservations``) until it is acknowledged or the hold
+        returned (``holds``) until it is acknowledged or the hold
         lapses (or the process ``owner`` is gone), so no other reader
         of this process delivers it meanwhile.
         """
@@ -460,15 +460,15 @@ class Messages:
                 break
             name = keys.message_name(key)
             if reserve:
-                if not self.reservations.take([name], owner=owner):
+                if not self.holds.take([name], owner=owner):
                     continue
-            elif self.reservations.holds(name):
+            elif self.holds.holds(name):
                 continue
             msg = self._fetch(key)
             if msg is not None:
                 out.append(msg)
             elif reserve:
-                self.reservations.release([name])
+                self.holds.release([name])
         return out
 
     def reserve_unread(self, limit: int | None = None, owner: int | None = None) -> list[Message]:
@@ -495,10 +495,10 @@ class Messages:
             p = self._pending()
             taken = [k for k in p.keys if k.rsplit("/", 1)[1][: -len(".json")] in wanted]
             if not taken and not p.skip:
-                self.reservations.delivered(wanted)  # read already: the holds end
+                self.holds.delivered(wanted)  # read already: the holds end
                 return []
             if self._consume(p, taken):
-                self.reservations.delivered(wanted)
+                self.holds.delivered(wanted)
                 return [k.rsplit("/", 1)[1][: -len(".json")] for k in taken]
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 

@@ -101,6 +101,7 @@ def test_every_kind_in_the_table_is_reachable() -> None:
     samples |= {"<recipient>": "bob", "<scope>": "shared", "<artifact>": "f.txt"}
     samples |= {"<harness>": "codex", "<session>.jsonl": "x.jsonl", "<guest>": ".git"}
     samples |= {"<inner>...": "hooks"}
+    samples |= {"<reservation>": "api"}
     for pattern, kind in tree.TABLE:
         path = tuple(samples.get(seg, seg) for seg in pattern.split("/")) if pattern else ()
         assert type(tree.classify(path)) is kind, pattern
@@ -124,6 +125,7 @@ def test_root_lists_the_tables_top_level_names(tmp_path: Path) -> None:
         "inbox",
         "outbox",
         "artifacts",
+        "reservations",
         "sessions",
     ]
 

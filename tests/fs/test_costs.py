@@ -232,6 +232,27 @@ CASES = [
         {"LIST": 1},
         {},
     ),
+    (
+        "ls reservations",
+        lambda c, o: echo(o, "reservations/api", b"src/api/**\n"),
+        lambda c, r: ls(c, "reservations"),
+        {"GET": 1},  # the index
+        {},
+    ),
+    (
+        "cat reservations/check",
+        lambda c, o: echo(o, "reservations/api", b"src/api/**\n"),
+        lambda c, r: cat(c, "reservations/check"),
+        {"GET": 1},
+        {},
+    ),
+    (
+        "echo GLOB > reservations/<name>",
+        nothing,
+        lambda c, r: echo(c, f"reservations/{r}", f"src/{r}/**\n".encode()),
+        {"GET": 2, "PUT": 1},  # lookup; then the index's read and compare-and-swap
+        {},
+    ),
 ]
 
 

@@ -98,6 +98,9 @@ def test_install_reinstall_uninstall_keep_foreign_bytes(tmp_path: Path, harness:
             if "tcfs/hooks" in hd["command"]
         ]
         assert len(ours) == 1 and ours[0].endswith("--mount /mnt/a"), ours
+    for event, matcher in h.matchers.items():  # the edit hook: in a group for the edit tools
+        groups = doc["hooks"][event]
+        assert [g.get("matcher") for g in groups if "tcfs/hooks" in str(g)] == [matcher]
     # the foreign text is still there byte for byte, only added to
     assert b'"GREETING": "h\\u00e9llo \\"world\\"", "RATIO": 1.50' in path.read_bytes()
 
@@ -219,18 +222,19 @@ def test_hermes_gets_a_marked_block_and_its_consent(tmp_path: Path) -> None:
     assert text.startswith(HERMES_CONFIG) and "  pre_llm_call:\n    - command: '" in text
     approvals = json.loads(allow.read_text())["approvals"]
     assert approvals[0] == {"event": "pre_tool_call", "command": "/bin/guard"}
-    ours = approvals[1]
-    assert ours["event"] == "pre_llm_call" and ours["command"].endswith("--mount /mnt/h")
-    assert ours["command"] in text  # the approval is for exactly the command configured
+    assert [a["event"] for a in approvals[1:]] == ["pre_llm_call", "pre_tool_call"]
+    for ours in approvals[1:]:
+        assert ours["command"].endswith("--mount /mnt/h")
+        assert ours["command"] in text  # the approval is for exactly the command configured
+    assert "      matcher: '^(write_file|patch)$'\n" in text  # the edit hook: edit tools only
     before = cfg.read_bytes()
     assert (
         "already installed"
         in tcfs(tmp_path, "hooks", "install", "hermes", "--mount", "/mnt/h", env=env).stdout
     )
-    assert cfg.read_bytes() == before and len(json.loads(allow.read_text())["approvals"]) == 2
-    assert (
-        "hermes (user): pre_llm_call -> /mnt/h" in tcfs(tmp_path, "hooks", "status", env=env).stdout
-    )
+    assert cfg.read_bytes() == before and len(json.loads(allow.read_text())["approvals"]) == 3
+    status = tcfs(tmp_path, "hooks", "status", env=env).stdout
+    assert "hermes (user): pre_llm_call, pre_tool_call -> /mnt/h" in status
 
     assert tcfs(tmp_path, "hooks", "uninstall", "hermes", env=env).returncode == 0
     assert cfg.read_text() == HERMES_CONFIG

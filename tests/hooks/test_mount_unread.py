@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tcfs.protocol.reservations import HOLD_S
+from tcfs.protocol.holds import HOLD_S
 from tests.fs.conftest import sh
 from tests.hooks.conftest import Hook, run_hook, run_hook_in_time
 

@@ -220,7 +220,7 @@ def test_install_beside_a_foreign_plugin_and_config_keeps_their_bytes(tmp_path: 
     assert text.startswith("// tcfs hooks install opencode --mount /mnt/a wrote this file")
     assert "__TCFS_COMMANDS__" not in text and '"chat.message"' in text
     commands = json.loads(text.split("const COMMANDS = ", 1)[1].split("\nconst ", 1)[0])
-    assert sorted(commands) == ["prompt", "session-start", "stop"]
+    assert sorted(commands) == ["edit", "prompt", "session-start", "stop"]
     assert all(c.endswith("opencode " + e + " --mount /mnt/a") for e, c in commands.items())
     # the user's files stay; opencode.json only gains the mount's external-directory grant
     assert {p: p.read_bytes() for p in before if p != config} == {

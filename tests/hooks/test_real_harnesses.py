@@ -124,6 +124,25 @@ RUNS = {
 }
 
 
+def hooked_env(  # type: ignore[no-untyped-def]
+    program, harness: str, model: FakeModel, home: Path, project: Path, tcfs_home: Path, mnt: Path
+) -> dict[str, str]:
+    """The harness's environment, once ``tcfs hooks install`` has put tcfs's
+    hooks for the mount ``mnt`` into the harness's settings for ``project``."""
+    base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
+    env: dict[str, str] = program.env({**base, **RUNS[harness].env(model, home, project)})
+    inst = subprocess.run(
+        [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(mnt)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert inst.returncode == 0, inst.stderr
+    return env
+
+
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
 @pytest.mark.parametrize("harness", sorted(RUNS))
 def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
@@ -139,17 +158,7 @@ def test_mail_reaches_the_next_turn_once(  # type: ignore[no-untyped-def]
     program = install(harness)
 
     with FakeModel(script) as model:
-        base = {"PATH": os.environ["PATH"], "HOME": str(home), "TCFS_HOME": str(tcfs_home)}
-        env = program.env({**base, **run.env(model, home, project)})
-        inst = subprocess.run(
-            [sys.executable, "-m", "tcfs", "hooks", "install", harness, "--mount", str(bob.path)],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert inst.returncode == 0, inst.stderr
+        env = hooked_env(program, harness, model, home, project, tcfs_home, bob.path)
 
         def turn(prompt: str) -> list[str]:
             seen = len(model.answered(run.api))

@@ -82,7 +82,7 @@ def test_mail_a_hook_holds_wakes_nobody(tmp_path: Path) -> None:
     sent = alice.messages.send("bob", "a hook is showing this")
     assert [m.name for m in bob.messages.reserve_unread()] == [sent.name]  # a hook read it
     assert not _told(waker)  # a live session is taking it
-    bob.messages.reservations.release([sent.name])  # the hook died before its ack
+    bob.messages.holds.release([sent.name])  # the hook died before its ack
     assert _told(waker)
     waker.stop()
 

@@ -26,6 +26,8 @@ def test_every_mount_action_is_logged_in_a_chain(mount, backend: Backend) -> Non
         f"echo 'api done' > {alice}/steps/api/handoff",
         f"echo me > {alice}/steps/web/claim",
         f"rm {alice}/steps/web/claim",
+        f"echo 'src/**' > {alice}/reservations/src",
+        f"rm {alice}/reservations/src",
     ]
     for cmd in cmds:
         out = sh(cmd)
@@ -49,6 +51,8 @@ def test_every_mount_action_is_logged_in_a_chain(mount, backend: Backend) -> Non
         ("handoff", "api"),
         ("claim", "web"),
         ("release", "web"),
+        ("reserve", "src"),
+        ("reserve-release", "src"),
         ("agent-down", None),
     ]
     by_kind = {e.kind: e for e in evs}
@@ -56,6 +60,8 @@ def test_every_mount_action_is_logged_in_a_chain(mount, backend: Backend) -> Non
     assert by_kind["handoff"].detail["note"] == "api done"
     assert by_kind["memory-set"].detail["value"] == "postgres"
     assert by_kind["claim"].epoch is not None and by_kind["claim"].detail["lease_s"] == 30
+    assert by_kind["reserve"].detail["globs"] == "src/**"
+    assert by_kind["reserve"].line().endswith("reserved src: src/**")
 
 
 def test_tail_f_events_shows_another_mounts_claim(mount, backend: Backend, tmp_path: Path) -> None:

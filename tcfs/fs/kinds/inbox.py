@@ -11,7 +11,7 @@ from tcfs.errors import ReadOnly
 from tcfs.fs import handles as h
 from tcfs.fs.context import REQUESTER
 from tcfs.fs.nodes import Blocking, Computed, Dir, Rendered, Stat, TextFile
-from tcfs.protocol import records, reservations
+from tcfs.protocol import holds, records
 from tcfs.protocol.messages import Message
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class InboxUnread(Computed):
     A message this mount consumed for an ``inbox/next`` reader that gave up
     is still unread, and comes first.
 
-    A read holds what it shows for ``HOLD_S`` (``tcfs.protocol.reservations``):
+    A read holds what it shows for ``HOLD_S`` (``tcfs.protocol.holds``):
     until it is acknowledged through ``inbox/ack`` or the hold lapses, no other
     reader of this mount (``inbox/next``, another read of this file, the
     waker) delivers it; this file lists it under ``reserved`` meanwhile.  The
@@ -78,7 +78,7 @@ class InboxUnread(Computed):
     listed = False
 
     async def render(self, ctx: FsContext) -> bytes:
-        holds = ctx.project.messages.reservations
+        holds = ctx.project.messages.holds
         owner = requester_process()
         kept = ctx.poller.undelivered()
         taken = set(
@@ -113,7 +113,7 @@ def requester_process() -> int | None:
     pid = REQUESTER.get()
     if not pid:
         return None
-    return reservations.process_of(pid)
+    return holds.process_of(pid)
 
 
 class InboxAck(TextFile):

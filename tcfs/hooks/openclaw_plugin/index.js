@@ -7,6 +7,9 @@ import { spawn } from "node:child_process";
 
 const LIMIT_MS = 2000;
 const COMMANDS = /* tcfs: commands */ {};
+// OpenClaw's tools that change files: an edit of a file another agent has
+// reserved is blocked, and the model is told who holds it
+const EDIT_TOOLS = ["write", "edit", "apply_patch"];
 
 function call(event, payload, log) {
   const command = COMMANDS[event];
@@ -118,6 +121,28 @@ export default {
       continued.add(run);
       return { action: "revise", reason: answer.reason };
     });
+
+    api.on(
+      "before_tool_call",
+      async (event, ctx) => {
+        if (!COMMANDS.edit) return undefined;
+        const input = { ...(event?.params ?? {}) };
+        if (Array.isArray(event?.derivedPaths)) input.paths = event.derivedPaths;
+        const payload = {
+          hook_event_name: "edit",
+          session_id: ctx?.sessionId,
+          tool_name: event?.toolName,
+          tool_input: input,
+          cwd: ctx?.workspaceDir ?? process.cwd(),
+        };
+        const answer = await call("edit", payload, log);
+        if (answer?.systemMessage) log.warn(answer.systemMessage);
+        const decided = answer?.hookSpecificOutput;
+        if (decided?.permissionDecision !== "deny" || !decided.permissionDecisionReason) return undefined;
+        return { block: true, blockReason: decided.permissionDecisionReason };
+      },
+      { matcher: EDIT_TOOLS },
+    );
 
     api.on("agent_end", (event, ctx) => {
       continued.delete(ctx?.runId ?? event?.runId ?? ctx?.sessionKey ?? "");

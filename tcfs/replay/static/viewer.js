@@ -13,6 +13,7 @@ const KIND_COLOR = {
   status: "#1971c2", handoff: "#9c36b5", send: "#1c7ed6", broadcast: "#4dabf7",
   "memory-set": "#f08c00", "memory-delete": "#c92a2a", "artifact-put": "#0ca678",
   "artifact-delete": "#c92a2a", "agent-up": "#495057", "agent-down": "#495057",
+  reserve: "#6741d9", "reserve-release": "#868e96", "reserve-lost": "#e8590c",
 };
 const $ = (id) => document.getElementById(id);
 
@@ -294,6 +295,8 @@ function marker(g, e, x, y) {
       g.rect(x - 4, y - 4, 8, 8); break;
     case "agent-up": case "agent-down":
       g.rect(x - 1, y - 8, 3, 16); break;
+    case "reserve": case "reserve-release": case "reserve-lost":  // file reservations: a bar
+      g.rect(x - 7, y - 3, 14, 6); break;
     default:
       g.arc(x, y, 4, 0, 2 * Math.PI);
   }

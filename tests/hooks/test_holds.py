@@ -15,8 +15,8 @@ import pytest
 
 from tcfs.protocol import Project
 from tcfs.protocol.doorbells import Doorbells
+from tcfs.protocol.holds import HOLD_S, Holds
 from tcfs.protocol.messages import Messages
-from tcfs.protocol.reservations import HOLD_S, Reservations
 from tests.fs.conftest import sh
 from tests.hooks.conftest import Hook
 
@@ -33,7 +33,7 @@ class Clock:
 
 def test_holds_end_by_release_delivery_lapse_or_a_gone_process() -> None:
     clock = Clock()
-    r = Reservations(hold_s=5, clock=clock)
+    r = Holds(hold_s=5, clock=clock)
     assert r.take(["a", "b", "c"], limit=2) == ["a", "b"]
     assert r.take(["a", "c"]) == ["c"]  # a is held: only c is free
     assert not r.lapsed()

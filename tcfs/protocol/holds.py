@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 HOLD_S = 5.0
 
 
-class Reservations:
+class Holds:
     """Message names held by a reader, each until a deadline; thread-safe."""
 
     def __init__(self, hold_s: float = HOLD_S, clock: Callable[[], float] = time.monotonic) -> None:
