@@ -35,6 +35,9 @@ from tcfs.store.base import ObjectInfo, Store
 MAX_MESSAGE = 1 << 20
 CURSOR_GRACE_NS = 300 * 1_000_000_000  # the CLI's grace window
 SEEN_CAP = 1000  # the CLI's cap on remembered keys
+#: how late a message may land after its key's stamp (a retried PUT, skewed
+#: clocks): the watermark passes a read key this old to keep ``seen`` under the cap
+LATE_NS = 30 * 1_000_000_000
 HIDDEN_CAP = 5000
 _NAME_RE = re.compile(r"[0-9]{1,20}_[A-Za-z0-9_.-]{1,128}_[0-9a-f]{8}")
 BROADCAST_PREFIX = keys.mailbox_prefix(keys.BROADCAST)
@@ -118,9 +121,7 @@ def advance(
     # watermark past the messages still to come; such keys are kept in `seen`.
     latest = time.time_ns() + CURSOR_GRACE_NS
     stamps = [t for k in consumed if (t := keys.key_ts_ns(k, prefix)) is not None and t <= latest]
-    if not stamps:
-        return {"watermark": stream["watermark"], "seen": known[-SEEN_CAP:]}
-    horizon = max(stamps) - CURSOR_GRACE_NS
+    horizon = max(stamps, default=0) - CURSOR_GRACE_NS
     # Padded to the key width: an unpadded shorter number sorts above real keys.
     watermark = f"{prefix}{horizon:0{TS_WIDTH}d}" if horizon > 0 else None
     if stream["watermark"] and (watermark is None or watermark < stream["watermark"]):
@@ -128,7 +129,24 @@ def advance(
     if keep and watermark is not None and min(keep) <= watermark:
         watermark = stream["watermark"]  # an earlier message is still unread
     seen = [k for k in known if watermark is None or k > watermark]
-    return {"watermark": watermark, "seen": seen[-SEEN_CAP:]}
+    if len(seen) > SEEN_CAP:
+        watermark = _fold(seen, watermark, prefix, min(keep) if keep else None)
+        seen = [k for k in seen if watermark is None or k > watermark]
+    return {"watermark": watermark, "seen": seen}
+
+
+def _fold(seen: list[str], watermark: str | None, prefix: str, unread: str | None) -> str | None:
+    """The watermark raised past the oldest read keys so that ``seen`` fits the
+    CLI's cap, where that loses nothing: never to an unread key (``unread``, the
+    oldest) nor to a key younger than ``LATE_NS`` (a message stamped before it
+    may still land).  Where it cannot, ``seen`` stays longer than the cap: the
+    CLI would trim the oldest and deliver them again, or deliver one forever."""
+    latest = time.time_ns() - LATE_NS
+    for key in reversed(seen[: len(seen) - SEEN_CAP]):
+        ts = keys.key_ts_ns(key, prefix)
+        if (unread is None or key < unread) and ts is not None and ts <= latest:
+            return key
+    return watermark
 
 
 def _is_message_leaf(leaf: str) -> bool:
