@@ -18,6 +18,7 @@ from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
 from tcfs.store.base import best_effort_warning
+from tcfs.store.cas_probe import TRUST_ENV
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -110,6 +111,15 @@ def _warn_best_effort(s: Settings) -> None:
     show_default=True,
     help="seconds a --wake command may run before it is killed",
 )
+@click.option(
+    "--trust-store-cas",
+    "trust_cas",
+    is_flag=True,
+    envvar=TRUST_ENV,
+    help="serve even on an S3 store that does not prove it enforces If-None-Match and If-Match "
+    "on PUT (a mount first checks with a probe under _tcfs_probe/, remembered for a day): "
+    f"claims and leases are then only as exact as the store  [env {TRUST_ENV}=1]",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
@@ -118,6 +128,7 @@ def mount(
     wake: str | None,
     wake_after: float,
     wake_timeout: float,
+    trust_cas: bool,
     log_path: str | None,
     **kwargs: Any,
 ) -> None:
@@ -143,6 +154,13 @@ def mount(
     except TcfsError as exc:
         raise click.ClickException(str(exc)) from exc
     _warn_best_effort(s)
+    if trust_cas and s.backend == "s3":
+        click.secho(
+            "WARNING: --trust-store-cas: the mount serves even if the store ignores conditional "
+            "writes (two agents could then both win a claim); its log says what the probe saw",
+            fg="yellow",
+            err=True,
+        )
     if foreground:
         daemon.setup_logging()
         try:
@@ -154,6 +172,7 @@ def mount(
                 wake=wake,
                 wake_after=wake_after,
                 wake_timeout=wake_timeout,
+                trust_cas=trust_cas,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -177,6 +196,8 @@ def mount(
     ]
     if mirror:
         args += ["--mirror", mirror]
+    if trust_cas:
+        args.append("--trust-store-cas")
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]

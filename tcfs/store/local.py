@@ -265,7 +265,9 @@ class LocalStore(Store):
         except OSError as exc:
             raise _os_error(exc, key) from exc
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         path = self._path(key)
 
         def copy(f: BinaryIO) -> None:
