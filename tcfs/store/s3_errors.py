@@ -26,11 +26,22 @@ from tcfs.errors import (
 )
 from tcfs.store.http_status import HTTP_STATUS, NotModified, RangeNotSatisfiable
 
-__all__ = ["HTTP_STATUS", "NoSuchBucket", "NotModified", "RangeNotSatisfiable", "translate"]
+__all__ = [
+    "HTTP_STATUS",
+    "NoCredentials",
+    "NoSuchBucket",
+    "NotModified",
+    "RangeNotSatisfiable",
+    "translate",
+]
 
 
 class NoSuchBucket(NotFound):
     """The bucket itself is missing (never swallowed like an absent key)."""
+
+
+class NoCredentials(AccessDenied):
+    """No credentials were found at all (``tcfs doctor`` says where to put them)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,7 @@ def translate(
         else:
             out = StoreError(f"S3 {op}: invalid request parameters")
     elif isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
-        out = AccessDenied(
+        out = NoCredentials(
             "no S3 credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
             "AWS_PROFILE, or another source of the standard AWS chain"
         )
