@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from tcfs import config, registry
-from tcfs.commands.common import backend_options, settings_from
+from tcfs.commands.common import backend_options, lease_options, seconds_option, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
 from tcfs.spawn import tcfs_command
@@ -63,26 +63,11 @@ def _warn_best_effort(s: Settings) -> None:
 @click.command()
 @click.argument("mountpoint", type=click.Path(file_okay=False))
 @backend_options
-@click.option(
-    "--lease-ttl",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.lease_ttl:g}",
-    help="lease length in seconds (renewed while mounted)  [env TCFS_LEASE_TTL]",
-)
-@click.option(
-    "--wait-timeout",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.wait_timeout:g}",
-    help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
-)
-@click.option(
+@lease_options
+@seconds_option(
     "--sweep",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.sweep:g}",
-    help="seconds between blocked readers' looks without a doorbell: how late a message or "
+    DEFAULTS.sweep,
+    "seconds between blocked readers' looks without a doorbell: how late a message or "
     "completion written by the tracecraft CLI is seen  [env TCFS_SWEEP]",
 )
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
@@ -91,12 +76,14 @@ def _warn_best_effort(s: Settings) -> None:
     "mirror",
     metavar="HARNESS",
     default=None,
+    show_default="no mirror",
     help="also run `tcfs mirror --follow --harness HARNESS` while mounted",
 )
 @click.option(
     "--wake",
     metavar="COMMAND",
     default=None,
+    show_default="mail waits for the next session",
     help="run COMMAND when mail waits that no session took, in the directory mount runs in; "
     "it gets the messages on stdin, and {message_file} in it is replaced by their file, e.g. "
     "'claude -p --continue \"Act on the messages above ({message_file})\"'",
