@@ -26,6 +26,7 @@ from tcfs.errors import (
     AccessDenied,
     BackendUnavailable,
     ConfigError,
+    NoCredentials,
     NotFound,
     PreconditionFailed,
     StoreTimeout,
@@ -180,8 +181,6 @@ def _unreachable_fix(where: _Where) -> str:
 
 def _misconfigured_fix(exc: BaseException | None, where: _Where, *, reaching: bool) -> str:
     """The fix for a setting the store refused, or "" if ``exc`` is not one."""
-    from tcfs.store.s3_errors import NoCredentials
-
     if isinstance(exc, NotFound) and reaching:  # listing the project can only miss the bucket
         return f"create the bucket: {_create_bucket_command(where)}"
     if isinstance(exc, NoCredentials):

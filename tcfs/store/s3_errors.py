@@ -16,6 +16,7 @@ from botocore import exceptions as bex
 from tcfs.errors import (
     AccessDenied,
     BackendUnavailable,
+    NoCredentials,
     NotFound,
     PreconditionFailed,
     StoreError,
@@ -38,10 +39,6 @@ __all__ = [
 
 class NoSuchBucket(NotFound):
     """The bucket itself is missing (never swallowed like an absent key)."""
-
-
-class NoCredentials(AccessDenied):
-    """No credentials were found at all (``tcfs doctor`` says where to put them)."""
 
 
 @dataclass(frozen=True)
