@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -192,6 +193,19 @@ def test_unreachable_endpoint(tmp_path: Path) -> None:
     assert verdict.startswith("UNREACHABLE: cannot reach the backend")
     assert fix.startswith(f"fix: nothing answered at {endpoint}") and "--endpoint" in fix
     assert "UNSAFE" not in proc.stdout
+    _no_traceback(proc)
+
+
+@pytest.mark.slow
+def test_silent_endpoint_is_unreachable(tmp_path: Path) -> None:
+    """A server that takes the connection and never answers: the read times out."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc = doctor(tmp_path, *_s3_args("bucket", endpoint), timeout=180)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("UNREACHABLE: cannot reach the backend") and "timed out" in verdict
+    assert fix.startswith(f"fix: nothing answered at {endpoint}")
     _no_traceback(proc)
 
 
