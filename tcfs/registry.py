@@ -169,20 +169,39 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class KernelMount:
+    mountpoint: str
+    fstype: str
+    #: who mounted it (FUSE's ``user_id=`` option); None for other filesystems
+    owner_uid: int | None
+
+
+def parse_mountinfo(text: str) -> list[KernelMount]:
+    """The mounts a ``/proc/<pid>/mountinfo`` text lists, in its order."""
+    mounts = []
+    for line in text.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, after = left.split(), right.split()
+        if len(fields) < 5 or not after:
+            continue
+        options = after[2].split(",") if len(after) > 2 else []
+        uid = next((o.removeprefix("user_id=") for o in options if o.startswith("user_id=")), "")
+        owner = int(uid) if uid.isdigit() else None
+        mounts.append(KernelMount(_unescape(fields[4]), after[0], owner))
+    return mounts
+
+
+def kernel_mounts() -> list[KernelMount]:
+    try:
+        return parse_mountinfo(Path("/proc/self/mountinfo").read_text())
+    except OSError:
+        return []
+
+
 def mount_table() -> dict[str, str]:
     """mountpoint -> filesystem type, from /proc/self/mountinfo."""
-    table: dict[str, str] = {}
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return table
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
-            continue
-        table[_unescape(fields[4])] = right.split()[0]
-    return table
+    return {m.mountpoint: m.fstype for m in kernel_mounts()}
 
 
 def is_mounted(mountpoint: str) -> bool:
@@ -190,8 +209,9 @@ def is_mounted(mountpoint: str) -> bool:
     return canonical(mountpoint) in table or os.path.abspath(mountpoint) in table
 
 
-def tcfs_mounts() -> list[str]:
-    return [mp for mp, fs in mount_table().items() if fs == FSTYPE]
+def tcfs_mounts() -> list[KernelMount]:
+    """Every tcfs mount the kernel lists, whoever mounted it."""
+    return [m for m in kernel_mounts() if m.fstype == FSTYPE]
 
 
 # ----- processes -----

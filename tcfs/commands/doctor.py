@@ -53,7 +53,12 @@ def doctor(
     contenders: int, abort_uploads: bool, upload_age: float, as_json: bool, **kwargs: Any
 ) -> None:
     """Prove a backend is safe to coordinate on: reachability, credentials, and a
-    live race of conditional writes.  Exit 0 when SAFE, 1 when not."""
+    live race of conditional writes.
+
+    Exit 0 when SAFE; 1 when UNSAFE (the store answered but does not enforce
+    conditional writes); 3 when MISCONFIGURED (no bucket, no or refused
+    credentials, a bad setting); 4 when UNREACHABLE (nothing answered at the
+    endpoint); 2 on bad usage.  The last two verdicts come with a fix line."""
     from tcfs import doctor as logic
 
     try:
@@ -69,10 +74,11 @@ def doctor(
     try:
         store = _open(settings)
     except TcfsError as exc:
-        report = logic.Report(target=f"{settings.backend}:{settings.bucket}/{settings.project}")
-        report.checks.append(logic.Check("setup", False, str(exc)))
+        target = f"{settings.backend}:{settings.bucket}/{settings.project}"
+        report = logic.setup_failed(
+            target, exc, settings.backend, settings.bucket, settings.endpoint
+        )
         emit(report.checks[-1])
-        report.reason = str(exc)
     else:
         if not as_json:
             click.echo(f"tcfs doctor: {store.describe()}")
@@ -91,5 +97,7 @@ def doctor(
             click.echo(f"{departures} difference(s) from AWS (~): tcfs stays correct on each")
         click.echo(f"SAFE: {report.reason}")
     else:
-        click.echo(f"UNSAFE: {report.reason}")
-    sys.exit(0 if report.safe else 1)
+        click.echo(f"{report.verdict}: {report.reason}")
+        if report.fix:
+            click.echo(f"fix: {report.fix}")
+    sys.exit(report.exit_code)
