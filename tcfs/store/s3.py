@@ -168,6 +168,7 @@ class S3Store(Store):
                 Wire.for_client(
                     self._client,
                     session,
+                    bucket=bucket,
                     path_style=self.path_style,
                     max_body=SEND_AT_ONCE,
                     connect_timeout=CONNECT_TIMEOUT,
