@@ -11,7 +11,8 @@ directly.  What it does not need it does not do: no redirects, no
 compression.
 
 Errors: ``ConnectFailed`` (no connection could be made; nothing was sent),
-``BadRequest`` (a header value with a line break; nothing was sent),
+``TlsFailed`` (the TLS handshake failed; nothing was sent), ``BadRequest`` (a
+header value with a line break; nothing was sent),
 ``TimeoutError`` (no answer within the read timeout), ``ConnectionError`` or
 ``BadAnswer`` (the connection broke or the answer could not be read: the
 request may have been carried out), ``AnswerTooLarge`` (the body is over the
@@ -42,6 +43,11 @@ class ConnectFailed(OSError):
 
 class ConnectTimeout(ConnectFailed, TimeoutError):
     """No connection within the connect timeout."""
+
+
+class TlsFailed(ConnectFailed):
+    """The TLS handshake failed (a certificate not trusted, a name that does not
+    match): the request was never sent, and sending it again will not help."""
 
 
 class BadAnswer(ConnectionError):
@@ -219,7 +225,10 @@ class Pool:
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(self._read)
-        except (OSError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:
+            sock.close()
+            raise TlsFailed(exc.errno, f"TLS with {self.host}: {exc}") from exc
+        except OSError as exc:
             sock.close()
             raise ConnectFailed(
                 getattr(exc, "errno", None), f"TLS with {self.host}: {exc}"

@@ -56,6 +56,7 @@ from tcfs.store.http1 import (
     ConnectFailed,
     ConnectTimeout,
     Pool,
+    TlsFailed,
     tls_context,
 )
 from tcfs.store.sigv4 import Signer, host_header
@@ -376,6 +377,8 @@ class Wire:
             conn = pool.take()
         except ConnectTimeout as exc:
             raise bex.ConnectTimeoutError(endpoint_url=url, error=exc) from exc
+        except TlsFailed as exc:  # as the client says it: the certificate's complaint
+            raise bex.SSLError(endpoint_url=url, error=exc.__cause__ or exc) from exc
         except ConnectFailed as exc:
             raise bex.EndpointConnectionError(endpoint_url=url, error=exc) from exc
         try:
