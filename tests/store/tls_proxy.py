@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.store.listener import serve_in_threads
+
 
 @dataclass(frozen=True)
 class Certs:
@@ -42,20 +44,6 @@ def make_certs(directory: Path) -> Certs:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
         )
@@ -111,7 +99,7 @@ class TlsProxy:
         self.refused = 0
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def close(self) -> None:
         self.sock.close()
@@ -119,14 +107,6 @@ class TlsProxy:
             conns, self._open = set(self._open), set()
         for conn in conns:
             conn.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, raw: socket.socket) -> None:
         raw.settimeout(10)
