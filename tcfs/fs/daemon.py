@@ -37,7 +37,7 @@ from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.spawn import tcfs_command
-from tcfs.store.base import Store, best_effort_warning
+from tcfs.store.base import Store, best_effort_warning, public_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -99,9 +99,9 @@ def preflight(mountpoint: str) -> str:
     return mnt
 
 
-def check_store(store: Store, settings: Settings) -> None:
+def check_store(store: Store) -> None:
     """One cheap request, so bad credentials fail the mount, not the first ls."""
-    where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
+    where = store.describe()  # names the endpoint, without any user:password in its URL
     try:
         next(iter(store.list(keys.AGENTS_ROOT, delimiter="/")), None)
     except AccessDenied as exc:
@@ -362,7 +362,7 @@ def serve(
     workdir = os.getcwd()
     os.chdir("/")  # never keep a directory busy (or our own mountpoint)
     store = open_store(settings)
-    check_store(store, settings)
+    check_store(store)
     warning = best_effort_warning(type(store))
     if warning:
         log.warning("%s", warning)
@@ -415,7 +415,7 @@ def serve(
             agent=settings.agent,
             backend=settings.backend,
             bucket=settings.bucket,
-            endpoint=settings.endpoint,
+            endpoint=public_endpoint(settings.endpoint),  # `tcfs status` shows it
             started_at=time.time(),
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,

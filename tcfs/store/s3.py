@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import urlsplit, urlunsplit
 
 from tcfs.errors import ConfigError, NotFound, PreconditionFailed, StaleRead, TcfsError
 from tcfs.store.base import (
@@ -32,6 +31,7 @@ from tcfs.store.base import (
     RetryPolicy,
     Store,
     call_with_retry,
+    public_endpoint,
 )
 from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
 from tcfs.store.s3_wire import Declined, Wire
@@ -64,17 +64,6 @@ def _send_small_bodies_at_once(params: dict[str, Any], **_: Any) -> None:
         size = determine_content_length(params.get("body"))
         if size is not None and size <= SEND_AT_ONCE:
             del headers["Expect"]
-
-
-def _public_endpoint(endpoint: str | None) -> str | None:
-    """The endpoint without any user:password part, for logs and ``describe``."""
-    if not endpoint:
-        return None
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _server_start_after(start_after: str | None) -> str | None:
@@ -534,7 +523,7 @@ class S3Store(Store):
         return len(self._prefix)
 
     def describe(self) -> str:
-        where = _public_endpoint(self.endpoint)
+        where = public_endpoint(self.endpoint)
         return f"s3:{self.bucket}/{self.project}" + (f" at {where}" if where else "")
 
     def close(self) -> None:
