@@ -24,14 +24,15 @@ read) goes through the client.  The short path is fenced: it is off for a
 client whose requests it could not send exactly as the client does.  When the
 store opens, botocore's client prepares a GET and a listing of the store's
 bucket (resolved, never signed or sent) and the short path compares their URLs
-with its own; any difference (FIPS, dualstack or accelerated endpoints, any
-endpoint rule it does not mirror), a botocore outside the series it was tested
-with, a proxy, or a signature other than SigV4 leaves every request to the
-client, said once in the log.  Each answer's body is read up to a bound for its
-kind (``body_limit``): never without bound.  An answer that says the request went to the
-wrong place (a region redirect) was not carried out; the request is sent
-again through the client, which knows how to follow it, and the short path
-is off for the store from then on.
+with its own; any difference (a FIPS or accelerated endpoint, any endpoint rule
+it does not mirror), a botocore outside the series it was tested with, a proxy,
+or a signature other than SigV4 leaves every request to the client, said once
+in the log.  Each answer's body is read up to a bound for its kind
+(``body_limit``), never without one.
+
+An answer that says the request went to the wrong place (a region redirect)
+was not carried out; the request is sent again through the client, which
+knows how to follow it, and the short path is off for the store from then on.
 """
 
 from __future__ import annotations
