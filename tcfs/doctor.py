@@ -32,6 +32,8 @@ from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.store.base import Store, best_effort_warning
 
 PROBE_DIR = ".tcfs-doctor"
+#: ``--abort-uploads`` leaves younger uploads alone: they may still be running
+STALE_UPLOAD_S = 3600.0
 
 
 @dataclass
@@ -284,6 +286,31 @@ def _stale_if_match(store: Store, base: str, record: Callable[[str, bool, str], 
     if still:
         record("conditional delete", False, "a delete with the current ETag left the object")
     record("conditional delete", True, "stale ETag refused, current ETag deleted")
+
+
+def abort_stale_uploads(
+    store: Store,
+    report: Report,
+    emit: Callable[[Check], None] | None,
+    older_than_s: float = STALE_UPLOAD_S,
+) -> None:
+    """``tcfs doctor --abort-uploads``: abort the project's incomplete multipart
+    uploads begun more than ``older_than_s`` ago (whoever began them: a mount
+    aborts only its own agent's, at its next start)."""
+    try:
+        gone = store.abort_stale_uploads(older_than_s)
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        check = Check(
+            "incomplete uploads",
+            True,
+            f"aborted {len(gone)} begun more than {older_than_s:g} s ago"
+            + (f": {shown}" if gone else ""),
+        )
+    except TcfsError as exc:
+        check = Check("incomplete uploads", False, f"could not abort them: {_explain(exc)}")
+    report.checks.append(check)
+    if emit is not None:
+        emit(check)
 
 
 def _cleanup(store: Store, base: str, report: Report, emit: Callable[[Check], None] | None) -> None:

@@ -22,7 +22,7 @@ from tests.conftest import S3_ENV, TEST_S3
 from tests.s3server import MotoServer as StrictMoto
 from tests.s3server import free_port
 from tests.seaweedfs import SeaweedServer
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.store.loopback_proxy import LoopbackProxy, strip_conditions
 
 PYTHON = sys.executable  # the test environment's interpreter, where tcfs is installed
 REPO = Path(__file__).resolve().parent.parent
@@ -154,15 +154,9 @@ def test_json_report(tmp_path: Path, strict_moto: StrictMoto) -> None:
     assert all(c["ok"] for c in report["checks"])
 
 
-def _strip_conditions(req: Request) -> str:
-    req.drop_header("If-None-Match")
-    req.drop_header("If-Match")
-    return "forward"
-
-
 def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: StrictMoto) -> None:
     bucket = strict_moto.new_bucket()
-    proxy = LoopbackProxy(strict_moto.port, _strip_conditions)
+    proxy = LoopbackProxy(strict_moto.port, strip_conditions)
     try:
         proc = doctor(tmp_path, *_s3_args(bucket, proxy.endpoint))
     finally:

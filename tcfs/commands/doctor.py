@@ -10,6 +10,7 @@ import click
 
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
+from tcfs.doctor import STALE_UPLOAD_S
 from tcfs.errors import TcfsError
 from tcfs.store.base import RetryPolicy, Store
 
@@ -33,8 +34,24 @@ def _open(settings: Settings) -> Store:
     show_default=True,
     help="concurrent If-None-Match writers in the live race",
 )
+@click.option(
+    "--abort-uploads",
+    is_flag=True,
+    help="also abort the project's incomplete multipart uploads begun more than --upload-age "
+    "ago, whoever began them (parts an upload killed mid-way left: stored and billed until "
+    "aborted; a mount aborts its own agent's at its next start)",
+)
+@click.option(
+    "--upload-age",
+    type=click.FloatRange(min=0),
+    default=STALE_UPLOAD_S,
+    show_default=True,
+    help="seconds an upload must have run to count as abandoned for --abort-uploads",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON report instead of lines")
-def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
+def doctor(
+    contenders: int, abort_uploads: bool, upload_age: float, as_json: bool, **kwargs: Any
+) -> None:
     """Prove a backend is safe to coordinate on: reachability, credentials, and a
     live race of conditional writes.  Exit 0 when SAFE, 1 when not."""
     from tcfs import doctor as logic
@@ -61,6 +78,8 @@ def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
             click.echo(f"tcfs doctor: {store.describe()}")
         try:
             report = logic.run(store, contenders=contenders, emit=emit)
+            if abort_uploads:
+                logic.abort_stale_uploads(store, report, emit, upload_age)
         finally:
             store.close()
 

@@ -18,6 +18,7 @@ from tcfs.config import Settings
 from tcfs.errors import TcfsError
 from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
+from tcfs.store.cas_probe import TRUST_ENV
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -130,6 +131,15 @@ def _warn_best_effort(s: Settings) -> None:
     help="seconds between refreshes of this agent's record: another mount's --takeover "
     "waits 1.5 of them after its last change",
 )
+@click.option(
+    "--trust-store-cas",
+    "trust_cas",
+    is_flag=True,
+    envvar=TRUST_ENV,
+    help="serve even on an S3 store that does not prove it enforces If-None-Match and If-Match "
+    "on PUT (a mount first checks with a probe under _tcfs_probe/, remembered for a day): "
+    f"claims and leases are then only as exact as the store  [env {TRUST_ENV}=1]",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
@@ -140,6 +150,7 @@ def mount(
     wake: str | None,
     wake_after: float,
     wake_timeout: float,
+    trust_cas: bool,
     log_path: str | None,
     **kwargs: Any,
 ) -> None:
@@ -166,6 +177,13 @@ def mount(
     except TcfsError as exc:
         raise click.ClickException(str(exc)) from exc
     _warn_best_effort(s)
+    if trust_cas and s.backend == "s3":
+        click.secho(
+            "WARNING: --trust-store-cas: the mount serves even if the store ignores conditional "
+            "writes (two agents could then both win a claim); its log says what the probe saw",
+            fg="yellow",
+            err=True,
+        )
     if foreground:
         daemon.setup_logging()
         try:
@@ -179,6 +197,7 @@ def mount(
                 wake_timeout=wake_timeout,
                 takeover=takeover,
                 heartbeat_s=heartbeat_s,
+                trust_cas=trust_cas,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -202,6 +221,8 @@ def mount(
     if takeover:
         args.append("--takeover")
     args += ["--heartbeat", f"{heartbeat_s:g}"]
+    if trust_cas:
+        args.append("--trust-store-cas")
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]

@@ -165,6 +165,8 @@ class StepStatus:
     epoch: int | None
     claim: Claim | None
     stale: bool = False  # a status record existed but was fenced off
+    #: when what decides the status was written (the record's times, else the claim's)
+    written: float | None = None
 
 
 def _parse_claim(step: str, body: bytes, etag: str) -> Claim:
@@ -236,17 +238,17 @@ class Steps:
                     log.debug("skipping step with a name tcfs does not accept: %r", sid)
         return out
 
-    def records(self, step: str) -> frozenset[str]:
-        """Which of the step's records (``keys.STEP_RECORDS``) exist: one LIST
-        instead of a GET each."""
+    def records(self, step: str) -> dict[str, float]:
+        """Which of the step's records (``keys.STEP_RECORDS``) exist, with when
+        each was written: one LIST instead of a GET each."""
         step = names.step_id(step)
-        return frozenset(
-            found[1]
+        return {
+            found[1]: e.mtime
             for e in self.store.list(keys.step_prefix(step), delimiter="/")
             if isinstance(e, ObjectInfo)
             and (found := keys.step_record_of(e.key)) is not None
             and found[1] in keys.STEP_RECORDS
-        )
+        }
 
     def read_claim(self, step: str) -> Claim:
         step = names.step_id(step)
@@ -331,9 +333,13 @@ class Steps:
             elif status not in STATUSES:
                 raise CorruptObject(f"{key}: unknown status {status!r}")
             else:
-                return StepStatus(step, status, records.field(doc, "agent", str, key), epoch, claim)
+                agent = records.field(doc, "agent", str, key)
+                times = [records.timestamp(doc.get(f)) for f in ("started_at", "completed_at")]
+                written = max((t for t in times if t is not None), default=None)
+                return StepStatus(step, status, agent, epoch, claim, written=written)
         if claim is not None:
-            return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale)
+            claimed = records.timestamp(claim.claimed_at)
+            return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale, claimed)
         return StepStatus(step, "pending", None, None, None, stale)
 
     def read_handoff(self, step: str) -> dict[str, Any]:

@@ -14,10 +14,12 @@ CPU); ``TCFS_S3_CLIENT_ONLY=1`` sends everything through the botocore client.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -431,14 +433,21 @@ class S3Store(Store):
                 return
             raise
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         full = check_key(key, self.project)
         if size <= MULTIPART_THRESHOLD:
             data = fileobj.read(size)
             return self.put(key, data)
         upload = self._call("create_multipart_upload", Bucket=self.bucket, Key=full)
         upload_id = upload["UploadId"]
+        # A process killed mid-upload leaves the parts stored (and billed) for
+        # good: the record lets its successor abort them (``abort_uploads``).
+        record = f"{journal}{uuid.uuid4().hex}.json" if journal else None
         try:
+            if record:
+                self.put(record, json.dumps({"key": key, "upload_id": upload_id}).encode())
             parts = []
             number = 1
             left = size
@@ -472,7 +481,66 @@ class S3Store(Store):
             except TcfsError as exc:
                 log.warning("s3 put_file %s: could not abort upload: %s", key, exc)
             raise
+        finally:
+            if record:
+                self._forget(record)
         return str(done.get("ETag", ""))
+
+    def _forget(self, record: str) -> None:
+        try:
+            self.delete(record)
+        except TcfsError as exc:  # the next mount aborts an upload already gone: harmless
+            log.warning("s3: could not remove the upload record %s: %s", record, exc)
+
+    def abort_uploads(self, journal: str) -> int:
+        aborted = 0
+        for record in list(self.keys(journal)):
+            try:
+                doc = json.loads(self.get(record).body)
+                key, upload_id = str(doc["key"]), str(doc["upload_id"])
+            except NotFound:
+                continue
+            except (ValueError, KeyError, TypeError):
+                log.warning("s3: %s is not an upload record; removing it", record)
+                self._forget(record)
+                continue
+            try:
+                self._call(
+                    "abort_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=check_key(key, self.project),
+                    UploadId=upload_id,
+                )
+                aborted += 1
+                log.info("s3: aborted the upload of %s a killed process left", key)
+            except NotFound:
+                pass  # completed or aborted already
+            self._forget(record)
+        return aborted
+
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[str, ...]:
+        cutoff = time.time() - older_than_s
+        aborted: list[str] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": f"{self.project}/"}
+        while True:
+            page = self._call("list_multipart_uploads", **kwargs)
+            for up in page.get("Uploads", []):
+                if up["Initiated"].timestamp() > cutoff:
+                    continue
+                try:
+                    self._call(
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=up["Key"],
+                        UploadId=up["UploadId"],
+                    )
+                except NotFound:
+                    continue
+                aborted.append(up["Key"][len(self.project) + 1 :])
+            if not page.get("IsTruncated"):
+                return tuple(aborted)
+            kwargs["KeyMarker"] = page.get("NextKeyMarker", "")
+            kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = PART_SIZE) -> int:
         """Stream an object with ranged GETs; ``StaleRead`` if it changes
