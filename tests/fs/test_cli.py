@@ -60,7 +60,7 @@ def test_a_password_in_the_endpoint_url_is_never_shown(  # type: ignore[no-untyp
     tmp_path: Path, tcfs_home: Path, moto_server, s3_bucket: str
 ) -> None:
     """``--endpoint http://user:password@host``: not in ``tcfs status`` (text
-    or JSON), the mount's record or its log, nor in a failed mount's error."""
+    or JSON), the files the mount writes or its log, nor in a failed mount's error."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     s3 = f"--backend s3 --bucket {s3_bucket} --region us-east-1 --project proj --agent alice"
@@ -71,7 +71,7 @@ def test_a_password_in_the_endpoint_url_is_never_shown(  # type: ignore[no-untyp
         shown = [sh(f"{TCFS} status --json").stdout, sh(f"{TCFS} status").stdout]
         rows = [row for row in json.loads(shown[0]) if row["mountpoint"] == str(mnt)]
         assert rows[0]["endpoint"] == f"http://127.0.0.1:{moto_server.port}"
-        shown += [p.read_text() for p in (tcfs_home / "run" / "mounts").glob("*.json")]
+        shown += [p.read_text() for p in tcfs_home.rglob("*.json")]  # its record, the probe's
         assert sh(f"{TCFS} umount {mnt}").returncode == 0
         shown += [p.read_text() for p in tcfs_home.rglob("*.log")]
     finally:
