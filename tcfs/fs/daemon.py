@@ -38,7 +38,7 @@ from tcfs.protocol.sessions import SessionReader
 from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.spawn import tcfs_command
 from tcfs.store import cas_probe
-from tcfs.store.base import Store, best_effort_warning
+from tcfs.store.base import Store, best_effort_warning, public_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -101,9 +101,9 @@ def preflight(mountpoint: str) -> str:
     return mnt
 
 
-def check_store(store: Store, settings: Settings) -> None:
+def check_store(store: Store) -> None:
     """One cheap request, so bad credentials fail the mount, not the first ls."""
-    where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
+    where = store.describe()  # names the endpoint, without any user:password in its URL
     try:
         next(iter(store.list(keys.AGENTS_ROOT, delimiter="/")), None)
     except AccessDenied as exc:
@@ -135,7 +135,7 @@ def check_conditional_writes(store: Store, settings: Settings, *, trust: bool) -
     enforces them itself."""
     if store.kind != "s3":
         return
-    target = f"s3 bucket {settings.bucket} at {settings.endpoint or 'AWS'}"
+    target = f"s3 bucket {settings.bucket} at {public_endpoint(settings.endpoint) or 'AWS'}"
     why = cas_probe.refusal(store, target, config.tcfs_home() / CAS_VERIFIED, trust=trust)
     if why is not None:
         raise MountError(why)
@@ -391,7 +391,7 @@ def serve(
     workdir = os.getcwd()
     os.chdir("/")  # never keep a directory busy (or our own mountpoint)
     store = open_store(settings)
-    check_store(store, settings)
+    check_store(store)
     check_conditional_writes(store, settings, trust=trust_cas)
     warning = best_effort_warning(type(store))
     if warning:
@@ -446,7 +446,7 @@ def serve(
             agent=settings.agent,
             backend=settings.backend,
             bucket=settings.bucket,
-            endpoint=settings.endpoint,
+            endpoint=public_endpoint(settings.endpoint),  # `tcfs status` shows it
             started_at=time.time(),
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,

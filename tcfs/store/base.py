@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from tcfs.errors import TemporaryFailure
 from tcfs.store.clock import StoreClock
@@ -41,6 +42,17 @@ def best_effort_warning(store: type[Store]) -> str | None:
         f"the {store.kind} backend has no conditional writes: claims are best effort "
         "(check, then write), so two agents can both win a claim"
     )
+
+
+def public_endpoint(endpoint: str | None) -> str | None:
+    """An endpoint URL without any user:password part, for logs, messages and records."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # ---------- the one retry policy ----------

@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import urlsplit, urlunsplit
 
 from tcfs.errors import ConfigError, NotFound, PreconditionFailed, StaleRead, TcfsError
 from tcfs.store.base import (
@@ -34,6 +33,7 @@ from tcfs.store.base import (
     RetryPolicy,
     Store,
     call_with_retry,
+    public_endpoint,
 )
 from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
 from tcfs.store.s3_wire import Declined, Wire
@@ -66,17 +66,6 @@ def _send_small_bodies_at_once(params: dict[str, Any], **_: Any) -> None:
         size = determine_content_length(params.get("body"))
         if size is not None and size <= SEND_AT_ONCE:
             del headers["Expect"]
-
-
-def _public_endpoint(endpoint: str | None) -> str | None:
-    """The endpoint without any user:password part, for logs and ``describe``."""
-    if not endpoint:
-        return None
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _server_start_after(start_after: str | None) -> str | None:
@@ -170,6 +159,7 @@ class S3Store(Store):
                 Wire.for_client(
                     self._client,
                     session,
+                    bucket=bucket,
                     path_style=self.path_style,
                     max_body=SEND_AT_ONCE,
                     connect_timeout=CONNECT_TIMEOUT,
@@ -601,7 +591,7 @@ class S3Store(Store):
         return len(self._prefix)
 
     def describe(self) -> str:
-        where = _public_endpoint(self.endpoint)
+        where = public_endpoint(self.endpoint)
         return f"s3:{self.bucket}/{self.project}" + (f" at {where}" if where else "")
 
     def close(self) -> None:

@@ -155,6 +155,12 @@ def translate(
             "no S3 credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
             "AWS_PROFILE, or another source of the standard AWS chain"
         )
+    elif isinstance(exc, bex.SSLError):
+        # before the connection errors it is one of: retrying will not help
+        out = StoreError(
+            f"S3 {op}: TLS with the endpoint failed: {_shown(exc)} (a private CA's "
+            "certificate: set AWS_CA_BUNDLE to it)"
+        )
     else:
         for exc_cls, cls in CONNECTION_ERRORS:
             if isinstance(exc, exc_cls):
