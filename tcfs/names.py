@@ -46,6 +46,7 @@ LOCAL_TMP_PREFIX = ".tcfs-tmp-"
 #: Unicode categories that do not show: controls, format characters (a
 #: zero-width space), line and paragraph separators
 _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_PATTERN_CHARS = frozenset("*?[]")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 #: temporary names of tools that write a file and rename it into place, or
@@ -146,6 +147,9 @@ def visible(kind: str, n: str) -> str:
     is fine (spaces, non-ASCII: ``my key``, ``résumé``)."""
     if any(unicodedata.category(c) in _INVISIBLE for c in n):
         raise InvalidName(f"{kind} {n!r} has a control or invisible character")
+    if _PATTERN_CHARS.intersection(n):
+        # a shell expands them: `cat steps/*/status` must find no step named `*`
+        raise InvalidName(f"{kind} {n!r} has one of * ? [ ], which a shell takes for a pattern")
     if n != n.strip():
         raise InvalidName(f"{kind} {n!r} starts or ends with white space, which no listing shows")
     if n.startswith("-"):
