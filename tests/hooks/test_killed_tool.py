@@ -6,9 +6,7 @@ reader; no reader is left blocked in the mount."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import base_env, run_turn
 from tests.hooks.conftest import TURN_S
-from tests.hooks.test_real_harnesses import RUNS
+from tests.hooks.runs import RUNS, install_hooks, tool_results
 
 pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
@@ -45,35 +43,11 @@ def test_claude_codes_bash_timeout_on_a_wait_blocks_nothing_and_loses_no_mail(  
     with FakeModel(Script().on("TURN-WAIT", waiting)) as model:
         env = base_env(home)
         env.update(run.env(model, home, project))
-        granted = subprocess.run(  # the mount's permissions, as a user installs them
-            [
-                sys.executable,
-                "-m",
-                "tcfs",
-                "hooks",
-                "install",
-                "claude-code",
-                "--mount",
-                str(alice),
-            ],
-            cwd=project,
-            env={**env, "TCFS_HOME": os.environ["TCFS_HOME"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert granted.returncode == 0, granted.stderr
+        install_hooks("claude-code", alice, project, env)  # the mount's permissions
         start = time.monotonic()
         run_turn(program, env, ["-p", "TURN-WAIT", "--output-format", "json"], project, TURN_S)
         took = time.monotonic() - start
-        results = [
-            str(part.get("content"))
-            for r in model.answered(run.api)
-            for msg in r.body.get("messages", [])
-            if isinstance(msg.get("content"), list)
-            for part in msg["content"]
-            if part.get("type") == "tool_result"
-        ]
+        results = tool_results(model)
     # this version moves the command to the background at its timeout, and ends
     # it with the session: either way the read is killed, not answered
     assert results and "timeout" in results[-1].lower(), results[-1:]

@@ -22,8 +22,8 @@ import pytest
 from tests.fakemodel import FakeModel, Script, ToolCall
 from tests.fs.conftest import Mount, sh
 from tests.harnesses.install import install
+from tests.hooks.runs import RUNS
 from tests.hooks.test_install import tcfs
-from tests.hooks.test_real_harnesses import RUNS
 from tests.s3server import MotoServer
 from tests.store.loopback_proxy import LoopbackProxy, Request
 

@@ -9,7 +9,6 @@ mount through the hooks, and waits on a step completed 3 s later."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
+from tests.hooks.runs import install_hooks
 
 pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
@@ -107,17 +107,7 @@ def test_a_harness_in_its_own_safety_settings_coordinates_through_the_mount(  # 
     with FakeModel(script) as model:
         env = base_env(home)
         env.update((mode.configure or program.configure)(model.url, home, project))
-        argv = ["hooks", "install", harness, "--mount", str(ma), "--trust"]
-        inst = subprocess.run(
-            [sys.executable, "-m", "tcfs", *argv],
-            cwd=project,
-            env={**env, "TCFS_HOME": os.environ["TCFS_HOME"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert inst.returncode == 0, inst.stderr
-        print(inst.stdout)
+        print(install_hooks(harness, ma, project, env, "--trust").stdout)
         # the instruction file, where this harness reads it (OpenClaw: its workspace)
         told = subprocess.run(
             [

@@ -19,7 +19,7 @@ from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
-from tests.hooks.test_real_harnesses import RUNS, hooked_env
+from tests.hooks.runs import RUNS, hooked_env
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

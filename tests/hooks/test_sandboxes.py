@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from tests.fakemodel import FakeModel, Script, ToolCall
 from tests.fs.conftest import sh
 from tests.harnesses.install import install
-from tests.hooks.test_real_harnesses import RUNS
+from tests.hooks.runs import RUNS, install_hooks, tool_results
 
 GUESTS = (".git", ".codex", ".agents", ".aws", ".claude")
 
@@ -127,15 +126,7 @@ def test_claude_code_in_its_sandbox_with_the_mount_added_runs_commands(  # type:
         env = program.env(
             {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
         )
-        inst = subprocess.run(
-            [sys.executable, "-m", "tcfs", "hooks", "install", "claude-code", "--mount", str(m)],
-            cwd=project,
-            env={**env, "TCFS_HOME": os.environ["TCFS_HOME"]},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert inst.returncode == 0, inst.stderr
+        install_hooks("claude-code", m, project, env)
         proc = subprocess.run(
             [*program.argv, "-p", "SANDBOXED", "--output-format", "json", "--add-dir", str(m)],
             cwd=project,
@@ -145,14 +136,7 @@ def test_claude_code_in_its_sandbox_with_the_mount_added_runs_commands(  # type:
             timeout=120,
             stdin=subprocess.DEVNULL,
         )
-        results = [
-            str(part.get("content"))
-            for r in model.answered(run.api)
-            for msg in r.body.get("messages", [])
-            if isinstance(msg.get("content"), list)
-            for part in msg["content"]
-            if part.get("type") == "tool_result"
-        ]
+        results = tool_results(model)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert results, "the model never got the command's result"
     assert "Read-only file system" in results[-1] and not outside.exists()  # sandboxed

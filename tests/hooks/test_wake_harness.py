@@ -24,7 +24,7 @@ from tests.fs.conftest import eventually, sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import run_turn
 from tests.hooks.conftest import TURN_S, run_hook
-from tests.hooks.test_real_harnesses import RUNS
+from tests.hooks.runs import RUNS
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
