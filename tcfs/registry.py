@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ class MountRecord:
     mirror_pid: int | None = None
     #: seconds this machine's clock was ahead of the store's when it mounted
     clock_skew_s: float | None = None
+    #: the FUSE binding serving it (``tcfs mount --fuse``)
+    fuse: str | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MountRecord:
@@ -77,6 +80,7 @@ class MountRecord:
             log=text("log"),
             mirror_pid=None if mirror_pid is None else int(number("mirror_pid")),
             clock_skew_s=None if skew is None else number("clock_skew_s"),
+            fuse=text("fuse"),
         )
 
 
@@ -221,6 +225,8 @@ def wait_gone(pid: int, timeout: float) -> bool:
 
 
 def unmount_cmd(mountpoint: str, *, lazy: bool) -> list[str]:
+    if sys.platform == "darwin":  # macFUSE: umount has no -l; -f detaches a busy mount
+        return ["umount", *(["-f"] if lazy else []), mountpoint]
     fm = shutil.which("fusermount3") or shutil.which("fusermount")
     if fm:
         return [fm, "-u", *(["-z"] if lazy else []), mountpoint]

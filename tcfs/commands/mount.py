@@ -16,6 +16,7 @@ from tcfs import config, registry
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
+from tcfs.fs import bindings
 from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
 
@@ -130,12 +131,21 @@ def _warn_best_effort(s: Settings) -> None:
     help="seconds between refreshes of this agent's record: another mount's --takeover "
     "waits 1.5 of them after its last change",
 )
+@click.option(
+    "--fuse",
+    "fuse_name",
+    type=click.Choice(bindings.NAMES),
+    default=bindings.DEFAULT,
+    show_default=True,
+    help="the FUSE binding: pyfuse3 (Linux) or mfusepy (macOS with macFUSE; Linux too)",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
     foreground: bool,
     takeover: bool,
     heartbeat_s: float,
+    fuse_name: str,
     mirror: str | None,
     wake: str | None,
     wake_after: float,
@@ -179,6 +189,7 @@ def mount(
                 wake_timeout=wake_timeout,
                 takeover=takeover,
                 heartbeat_s=heartbeat_s,
+                fuse_name=fuse_name,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -201,7 +212,7 @@ def mount(
         args += ["--mirror", mirror]
     if takeover:
         args.append("--takeover")
-    args += ["--heartbeat", f"{heartbeat_s:g}"]
+    args += ["--heartbeat", f"{heartbeat_s:g}", "--fuse", fuse_name]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]
@@ -339,6 +350,7 @@ def status(as_json: bool) -> None:
                 "health": _health(rec, table),
                 **_state_of(rec.mountpoint),
                 "clock_skew_s": rec.clock_skew_s,
+                "fuse": rec.fuse,
             }
         )
     for mp in registry.tcfs_mounts():
@@ -358,6 +370,7 @@ def status(as_json: bool) -> None:
                     "problem": None,
                     "refusals": [],
                     "clock_skew_s": None,
+                    "fuse": None,
                 }
             )
     if as_json:
