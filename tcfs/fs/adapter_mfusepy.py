@@ -156,6 +156,10 @@ class MfusepyOperations:
     lives in ``FsCore``.  mfusepy registers only the methods a class has."""
 
     use_ns = True  # times in nanoseconds
+    # operations on an open file need no path: its handle says which (and an
+    # open file that was unlinked has none left)
+    flag_nopath = True
+    flag_nullpath_ok = True
 
     def __init__(
         self, core: FsCore, token: trio.lowlevel.TrioToken, mounted: Callable[[], None]
@@ -392,7 +396,7 @@ class _FUSE(mfusepy.FUSE):  # type: ignore[misc]
         return int(self.operations.rename(decode(old), decode(new), flags))
 
 
-def options(mountpoint: str, volume: str) -> dict[str, Any]:
+def options(volume: str) -> dict[str, Any]:
     """Mount options for libfuse's high-level API (``-o``)."""
     opts: dict[str, Any] = {
         "foreground": True,
@@ -400,11 +404,13 @@ def options(mountpoint: str, volume: str) -> dict[str, Any]:
         "entry_timeout": FILE_TTL_S,
         "negative_timeout": 0,
         "attr_timeout": 0,
+        # an unlinked open file is gone at once, never renamed to .fuse_hidden*
+        "hard_remove": True,
     }
     if ON_MACOS:  # macFUSE: a named volume, no ._ files, no Finder metadata
         opts |= {"volname": volume, "noappledouble": True, "noapplexattr": True}
     else:
-        opts |= {"subtype": "tcfs", "max_threads": 64}
+        opts["subtype"] = "tcfs"
     return opts
 
 
@@ -421,6 +427,6 @@ def serve(
         MfusepyOperations(core, token, mounted),
         mountpoint,
         raw_fi=True,
-        **options(mountpoint, volume),
+        **options(volume),
     )
     log.debug("libfuse's loop for %s ended", mountpoint)
