@@ -10,6 +10,7 @@ can invalidate the kernel's cache.
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import sys
 import threading
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from tcfs.fs.core import FsCore
+
+log = logging.getLogger(__name__)
 
 PYFUSE3 = "pyfuse3"
 MFUSEPY = "mfusepy"
@@ -118,7 +121,10 @@ class MfusepyBinding:
             trio.from_thread.run_sync(self._reclaim_signals, trio_token=token)
 
         volume = f"tcfs {mnt.rstrip('/').rpartition('/')[2]}"
-        await trio.to_thread.run_sync(serve, core, token, mnt, volume, mounted)
+        try:
+            await trio.to_thread.run_sync(serve, core, token, mnt, volume, mounted)
+        except RuntimeError as exc:  # libfuse mounts as its loop starts: the daemon ends
+            log.error("cannot mount %s: libfuse failed (%s)", mnt, exc)
 
     def _reclaim_signals(self) -> None:
         """libfuse set its own handlers for the stop signals as it started; put
