@@ -174,12 +174,14 @@ class MfusepyOperations:
 
     # ----- paths to inodes -----
 
-    async def _ino(self, path: str, pid: int) -> int:
+    async def _ino(self, path: str | None, pid: int) -> int:
         """The inode of ``path``: the one the kernel would know, or looked up."""
         return (await self._known(path, pid))[0]
 
-    async def _known(self, path: str, pid: int) -> tuple[int, Attr | None]:
+    async def _known(self, path: str | None, pid: int) -> tuple[int, Attr | None]:
         """The inode of ``path``, with its attributes if it was just looked up."""
+        if path is None:  # an unlinked file that is still open, reached by path
+            raise Stale("the file was removed")
         if path in ("", "/"):
             return ROOT_INODE, None
         ino = self.entries.get(path)
@@ -388,12 +390,19 @@ class MfusepyOperations:
 
 
 class _FUSE(mfusepy.FUSE):  # type: ignore[misc]
-    """mfusepy's FUSE, passing ``rename``'s flags (``RENAME_NOREPLACE`` of
-    ``mv -n``, ``RENAME_EXCHANGE``) on, which mfusepy 3.1 drops."""
+    """mfusepy's FUSE, passing on what mfusepy 3.1 drops: ``rename``'s flags
+    (``RENAME_NOREPLACE``, ``RENAME_EXCHANGE``) and the handle ``ftruncate``
+    truncates through (its file may have no path left)."""
+
+    def _decode(self, path: bytes | None) -> str | None:
+        return None if path is None else path.decode(self.encoding, self.errors)
 
     def rename_fuse_3(self, old: bytes, new: bytes, flags: int) -> int:
-        decode = functools.partial(bytes.decode, encoding=self.encoding, errors=self.errors)
-        return int(self.operations.rename(decode(old), decode(new), flags))
+        return int(self.operations.rename(self._decode(old), self._decode(new), flags))
+
+    def truncate_fuse_3(self, path: bytes | None, length: int, fip: Any) -> int:
+        fi = fip.contents if fip else None
+        return int(self.operations.truncate(self._decode(path), length, fi))
 
 
 def options(volume: str) -> dict[str, Any]:
