@@ -25,6 +25,7 @@ import functools
 import logging
 import stat
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -92,6 +93,9 @@ def _handler(
 
     @functools.wraps(fn)
     def wrapper(ops: MfusepyOperations, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if ops.stopping.is_set():  # end libfuse's loop from one of its threads
+            mfusepy.fuse_exit()
+            raise mfusepy.FuseOSError(errno.ENOTCONN)
         pid = int(mfusepy.fuse_get_context()[2])  # only known in libfuse's thread
         try:
             return trio.from_thread.run(
@@ -162,11 +166,19 @@ class MfusepyOperations:
     flag_nullpath_ok = True
 
     def __init__(
-        self, core: FsCore, token: trio.lowlevel.TrioToken, mounted: Callable[[], None]
+        self,
+        core: FsCore,
+        token: trio.lowlevel.TrioToken,
+        mounted: Callable[[], None],
+        stopping: threading.Event,
     ) -> None:
         self.core = core
         self.token = token
         self.mounted = mounted
+        #: set when the mount stops: a reader retrying after its EINTR (cat
+        #: does) gets ENOTCONN, and ends the loop a lazy unmount cannot end
+        #: while it keeps the connection open
+        self.stopping = stopping
         self.entries = Entries(core)
 
     def init(self, path: str) -> None:
@@ -429,11 +441,13 @@ def serve(
     mountpoint: str,
     volume: str,
     mounted: Callable[[], None],
+    stopping: threading.Event,
 ) -> None:
-    """Mount and run libfuse's loop until unmounted (blocks: run it in a thread);
-    ``mounted`` is called in libfuse's thread once the kernel is connected."""
+    """Mount and run libfuse's loop until unmounted or stopping (blocks: run it
+    in a thread); ``mounted`` is called in libfuse's thread once the kernel is
+    connected."""
     _FUSE(
-        MfusepyOperations(core, token, mounted),
+        MfusepyOperations(core, token, mounted, stopping),
         mountpoint,
         raw_fi=True,
         **options(volume),

@@ -94,13 +94,15 @@ def _invalidate(ino: int) -> None:
 
 class MfusepyBinding:
     """libfuse's loop runs in a worker thread (it mounts as it starts); its
-    callbacks come back to the trio loop.  It is ended by unmounting."""
+    callbacks come back to the trio loop.  It ends when the mount is gone, or at
+    the first request after ``stop`` (readers that retry after EINTR)."""
 
     name = MFUSEPY
 
     def __init__(self, stop_signals: Sequence[signal.Signals]) -> None:
         self.stop_signals = stop_signals
         self.mnt = ""
+        self.stopping = threading.Event()
 
     def invalidator(self) -> None:
         return None  # the high-level API has none: short timeouts instead
@@ -122,7 +124,7 @@ class MfusepyBinding:
 
         volume = f"tcfs {mnt.rstrip('/').rpartition('/')[2]}"
         try:
-            await trio.to_thread.run_sync(serve, core, token, mnt, volume, mounted)
+            await trio.to_thread.run_sync(serve, core, token, mnt, volume, mounted, self.stopping)
         except RuntimeError as exc:  # libfuse mounts as its loop starts: the daemon ends
             log.error("cannot mount %s: libfuse failed (%s)", mnt, exc)
 
@@ -135,6 +137,7 @@ class MfusepyBinding:
                 signal.signal(sig, handler)
 
     def stop(self) -> None:
+        self.stopping.set()
         threading.Thread(
             target=registry.unmount, args=(self.mnt,), kwargs={"lazy": True}, daemon=True
         ).start()
