@@ -47,6 +47,9 @@ T = TypeVar("T")
 
 #: paths the adapter keeps inodes for (each holds one of the core's lookups)
 MAX_ENTRIES = 4096
+#: an entry outlives the kernel's entry of the same answer by this much, so an
+#: open the kernel sends on a name it still caches finds the inode it was given
+ENTRY_GRACE_S = 1.0
 #: Finder's side files: never looked up, created or sent to the bucket on macOS
 APPLE_SIDE_FILES = (".DS_Store", ".Spotlight-V100", ".Trashes", ".fseventsd")
 APPLE_XATTR_PREFIX = "com.apple."
@@ -116,8 +119,9 @@ def _handler(
 
 class Entries:
     """What the kernel's entry cache is to the pyfuse3 adapter: path to inode,
-    each entry holding one of the core's lookups for as long as the core's entry
-    timeout, at most ``MAX_ENTRIES`` of them (the least recently used go first)."""
+    each entry holding one of the core's lookups a little longer than the
+    kernel keeps the name (the core's entry timeout), at most ``MAX_ENTRIES``
+    of them (the least recently used go first)."""
 
     def __init__(self, core: FsCore) -> None:
         self.core = core
@@ -139,7 +143,8 @@ class Entries:
     def put(self, path: str, attr: Attr) -> None:
         """Keep ``attr``'s inode for ``path``; it takes over the lookup just counted."""
         self._forget(path)
-        self._by_path[path] = (time.monotonic() + attr.entry_timeout, attr.ino)
+        life = attr.entry_timeout + ENTRY_GRACE_S
+        self._by_path[path] = (time.monotonic() + life, attr.ino)
         while len(self._by_path) > MAX_ENTRIES:
             self._forget(next(iter(self._by_path)))
 
