@@ -174,7 +174,9 @@ def _unescape(field: str) -> str:
 
 
 def mount_table() -> dict[str, str]:
-    """mountpoint -> filesystem type, from /proc/self/mountinfo."""
+    """mountpoint -> filesystem type, from /proc/self/mountinfo (macOS: mount(8))."""
+    if sys.platform == "darwin":
+        return _bsd_mount_table()
     table: dict[str, str] = {}
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
@@ -186,6 +188,31 @@ def mount_table() -> dict[str, str]:
         if len(fields) < 5 or not right:
             continue
         table[_unescape(fields[4])] = right.split()[0]
+    return table
+
+
+def _bsd_mount_table() -> dict[str, str]:
+    try:
+        out = subprocess.run(
+            ["/sbin/mount"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return parse_bsd_mounts(out)
+
+
+def parse_bsd_mounts(text: str) -> dict[str, str]:
+    """mount(8)'s lines on macOS (``tcfs@macfuse0 on /Users/a/mnt (macfuse, nodev,
+    ...)``) as a mount table; a mount whose source is tcfs's (``fsname=tcfs``)
+    is given tcfs's filesystem type, whatever FUSE implementation serves it."""
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        source, sep, rest = line.partition(" on ")
+        mountpoint, paren, options = rest.rpartition(" (")
+        if not sep or not paren:
+            continue
+        fstype = options.split(",")[0].rstrip(")").strip()
+        table[mountpoint] = FSTYPE if source.split("@")[0] == "tcfs" else fstype
     return table
 
 

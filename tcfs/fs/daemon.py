@@ -78,7 +78,7 @@ class MountError(TcfsError):
 
 def preflight(mountpoint: str) -> str:
     """Check what can be checked without the store; returns the absolute path."""
-    if not os.path.exists("/dev/fuse"):
+    if sys.platform != "darwin" and not os.path.exists("/dev/fuse"):  # macFUSE: /dev/macfuse*
         raise MountError(
             "FUSE is not available: /dev/fuse is missing "
             "(install fuse3; in a container, pass --device /dev/fuse)"

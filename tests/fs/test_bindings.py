@@ -61,3 +61,18 @@ def test_an_entry_outlives_the_kernels_and_then_expires(tmp_path: Path) -> None:
 def test_finders_side_files_are_known(name: str) -> None:
     assert adapter.is_side_file(name)
     assert not adapter.is_side_file("notes.md")
+
+
+def test_macos_mount_table_finds_tcfs_mounts() -> None:
+    from tcfs import registry
+
+    text = (
+        "/dev/disk3s1s1 on / (apfs, sealed, local, read-only, journaled)\n"
+        "tcfs@macfuse0 on /Users/a/my mnt (macfuse, nodev, nosuid, mounted by a)\n"
+        "map auto_home on /System/Volumes/Data/home (autofs, automounted, nobrowse)\n"
+    )
+    assert registry.parse_bsd_mounts(text) == {
+        "/": "apfs",
+        "/Users/a/my mnt": registry.FSTYPE,
+        "/System/Volumes/Data/home": "autofs",
+    }
