@@ -6,6 +6,9 @@ SAFE only when the backend reached, accepted the credentials, and *enforced*
 every condition: exactly one of N concurrent ``If-None-Match`` creators won, a
 stale ``If-Match`` write was refused, and a stale conditional delete was
 refused.  A backend that ignores conditions (several winners) is UNSAFE.
+A backend that never got to answer is not judged: MISCONFIGURED (no bucket,
+no or refused credentials, a bad setting) or UNREACHABLE (nothing answered at
+the endpoint), each with its own exit code and a line saying what to fix.
 On an S3 server the doctor then reports each way the server departs from AWS
 (``doctor_differences``): tcfs stays correct on each, and the line says what
 it means for agents.
@@ -22,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from tcfs.errors import (
     AccessDenied,
     BackendUnavailable,
+    ConfigError,
+    NoCredentials,
     NotFound,
     PreconditionFailed,
     StoreTimeout,
@@ -32,6 +37,11 @@ from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.store.base import Store, best_effort_warning
 
 PROBE_DIR = ".tcfs-doctor"
+#: ``--abort-uploads`` leaves younger uploads alone: they may still be running
+STALE_UPLOAD_S = 3600.0
+
+#: ``tcfs doctor``'s exit code for each verdict (2 is bad usage)
+EXIT_CODES = {"SAFE": 0, "UNSAFE": 1, "MISCONFIGURED": 3, "UNREACHABLE": 4}
 
 
 @dataclass
@@ -49,10 +59,16 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     verdict: str = "UNSAFE"
     reason: str = ""
+    #: what to do about a MISCONFIGURED or UNREACHABLE verdict
+    fix: str = ""
 
     @property
     def safe(self) -> bool:
         return self.verdict == "SAFE"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "safe": self.safe}
@@ -106,15 +122,95 @@ def run(
         report.reason = "conditional writes are enforced: claims and leases are exact"
     except _Stop as stop:
         report.reason = str(stop)
+        # a check that failed on a store error raised _Stop while handling it
+        _judge_failure(report, stop.__context__, _Where.of(store))
     except TcfsError as exc:  # an unexpected store failure mid-check
         report.checks.append(Check("backend", False, _explain(exc)))
         if emit is not None:
             emit(report.checks[-1])
         report.reason = _explain(exc)
+        _judge_failure(report, exc, _Where.of(store))
     finally:
         if any(c.name == "reach" and c.ok for c in report.checks):
             _cleanup(store, base, report, emit)
     return report
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What a fix line names: the backend, its bucket and its endpoint."""
+
+    kind: str
+    bucket: str
+    endpoint: str | None
+
+    @classmethod
+    def of(cls, store: Store) -> _Where:
+        return cls(store.kind, store.bucket, getattr(store, "endpoint", None))
+
+
+def setup_failed(
+    target: str, exc: TcfsError, kind: str, bucket: str, endpoint: str | None
+) -> Report:
+    """The report when the store could not even be opened (a bad setting)."""
+    report = Report(target=target, checks=[Check("setup", False, str(exc))], reason=str(exc))
+    _judge_failure(report, exc, _Where(kind, bucket, endpoint))
+    return report
+
+
+def _judge_failure(report: Report, exc: BaseException | None, where: _Where) -> None:
+    """MISCONFIGURED or UNREACHABLE when the store never got to answer (else
+    the verdict stays UNSAFE: the store answered and failed a check)."""
+    if isinstance(exc, (BackendUnavailable, StoreTimeout)):
+        report.verdict = "UNREACHABLE"
+        report.fix = _unreachable_fix(where)
+        return
+    fix = _misconfigured_fix(exc, where, reaching=report.checks[-1].name in ("reach", "setup"))
+    if fix:
+        report.verdict = "MISCONFIGURED"
+        report.fix = fix
+
+
+def _unreachable_fix(where: _Where) -> str:
+    at = where.endpoint or f"the {where.kind} backend's default endpoint"
+    return (
+        f"nothing answered at {at} (connection refused, timed out, or the name did not "
+        "resolve): start the server, or correct --endpoint / TCFS_ENDPOINT"
+    )
+
+
+def _misconfigured_fix(exc: BaseException | None, where: _Where, *, reaching: bool) -> str:
+    """The fix for a setting the store refused, or "" if ``exc`` is not one."""
+    if isinstance(exc, NotFound) and reaching:  # listing the project can only miss the bucket
+        return f"create the bucket: {_create_bucket_command(where)}"
+    if isinstance(exc, NoCredentials):
+        return (
+            "give S3 credentials: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+            "AWS_PROFILE=<a profile in ~/.aws/credentials>; `tcfs init --save-secrets` then "
+            "keeps the exported keys in the config (mode 0600)"
+        )
+    if isinstance(exc, AccessDenied):
+        if where.kind == "hf":
+            return "check HF_TOKEN (or `hf auth login`) and that the token may write the bucket"
+        return (
+            "check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) "
+            "and that the bucket policy lets them list, read, write and delete"
+        )
+    if isinstance(exc, ConfigError):
+        return (
+            "correct that setting (an option, its TCFS_* variable, or the config `tcfs init` "
+            "writes); --endpoint is a URL such as http://127.0.0.1:9000"
+        )
+    return ""
+
+
+def _create_bucket_command(where: _Where) -> str:
+    if where.kind == "hf":
+        return f"hf buckets create {where.bucket}"
+    if where.kind == "local":
+        return f"mkdir -p {where.bucket}"
+    endpoint = f" --endpoint-url {where.endpoint}" if where.endpoint else ""
+    return f"aws s3 mb s3://{where.bucket}{endpoint}"
 
 
 def _clock(store: Store, note: Callable[[str, bool, str], None]) -> None:
@@ -284,6 +380,31 @@ def _stale_if_match(store: Store, base: str, record: Callable[[str, bool, str], 
     if still:
         record("conditional delete", False, "a delete with the current ETag left the object")
     record("conditional delete", True, "stale ETag refused, current ETag deleted")
+
+
+def abort_stale_uploads(
+    store: Store,
+    report: Report,
+    emit: Callable[[Check], None] | None,
+    older_than_s: float = STALE_UPLOAD_S,
+) -> None:
+    """``tcfs doctor --abort-uploads``: abort the project's incomplete multipart
+    uploads begun more than ``older_than_s`` ago (whoever began them: a mount
+    aborts only its own agent's, at its next start)."""
+    try:
+        gone = store.abort_stale_uploads(older_than_s)
+        shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        check = Check(
+            "incomplete uploads",
+            True,
+            f"aborted {len(gone)} begun more than {older_than_s:g} s ago"
+            + (f": {shown}" if gone else ""),
+        )
+    except TcfsError as exc:
+        check = Check("incomplete uploads", False, f"could not abort them: {_explain(exc)}")
+    report.checks.append(check)
+    if emit is not None:
+        emit(check)
 
 
 def _cleanup(store: Store, base: str, report: Report, emit: Callable[[Check], None] | None) -> None:

@@ -83,6 +83,10 @@ class AccessDenied(StoreError, PermissionError):
     level = logging.ERROR
 
 
+class NoCredentials(AccessDenied):
+    """No credentials were found at all (``tcfs doctor`` says where to put them)."""
+
+
 class TemporaryFailure(StoreError):
     """Throttling, 5xx, 409 conflicts, dropped connections: worth retrying."""
 

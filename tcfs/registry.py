@@ -173,47 +173,67 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-def mount_table() -> dict[str, str]:
-    """mountpoint -> filesystem type, from /proc/self/mountinfo (macOS: mount(8))."""
-    if sys.platform == "darwin":
-        return _bsd_mount_table()
-    table: dict[str, str] = {}
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return table
-    for line in lines:
+@dataclass(frozen=True)
+class KernelMount:
+    mountpoint: str
+    fstype: str
+    #: who mounted it (FUSE's ``user_id=`` option); None for other filesystems
+    owner_uid: int | None
+
+
+def parse_mountinfo(text: str) -> list[KernelMount]:
+    """The mounts a ``/proc/<pid>/mountinfo`` text lists, in its order."""
+    mounts = []
+    for line in text.splitlines():
         left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
+        fields, after = left.split(), right.split()
+        if len(fields) < 5 or not after:
             continue
-        table[_unescape(fields[4])] = right.split()[0]
-    return table
+        options = after[2].split(",") if len(after) > 2 else []
+        uid = next((o.removeprefix("user_id=") for o in options if o.startswith("user_id=")), "")
+        owner = int(uid) if uid.isdigit() else None
+        mounts.append(KernelMount(_unescape(fields[4]), after[0], owner))
+    return mounts
 
 
-def _bsd_mount_table() -> dict[str, str]:
+def kernel_mounts() -> list[KernelMount]:
+    if sys.platform == "darwin":  # no /proc: mount(8)
+        return _bsd_mounts()
+    try:
+        return parse_mountinfo(Path("/proc/self/mountinfo").read_text())
+    except OSError:
+        return []
+
+
+def mount_table() -> dict[str, str]:
+    """mountpoint -> filesystem type, from /proc/self/mountinfo."""
+    return {m.mountpoint: m.fstype for m in kernel_mounts()}
+
+
+def _bsd_mounts() -> list[KernelMount]:
     try:
         out = subprocess.run(
             ["/sbin/mount"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return {}
+        return []
     return parse_bsd_mounts(out)
 
 
-def parse_bsd_mounts(text: str) -> dict[str, str]:
+def parse_bsd_mounts(text: str) -> list[KernelMount]:
     """mount(8)'s lines on macOS (``tcfs@macfuse0 on /Users/a/mnt (macfuse, nodev,
     ...)``) as a mount table; a mount whose source is tcfs's (``fsname=tcfs``)
     is given tcfs's filesystem type, whatever FUSE implementation serves it."""
-    table: dict[str, str] = {}
+    mounts = []
     for line in text.splitlines():
         source, sep, rest = line.partition(" on ")
         mountpoint, paren, options = rest.rpartition(" (")
         if not sep or not paren:
             continue
         fstype = options.split(",")[0].rstrip(")").strip()
-        table[mountpoint] = FSTYPE if source.split("@")[0] == "tcfs" else fstype
-    return table
+        tcfs = source.split("@")[0] == "tcfs"
+        mounts.append(KernelMount(mountpoint, FSTYPE if tcfs else fstype, None))
+    return mounts
 
 
 def is_mounted(mountpoint: str) -> bool:
@@ -221,8 +241,9 @@ def is_mounted(mountpoint: str) -> bool:
     return canonical(mountpoint) in table or os.path.abspath(mountpoint) in table
 
 
-def tcfs_mounts() -> list[str]:
-    return [mp for mp, fs in mount_table().items() if fs == FSTYPE]
+def tcfs_mounts() -> list[KernelMount]:
+    """Every tcfs mount the kernel lists, whoever mounted it."""
+    return [m for m in kernel_mounts() if m.fstype == FSTYPE]
 
 
 # ----- processes -----

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from tests.conftest import S3_ENV, TEST_S3
 from tests.s3server import MotoServer as StrictMoto
 from tests.s3server import free_port
 from tests.seaweedfs import SeaweedServer
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.store.loopback_proxy import LoopbackProxy, strip_conditions
 
 PYTHON = sys.executable  # the test environment's interpreter, where tcfs is installed
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +44,11 @@ def strict_moto(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 def doctor(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -55,6 +60,8 @@ def doctor(
         "PYTHONPATH": str(REPO),
         **(env or {}),
     }
+    for name in unset:
+        full_env.pop(name, None)
     return subprocess.run(
         [PYTHON, "-m", "tcfs", "doctor", *args],
         cwd=tmp_path,
@@ -154,15 +161,9 @@ def test_json_report(tmp_path: Path, strict_moto: StrictMoto) -> None:
     assert all(c["ok"] for c in report["checks"])
 
 
-def _strip_conditions(req: Request) -> str:
-    req.drop_header("If-None-Match")
-    req.drop_header("If-Match")
-    return "forward"
-
-
 def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: StrictMoto) -> None:
     bucket = strict_moto.new_bucket()
-    proxy = LoopbackProxy(strict_moto.port, _strip_conditions)
+    proxy = LoopbackProxy(strict_moto.port, strip_conditions)
     try:
         proc = doctor(tmp_path, *_s3_args(bucket, proxy.endpoint))
     finally:
@@ -177,11 +178,43 @@ def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: Str
     assert proxy.count(lambda r: r.method == "PUT") >= 16
 
 
+def _verdict(proc: subprocess.CompletedProcess[str]) -> tuple[str, str]:
+    """The verdict line and the fix line that follows it."""
+    lines = proc.stdout.strip().splitlines()
+    return lines[-2], lines[-1]
+
+
 def test_unreachable_endpoint(tmp_path: Path) -> None:
-    proc = doctor(tmp_path, *_s3_args("bucket", f"http://127.0.0.1:{free_port()}"))
-    assert proc.returncode == 1
+    endpoint = f"http://127.0.0.1:{free_port()}"  # a closed loopback port
+    proc = doctor(tmp_path, *_s3_args("bucket", endpoint))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "✗ reach: cannot reach the backend" in proc.stdout
-    assert proc.stdout.strip().splitlines()[-1].startswith("UNSAFE")
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("UNREACHABLE: cannot reach the backend")
+    assert fix.startswith(f"fix: nothing answered at {endpoint}") and "--endpoint" in fix
+    assert "UNSAFE" not in proc.stdout
+    _no_traceback(proc)
+
+
+@pytest.mark.slow
+def test_silent_endpoint_is_unreachable(tmp_path: Path) -> None:
+    """A server that takes the connection and never answers: the read times out."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc = doctor(tmp_path, *_s3_args("bucket", endpoint), timeout=180)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("UNREACHABLE: cannot reach the backend") and "timed out" in verdict
+    assert fix.startswith(f"fix: nothing answered at {endpoint}")
+    _no_traceback(proc)
+
+
+def test_malformed_endpoint_is_misconfigured(tmp_path: Path) -> None:
+    proc = doctor(tmp_path, *_s3_args("bucket", "not-a-url"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("MISCONFIGURED: cannot set up the S3 client")
+    assert "--endpoint is a URL such as http://" in fix
     _no_traceback(proc)
 
 
@@ -192,15 +225,46 @@ def test_bad_credentials(tmp_path: Path) -> None:
         proc = doctor(tmp_path, *_s3_args(bucket, server.endpoint))
     finally:
         server.stop()
-    assert proc.returncode == 1
+    assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "✗ reach: access denied" in proc.stdout
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("MISCONFIGURED: access denied")
+    assert fix.startswith("fix: check the credentials") and "bucket policy" in fix
+    _no_traceback(proc)
+
+
+def test_no_credentials(tmp_path: Path, strict_moto: StrictMoto) -> None:
+    bucket = strict_moto.new_bucket()
+    proc = doctor(
+        tmp_path,
+        *_s3_args(bucket, strict_moto.endpoint),
+        # nothing in the standard AWS chain: no keys, no profile files, no instance metadata
+        env={
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+        unset=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"),
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "✗ reach: no S3 credentials found" in proc.stdout
+    verdict, fix = _verdict(proc)
+    assert verdict.startswith("MISCONFIGURED: no S3 credentials found")
+    assert "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in fix and "AWS_PROFILE" in fix
     _no_traceback(proc)
 
 
 def test_missing_bucket(tmp_path: Path, strict_moto: StrictMoto) -> None:
     proc = doctor(tmp_path, *_s3_args("no-such-bucket", strict_moto.endpoint))
-    assert proc.returncode == 1
-    assert "bucket no-such-bucket does not exist" in proc.stdout
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    verdict, fix = _verdict(proc)
+    assert verdict == "MISCONFIGURED: not found: bucket no-such-bucket does not exist"
+    create = f"aws s3 mb s3://no-such-bucket --endpoint-url {strict_moto.endpoint}"
+    assert fix == f"fix: create the bucket: {create}"
+    # the fix works as printed (moto stands in for the aws CLI's CreateBucket)
+    strict_moto.client().create_bucket(Bucket="no-such-bucket")
+    proc = doctor(tmp_path, *_s3_args("no-such-bucket", strict_moto.endpoint), "--contenders", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     _no_traceback(proc)
 
 

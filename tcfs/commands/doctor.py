@@ -10,6 +10,7 @@ import click
 
 from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
+from tcfs.doctor import STALE_UPLOAD_S
 from tcfs.errors import TcfsError
 from tcfs.store.base import RetryPolicy, Store
 
@@ -33,10 +34,31 @@ def _open(settings: Settings) -> Store:
     show_default=True,
     help="concurrent If-None-Match writers in the live race",
 )
+@click.option(
+    "--abort-uploads",
+    is_flag=True,
+    help="also abort the project's incomplete multipart uploads begun more than --upload-age "
+    "ago, whoever began them (parts an upload killed mid-way left: stored and billed until "
+    "aborted; a mount aborts its own agent's at its next start)",
+)
+@click.option(
+    "--upload-age",
+    type=click.FloatRange(min=0),
+    default=STALE_UPLOAD_S,
+    show_default=True,
+    help="seconds an upload must have run to count as abandoned for --abort-uploads",
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON report instead of lines")
-def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
+def doctor(
+    contenders: int, abort_uploads: bool, upload_age: float, as_json: bool, **kwargs: Any
+) -> None:
     """Prove a backend is safe to coordinate on: reachability, credentials, and a
-    live race of conditional writes.  Exit 0 when SAFE, 1 when not."""
+    live race of conditional writes.
+
+    Exit 0 when SAFE; 1 when UNSAFE (the store answered but does not enforce
+    conditional writes); 3 when MISCONFIGURED (no bucket, no or refused
+    credentials, a bad setting); 4 when UNREACHABLE (nothing answered at the
+    endpoint); 2 on bad usage.  The last two verdicts come with a fix line."""
     from tcfs import doctor as logic
 
     try:
@@ -52,15 +74,18 @@ def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
     try:
         store = _open(settings)
     except TcfsError as exc:
-        report = logic.Report(target=f"{settings.backend}:{settings.bucket}/{settings.project}")
-        report.checks.append(logic.Check("setup", False, str(exc)))
+        target = f"{settings.backend}:{settings.bucket}/{settings.project}"
+        report = logic.setup_failed(
+            target, exc, settings.backend, settings.bucket, settings.endpoint
+        )
         emit(report.checks[-1])
-        report.reason = str(exc)
     else:
         if not as_json:
             click.echo(f"tcfs doctor: {store.describe()}")
         try:
             report = logic.run(store, contenders=contenders, emit=emit)
+            if abort_uploads:
+                logic.abort_stale_uploads(store, report, emit, upload_age)
         finally:
             store.close()
 
@@ -72,5 +97,7 @@ def doctor(contenders: int, as_json: bool, **kwargs: Any) -> None:
             click.echo(f"{departures} difference(s) from AWS (~): tcfs stays correct on each")
         click.echo(f"SAFE: {report.reason}")
     else:
-        click.echo(f"UNSAFE: {report.reason}")
-    sys.exit(0 if report.safe else 1)
+        click.echo(f"{report.verdict}: {report.reason}")
+        if report.fix:
+            click.echo(f"fix: {report.fix}")
+    sys.exit(report.exit_code)

@@ -7,13 +7,12 @@ from typing import Any
 import click
 
 from tcfs import config
-from tcfs.commands.common import BACKEND_OPTIONS, backend_options, settings_from
+from tcfs.commands.common import BACKEND_OPTIONS, backend_options, lease_options, settings_from
 
 
 @click.command()
 @backend_options
-@click.option("--lease-ttl", type=float, default=None, help="lease length in seconds")
-@click.option("--wait-timeout", type=float, default=None, help="blocking-read timeout in seconds")
+@lease_options
 @click.option(
     "--save-secrets",
     is_flag=True,

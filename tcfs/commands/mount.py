@@ -13,12 +13,13 @@ from typing import Any
 import click
 
 from tcfs import config, registry
-from tcfs.commands.common import backend_options, settings_from
+from tcfs.commands.common import backend_options, lease_options, seconds_option, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
 from tcfs.fs import bindings
 from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
+from tcfs.store.cas_probe import TRUST_ENV
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -63,26 +64,11 @@ def _warn_best_effort(s: Settings) -> None:
 @click.command()
 @click.argument("mountpoint", type=click.Path(file_okay=False))
 @backend_options
-@click.option(
-    "--lease-ttl",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.lease_ttl:g}",
-    help="lease length in seconds (renewed while mounted)  [env TCFS_LEASE_TTL]",
-)
-@click.option(
-    "--wait-timeout",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.wait_timeout:g}",
-    help="seconds steps/<id>/wait and inbox/next block  [env TCFS_WAIT_TIMEOUT]",
-)
-@click.option(
+@lease_options
+@seconds_option(
     "--sweep",
-    type=float,
-    default=None,
-    show_default=f"{DEFAULTS.sweep:g}",
-    help="seconds between blocked readers' looks without a doorbell: how late a message or "
+    DEFAULTS.sweep,
+    "seconds between blocked readers' looks without a doorbell: how late a message or "
     "completion written by the tracecraft CLI is seen  [env TCFS_SWEEP]",
 )
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
@@ -91,12 +77,14 @@ def _warn_best_effort(s: Settings) -> None:
     "mirror",
     metavar="HARNESS",
     default=None,
+    show_default="no mirror",
     help="also run `tcfs mirror --follow --harness HARNESS` while mounted",
 )
 @click.option(
     "--wake",
     metavar="COMMAND",
     default=None,
+    show_default="mail waits for the next session",
     help="run COMMAND when mail waits that no session took, in the directory mount runs in; "
     "it gets the messages on stdin, and {message_file} in it is replaced by their file, e.g. "
     "'claude -p --continue \"Act on the messages above ({message_file})\"'",
@@ -139,6 +127,15 @@ def _warn_best_effort(s: Settings) -> None:
     show_default=True,
     help="the FUSE binding: pyfuse3 (Linux) or mfusepy (macOS with macFUSE; Linux too)",
 )
+@click.option(
+    "--trust-store-cas",
+    "trust_cas",
+    is_flag=True,
+    envvar=TRUST_ENV,
+    help="serve even on an S3 store that does not prove it enforces If-None-Match and If-Match "
+    "on PUT (a mount first checks with a probe under _tcfs_probe/, remembered for a day): "
+    f"claims and leases are then only as exact as the store  [env {TRUST_ENV}=1]",
+)
 @click.option("--log-path", hidden=True, default=None)
 def mount(
     mountpoint: str,
@@ -150,6 +147,7 @@ def mount(
     wake: str | None,
     wake_after: float,
     wake_timeout: float,
+    trust_cas: bool,
     log_path: str | None,
     **kwargs: Any,
 ) -> None:
@@ -176,6 +174,13 @@ def mount(
     except TcfsError as exc:
         raise click.ClickException(str(exc)) from exc
     _warn_best_effort(s)
+    if trust_cas and s.backend == "s3":
+        click.secho(
+            "WARNING: --trust-store-cas: the mount serves even if the store ignores conditional "
+            "writes (two agents could then both win a claim); its log says what the probe saw",
+            fg="yellow",
+            err=True,
+        )
     if foreground:
         daemon.setup_logging()
         try:
@@ -190,6 +195,7 @@ def mount(
                 takeover=takeover,
                 heartbeat_s=heartbeat_s,
                 fuse_name=fuse_name,
+                trust_cas=trust_cas,
             )
         except TcfsError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -212,7 +218,10 @@ def mount(
         args += ["--mirror", mirror]
     if takeover:
         args.append("--takeover")
-    args += ["--heartbeat", f"{heartbeat_s:g}", "--fuse", fuse_name]
+    args += ["--heartbeat", f"{heartbeat_s:g}"]
+    if trust_cas:
+        args.append("--trust-store-cas")
+    args += ["--fuse", fuse_name]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]
@@ -328,9 +337,18 @@ def _state_lines(row: dict[str, Any]) -> list[str]:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status(as_json: bool) -> None:
-    """List this machine's tcfs mounts, their health, and why each refused
-    what it refused last."""
+@click.option(
+    "--all",
+    "include_others",
+    is_flag=True,
+    help="also list other users' tcfs mounts (default: only yours)",
+)
+def status(as_json: bool, include_others: bool) -> None:
+    """List your tcfs mounts on this machine, their health, and why each
+    refused what it refused last.
+
+    The mounts are those recorded under this TCFS_HOME, plus any tcfs mount of
+    yours the kernel lists without a record; --all adds other users' mounts."""
     table = registry.mount_table()
     rows: list[dict[str, Any]] = []
     seen = set()
@@ -350,29 +368,16 @@ def status(as_json: bool) -> None:
                 "health": _health(rec, table),
                 **_state_of(rec.mountpoint),
                 "clock_skew_s": rec.clock_skew_s,
+                "owner_uid": os.getuid(),
                 "fuse": rec.fuse,
             }
         )
-    for mp in registry.tcfs_mounts():
-        if mp not in seen:
-            rows.append(
-                {
-                    "mountpoint": mp,
-                    "project": None,
-                    "agent": None,
-                    "backend": None,
-                    "bucket": None,
-                    "endpoint": None,
-                    "pid": None,
-                    "started_at": None,
-                    "log": None,
-                    "health": "stale mount (no record)",
-                    "problem": None,
-                    "refusals": [],
-                    "clock_skew_s": None,
-                    "fuse": None,
-                }
-            )
+    for mount in registry.tcfs_mounts():
+        if mount.mountpoint in seen:
+            continue
+        ours = mount.owner_uid in (None, os.getuid())
+        if ours or include_others:
+            rows.append(_unrecorded_row(mount, ours))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -380,12 +385,52 @@ def status(as_json: bool) -> None:
         click.echo("no tcfs mounts")
         return
     for r in rows:
+        if r["pid"] is None:  # known only from the kernel's table
+            click.echo(f"{r['mountpoint']}  {r['health']}")
+            continue
         click.echo(
             f"{r['mountpoint']}  project={r['project']} agent={r['agent']} "
             f"backend={r['backend']} pid={r['pid']}  {r['health']}{_skew_note(r['clock_skew_s'])}"
         )
         for line in _state_lines(r):
             click.echo(line)
+
+
+def _unrecorded_row(mount: registry.KernelMount, ours: bool) -> dict[str, Any]:
+    """A tcfs mount the kernel lists that has no record under this TCFS_HOME."""
+    if ours:
+        health = "no record here: a stale mount, or one made with another TCFS_HOME"
+    else:
+        health = f"another user's mount ({_user_name(mount.owner_uid)})"
+    unknown = (
+        "project",
+        "agent",
+        "backend",
+        "bucket",
+        "endpoint",
+        "pid",
+        "started_at",
+        "log",
+        "fuse",
+    )
+    return {
+        "mountpoint": mount.mountpoint,
+        **dict.fromkeys(unknown),
+        "health": health,
+        "problem": None,
+        "refusals": [],
+        "clock_skew_s": None,
+        "owner_uid": mount.owner_uid,
+    }
+
+
+def _user_name(uid: int | None) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name}, uid {uid}" if uid is not None else "uid unknown"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _skew_note(skew: float | None) -> str:

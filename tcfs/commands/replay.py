@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from tcfs.commands.common import backend_options, settings_from
+from tcfs.commands.common import settings_from, store_options
 from tcfs.errors import TcfsError
 
 
@@ -39,39 +39,57 @@ def _is_loopback(host: str) -> bool:
 
 
 @click.command("replay")
-@backend_options
+@store_options
+@click.option(
+    "--agent",
+    "agents",
+    default=None,
+    show_default="every agent",
+    help="show only these agents' events (comma-separated ids)",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="the HTML file to write (default: replay-<project>.html)",
+    show_default="replay-<project>.html",
+    help="the HTML file to write",
 )
 @click.option(
     "--serve",
     "serve",
     default=None,
     metavar="[HOST:]PORT",
+    show_default="write --out",
     help="serve the page live instead (host 127.0.0.1 unless given)",
 )
-@click.option("--since", default=None, help="only events from this time (ISO) or age (30m, 2h) on")
-@click.option("--step", "steps", multiple=True, help="only events of this step (repeatable)")
+@click.option(
+    "--since",
+    default=None,
+    show_default="the project's start",
+    help="only events from this time (ISO) or age (30m, 2h) on",
+)
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    show_default="every step",
+    help="only events of this step (repeatable)",
+)
 @click.option(
     "--verify", is_flag=True, help="check each agent's event chain and report gaps and edits"
 )
 @click.option("--no-transcripts", is_flag=True, help="leave the mirrored transcripts out")
 def replay(**kwargs: Any) -> None:
-    """Render the project's history as one HTML page (no network needed to view it).
-
-    --agent here picks the agents to show (comma-separated), not an identity."""
+    """Render the project's history as one HTML page (no network needed to view it)."""
     from tcfs.replay import collect
     from tcfs.store import open_store
 
-    agent_filter = kwargs.get("agent")
+    agents = kwargs.pop("agents")
     settings = settings_from(kwargs)
     try:
         filters = collect.Filters(
             since=collect.parse_since(kwargs["since"]) if kwargs["since"] else None,
-            agents=frozenset(a for a in (agent_filter or "").split(",") if a),
+            agents=frozenset(a for a in (agents or "").split(",") if a),
             steps=frozenset(kwargs["steps"]),
         )
     except TcfsError as exc:

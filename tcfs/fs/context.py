@@ -99,6 +99,23 @@ class RenderCache:
         self._kept.pop(node.path, None)
 
 
+class WrittenAt:
+    """When computed files (a step's ``status``) were last written, as this
+    mount learned it from a listing, a read or its own write: their ``stat``
+    costs no request, so this is the time it shows (bounded)."""
+
+    def __init__(self) -> None:
+        self._at: dict[tuple[str, ...], float] = {}
+
+    def note(self, path: tuple[str, ...], when: float) -> None:
+        if len(self._at) >= MAX_KEPT and path not in self._at:
+            self._at.clear()
+        self._at[path] = when
+
+    def get(self, path: tuple[str, ...]) -> float | None:
+        return self._at.get(path)
+
+
 @dataclass
 class FsContext:
     project: Project
@@ -124,6 +141,8 @@ class FsContext:
     namespaces: Namespaces = field(default_factory=Namespaces)
     #: what sandboxes made at the root (``.git``, ...): this mount's memory only
     guests: Guests = field(default_factory=Guests)
+    #: when computed files were last written, as far as this mount knows
+    written_at: WrittenAt = field(default_factory=WrittenAt)
     #: the last refusals, for the ``why`` file and ``tcfs status``
     refusals: Refusals = field(default_factory=Refusals)
 

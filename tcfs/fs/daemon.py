@@ -36,7 +36,8 @@ from tcfs.protocol.events import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.spawn import tcfs_command
-from tcfs.store.base import Store, best_effort_warning
+from tcfs.store import cas_probe
+from tcfs.store.base import Store, best_effort_warning, public_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,6 +65,7 @@ _SIGNALLED: list[int] = []
 EVENTS_FLUSH_S = 5.0
 MOUNT_CHECK_S = 1.0  # how often the daemon looks for an unmount done from outside
 STATE_EVERY_S = 0.5  # how often new refusals are published for ``tcfs status``
+CAS_VERIFIED = "cas-verified.json"  # the stores proven to enforce conditional writes
 AFTER_CLOSE_S = 10.0  # at exit, how long writes queued after an answer get to land
 
 
@@ -98,9 +100,9 @@ def preflight(mountpoint: str) -> str:
     return mnt
 
 
-def check_store(store: Store, settings: Settings) -> None:
+def check_store(store: Store) -> None:
     """One cheap request, so bad credentials fail the mount, not the first ls."""
-    where = store.describe() + (f" at {settings.endpoint}" if settings.endpoint else "")
+    where = store.describe()  # names the endpoint, without any user:password in its URL
     try:
         next(iter(store.list(keys.AGENTS_ROOT, delimiter="/")), None)
     except AccessDenied as exc:
@@ -126,11 +128,37 @@ def check_clock(project: Project) -> float | None:
     return skew
 
 
+def check_conditional_writes(store: Store, settings: Settings, *, trust: bool) -> None:
+    """Serve only on a store proven to enforce conditional writes (``cas_probe``);
+    the hf backend keeps its documented best-effort claims, and the local one
+    enforces them itself."""
+    if store.kind != "s3":
+        return
+    target = f"s3 bucket {settings.bucket} at {public_endpoint(settings.endpoint) or 'AWS'}"
+    why = cas_probe.refusal(store, target, config.tcfs_home() / CAS_VERIFIED, trust=trust)
+    if why is not None:
+        raise MountError(why)
+
+
 def open_project(store: Store, settings: Settings) -> Project:
     # the mount answers the shell first and sends follow-up writes after
     project = Project(store, settings.agent, lease_ttl=settings.lease_ttl, after=AfterAnswer())
     project.waiting.sweep_s = settings.sweep
     return project
+
+
+def abort_dead_uploads(project: Project) -> None:
+    """Abort the artifact uploads this agent's previous daemon had under way
+    when it was killed (their parts stay stored, and billed, for good); an
+    agent has one mount, so none of them is still running."""
+    journal = project.artifacts.journal
+    try:
+        aborted = project.artifacts.store.abort_uploads(journal) if journal else 0
+    except TcfsError as exc:
+        log.warning("could not abort the uploads a killed mount left: %s", exc)
+        return
+    if aborted:
+        log.info("aborted %d upload(s) a killed mount of %s left", aborted, project.agent)
 
 
 def open_sessions(store: Store) -> SessionReader:
@@ -339,6 +367,7 @@ def serve(
     wake_timeout: float = 600.0,
     takeover: bool = False,
     heartbeat_s: float = HEARTBEAT_S,
+    trust_cas: bool = False,
     fuse_name: str = bindings.DEFAULT,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
@@ -351,13 +380,15 @@ def serve(
     workdir = os.getcwd()
     os.chdir("/")  # never keep a directory busy (or our own mountpoint)
     store = open_store(settings)
-    check_store(store, settings)
+    check_store(store)
+    check_conditional_writes(store, settings, trust=trust_cas)
     warning = best_effort_warning(type(store))
     if warning:
         log.warning("%s", warning)
     project = open_project(store, settings)
     skew = check_clock(project)
     how = claim_identity(project, mnt, takeover=takeover, heartbeat_s=heartbeat_s)
+    abort_dead_uploads(project)
     events = EventWriter(store, settings.agent)
     events.start()
     spool = config.runtime_dir() / "spool"
@@ -402,7 +433,7 @@ def serve(
             agent=settings.agent,
             backend=settings.backend,
             bucket=settings.bucket,
-            endpoint=settings.endpoint,
+            endpoint=public_endpoint(settings.endpoint),  # `tcfs status` shows it
             started_at=time.time(),
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,

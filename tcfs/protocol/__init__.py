@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from tcfs import names
+from tcfs.protocol import keys
 from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.agents import AgentRecord, Agents
 from tcfs.protocol.artifacts import Artifacts
@@ -78,7 +79,7 @@ class Project:
         )
         self.messages = Messages(store, agent, bells=self.bells)
         self.memory = Memory(store, agent)
-        self.artifacts = Artifacts(store)
+        self.artifacts = Artifacts(store, journal=keys.uploads_prefix(self.agent))
         self.waiting = Waiting(self.steps, self.bells)
         self.reservations = FileReservations(store, agent, lease_ttl=lease_ttl)
 

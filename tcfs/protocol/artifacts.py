@@ -22,8 +22,10 @@ def _scope(scope: str) -> str:
 
 
 class Artifacts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, journal: str | None = None) -> None:
         self.store = store
+        #: where uploads under way are recorded (``Store.put_file``)
+        self.journal = journal
 
     def scopes(self) -> list[str]:
         out = []
@@ -78,7 +80,7 @@ class Artifacts:
         return ObjectInfo(key=name, size=info.size, etag=info.etag, mtime=info.mtime)
 
     def upload(self, scope: str, name: str, fileobj: BinaryIO, size: int) -> str:
-        return self.store.put_file(self._key(scope, name), fileobj, size)
+        return self.store.put_file(self._key(scope, name), fileobj, size, journal=self.journal)
 
     def discard(self, scope: str, name: str, etag: str) -> None:
         """Remove the version ``etag`` of an artifact, if it is still that one."""

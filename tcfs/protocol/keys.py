@@ -18,6 +18,7 @@ STEPS_ROOT = "steps/"
 MEMORY_ROOT = "memory/"
 MESSAGES_ROOT = "messages/"
 ARTIFACTS_ROOT = "artifacts/"
+UPLOADS_ROOT = "_tcfs_uploads/"
 SESSIONS_ROOT = "sessions/"
 #: file reservations: one index object, compare-and-swapped (tcfs only)
 RESERVATIONS_INDEX = "reservations/_index.json"
@@ -134,6 +135,12 @@ def waiters_prefix(step: str) -> str:
 
 def waiter_key(step: str, agent: str) -> str:
     return f"{waiters_prefix(step)}{agent}.json"
+
+
+def uploads_prefix(agent: str) -> str:
+    """Where an agent's daemon records the multipart uploads it has under way
+    (a ``_`` root the CLI ignores), so its next mount aborts those a kill left."""
+    return f"{UPLOADS_ROOT}{agent}/"
 
 
 def artifact_key(scope: str, name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +36,14 @@ from tcfs.store.base import ObjectInfo, Store
 MAX_MESSAGE = 1 << 20
 CURSOR_GRACE_NS = 300 * 1_000_000_000  # the CLI's grace window
 SEEN_CAP = 1000  # the CLI's cap on remembered keys
+#: how late a message may land after its key's stamp (a retried PUT, skewed
+#: clocks): the watermark passes a read key this old to keep ``seen`` under the cap
+LATE_NS = 30 * 1_000_000_000
 HIDDEN_CAP = 5000
 _NAME_RE = re.compile(r"[0-9]{1,20}_[A-Za-z0-9_.-]{1,128}_[0-9a-f]{8}")
 BROADCAST_PREFIX = keys.mailbox_prefix(keys.BROADCAST)
 TS_WIDTH = 19  # digits of time.time_ns() until 2286: watermarks are padded to it
+RELIST_S = 2.0  # how often a reader lists a mailbox whole, for messages landing late
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +123,7 @@ def advance(
     # watermark past the messages still to come; such keys are kept in `seen`.
     latest = time.time_ns() + CURSOR_GRACE_NS
     stamps = [t for k in consumed if (t := keys.key_ts_ns(k, prefix)) is not None and t <= latest]
-    if not stamps:
-        return {"watermark": stream["watermark"], "seen": known[-SEEN_CAP:]}
-    horizon = max(stamps) - CURSOR_GRACE_NS
+    horizon = max(stamps, default=0) - CURSOR_GRACE_NS
     # Padded to the key width: an unpadded shorter number sorts above real keys.
     watermark = f"{prefix}{horizon:0{TS_WIDTH}d}" if horizon > 0 else None
     if stream["watermark"] and (watermark is None or watermark < stream["watermark"]):
@@ -128,7 +131,24 @@ def advance(
     if keep and watermark is not None and min(keep) <= watermark:
         watermark = stream["watermark"]  # an earlier message is still unread
     seen = [k for k in known if watermark is None or k > watermark]
-    return {"watermark": watermark, "seen": seen[-SEEN_CAP:]}
+    if len(seen) > SEEN_CAP:
+        watermark = _fold(seen, watermark, prefix, min(keep) if keep else None)
+        seen = [k for k in seen if watermark is None or k > watermark]
+    return {"watermark": watermark, "seen": seen}
+
+
+def _fold(seen: list[str], watermark: str | None, prefix: str, unread: str | None) -> str | None:
+    """The watermark raised past the oldest read keys so that ``seen`` fits the
+    CLI's cap, where that loses nothing: never to an unread key (``unread``, the
+    oldest) nor to a key younger than ``LATE_NS`` (a message stamped before it
+    may still land).  Where it cannot, ``seen`` stays longer than the cap: the
+    CLI would trim the oldest and deliver them again, or deliver one forever."""
+    latest = time.time_ns() - LATE_NS
+    for key in reversed(seen[: len(seen) - SEEN_CAP]):
+        ts = keys.key_ts_ns(key, prefix)
+        if (unread is None or key < unread) and ts is not None and ts <= latest:
+            return key
+    return watermark
 
 
 def _is_message_leaf(leaf: str) -> bool:
@@ -157,6 +177,70 @@ class _Pending:
     bodies: dict[str, bytes]  # messages already read with the look (a bell's hint)
 
 
+class _Listing:
+    """What one reader listed of a mailbox above the cursor's watermark, so
+    its next look lists only keys after the newest: a burst of thousands
+    within the grace window is not listed again on every read.  A message
+    that lands behind the newest (stamped before a key listed already) is
+    found by the listing from the watermark that comes every ``RELIST_S``,
+    or at once when a doorbell names it (``add``)."""
+
+    def __init__(self) -> None:
+        self.watermark: str | None = None  # the cursor's, at the last look
+        self.keys: list[str] = []  # listed, above that watermark, oldest first
+        self.full_at = -RELIST_S  # time.monotonic() of the last listing from the watermark
+        self._lock = threading.Lock()  # the readers of one mount share it
+
+    def start(self) -> tuple[str | None, bool]:
+        """Where the next listing starts, and whether that is the watermark.
+        An odd stamp (from the future, or not 19 digits) sorts above the mail
+        still to come: it is no place to start."""
+        with self._lock:
+            if time.monotonic() - self.full_at < RELIST_S:
+                latest = time.time_ns() + CURSOR_GRACE_NS
+                for key in reversed(self.keys):
+                    head = key.rsplit("/", 1)[-1].split("_", 1)[0]
+                    if len(head) == TS_WIDTH and head.isdigit() and int(head) <= latest:
+                        return key, False
+            return self.watermark, True
+
+    def update(
+        self, start: tuple[str | None, bool], got: list[str], watermark: str | None
+    ) -> list[str] | None:
+        """Take the listing from ``start``, made beside a read of the cursor
+        that found ``watermark``; the keys above it, or None when the cursor
+        went back past what was listed: list again from ``watermark``."""
+        after, full = start
+        with self._lock:
+            if full:
+                if after is not None and (watermark is None or after > watermark):
+                    return None
+                fresh, self.full_at = got, time.monotonic()
+            else:
+                if self.watermark is not None and (watermark is None or watermark < self.watermark):
+                    return None
+                fresh = sorted(set(self.keys).union(got))
+            return self._keep(fresh, watermark)
+
+    def relist(self, got: list[str], watermark: str | None) -> list[str]:
+        """A listing from ``watermark``."""
+        with self._lock:
+            self.full_at = time.monotonic()
+            return self._keep(got, watermark)
+
+    def add(self, key: str) -> list[str]:
+        """A key known to exist (a doorbell named it), listed or not."""
+        with self._lock:
+            if key not in self.keys and (self.watermark is None or key > self.watermark):
+                self.keys = sorted([*self.keys, key])
+            return self.keys
+
+    def _keep(self, keys: list[str], watermark: str | None) -> list[str]:
+        self.watermark = watermark
+        self.keys = [k for k in keys if watermark is None or k > watermark]
+        return self.keys
+
+
 class Messages:
     def __init__(self, store: Store, agent: str, *, bells: Doorbells | None = None) -> None:
         self.store = store
@@ -165,8 +249,8 @@ class Messages:
         self.direct_prefix = keys.mailbox_prefix(self.agent)
         #: what readers of this process hold for a delivery under way
         self.holds = Holds()
-        # the watermark each stream's last look saw: the next listing starts there
-        self._listed_after: dict[str, str | None] = {}
+        # each stream's listing (``_Listing``): the next one lists only what is new
+        self._listings: dict[str, _Listing] = {}
 
     # ----- sending -----
 
@@ -329,20 +413,24 @@ class Messages:
 
         The cursor's read, the listings and the GET of ``hint`` (a bell's
         newest message) travel together: each listing starts after the
-        watermark this reader saw last, which is never past the cursor's
-        (watermarks only grow); a cursor that went back is listed again.
+        newest key this reader listed, or (``_Listing``) after the watermark
+        it saw last, which is never past the cursor's (watermarks only grow);
+        a cursor that went back is listed again.
         ``broadcast=False`` leaves the broadcasts unlisted (and unconsumed).
         """
         ckey = keys.cursor_key(self.agent)
         together = self.store.round_trips
         prefixes = [self.direct_prefix] + ([BROADCAST_PREFIX] if broadcast else [])
-        after = {pfx: self._listed_after.get(pfx) for pfx in prefixes}
+        listings = {pfx: self._listings.setdefault(pfx, _Listing()) for pfx in prefixes}
+        after = {pfx: listings[pfx].start() for pfx in prefixes}
         if hint is not None and not any(
             hint.startswith(pfx) and _is_message_leaf(hint[len(pfx) :]) for pfx in prefixes
         ):
             hint = None  # a bell names only a message of a mailbox read here
         lists = {
-            pfx: parallel.start(functools.partial(self._leaves, pfx, after[pfx]), together=together)
+            pfx: parallel.start(
+                functools.partial(self._leaves, pfx, after[pfx][0]), together=together
+            )
             for pfx in prefixes
         }
         hinted = (
@@ -361,10 +449,14 @@ class Messages:
             if pfx not in lists:
                 continue
             wm = stream["watermark"]
-            start = after[pfx]
-            ok = start is None or (wm is not None and start <= wm)
-            listed[pfx] = lists[pfx].result() if ok else self._leaves(pfx, wm)
-            self._listed_after[pfx] = wm
+            got = listings[pfx].update(after[pfx], lists[pfx].result(), wm)
+            listed[pfx] = (
+                got if got is not None else listings[pfx].relist(self._leaves(pfx, wm), wm)
+            )
+        body = hinted.result() if hinted is not None else None
+        if hint is not None and body is not None:  # a bell named it: it is there
+            pfx = next(p for p in prefixes if hint.startswith(p))
+            listed[pfx] = listings[pfx].add(hint)
         d_new = unseen(listed[self.direct_prefix], direct)
         b_new = unseen(listed.get(BROADCAST_PREFIX, []), bcast)
         hidden, _ = self._hidden() if b_new else (set(), None)
@@ -372,7 +464,6 @@ class Messages:
         b_new = [k for k in b_new if k not in skip]
         cands = [(_order(k, self.direct_prefix), k) for k in d_new]
         cands += [(_order(k, BROADCAST_PREFIX), k) for k in b_new]
-        body = hinted.result() if hinted is not None else None
         return _Pending(
             ckey,
             doc,

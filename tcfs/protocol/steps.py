@@ -70,7 +70,7 @@ from tcfs.errors import (
 from tcfs.protocol import cas, keys, records
 from tcfs.protocol.after import AfterAnswer
 from tcfs.protocol.doorbells import Doorbells
-from tcfs.protocol.parallel import both
+from tcfs.protocol.parallel import both, start
 from tcfs.store.base import CommonPrefix, ObjectInfo, Store
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,8 @@ class StepStatus:
     epoch: int | None
     claim: Claim | None
     stale: bool = False  # a status record existed but was fenced off
+    #: when what decides the status was written (the record's times, else the claim's)
+    written: float | None = None
 
 
 def _parse_claim(step: str, body: bytes, etag: str) -> Claim:
@@ -236,17 +238,17 @@ class Steps:
                     log.debug("skipping step with a name tcfs does not accept: %r", sid)
         return out
 
-    def records(self, step: str) -> frozenset[str]:
-        """Which of the step's records (``keys.STEP_RECORDS``) exist: one LIST
-        instead of a GET each."""
+    def records(self, step: str) -> dict[str, float]:
+        """Which of the step's records (``keys.STEP_RECORDS``) exist, with when
+        each was written: one LIST instead of a GET each."""
         step = names.step_id(step)
-        return frozenset(
-            found[1]
+        return {
+            found[1]: e.mtime
             for e in self.store.list(keys.step_prefix(step), delimiter="/")
             if isinstance(e, ObjectInfo)
             and (found := keys.step_record_of(e.key)) is not None
             and found[1] in keys.STEP_RECORDS
-        )
+        }
 
     def read_claim(self, step: str) -> Claim:
         step = names.step_id(step)
@@ -331,9 +333,13 @@ class Steps:
             elif status not in STATUSES:
                 raise CorruptObject(f"{key}: unknown status {status!r}")
             else:
-                return StepStatus(step, status, records.field(doc, "agent", str, key), epoch, claim)
+                agent = records.field(doc, "agent", str, key)
+                times = [records.timestamp(doc.get(f)) for f in ("started_at", "completed_at")]
+                written = max((t for t in times if t is not None), default=None)
+                return StepStatus(step, status, agent, epoch, claim, written=written)
         if claim is not None:
-            return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale)
+            claimed = records.timestamp(claim.claimed_at)
+            return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale, claimed)
         return StepStatus(step, "pending", None, None, None, stale)
 
     def read_handoff(self, step: str) -> dict[str, Any]:
@@ -422,16 +428,20 @@ class Steps:
         step = names.step_id(step)
         if seen is not None and seen.step == step:
             return self._claim_existing(seen)
-        # The records left by earlier claims give the epoch, and say whether the
-        # step is complete already.  Then one conditional PUT decides.  The
+        # The records left by earlier claims say whether the step is complete
+        # already and may carry a newer epoch than the store's time gives.  They
+        # are read beside the conditional PUT that decides, not before it, so a
+        # claim costs one round trip: a complete step's claim is given back,
+        # and an epoch found too low is raised with one more (rare) PUT.  The
         # status write after it is what the CLI does too: a record left without
         # an epoch (the CLI's `complete --blocked` on an unclaimed step) is not
         # fenced, so it must be replaced.  A crash in between is the
         # crash-window rule's case (a claim without status).
-        status_rec, handoff_rec = self._history(step)
-        self._refuse_complete(step, status_rec, None)
+        together = self.store.round_trips
+        status_f = start(lambda: self._read_record(keys.status_key(step)), together=together)
+        handoff_f = start(lambda: self._read_record(keys.handoff_key(step)), together=together)
         for retry in (False, True):
-            doc = self._lease_doc(epoch=self._fresh_epoch(status_rec, handoff_rec))
+            doc = self._lease_doc(epoch=self._fresh_epoch())
             sent = self.ticks()
             try:
                 etag = self.store.put(keys.claim_key(step), records.encode(doc), if_none_match=True)
@@ -446,8 +456,28 @@ class Steps:
                         holder=holder,
                     ) from None
                 return self._claim_existing(current)
+            try:
+                status_rec, handoff_rec = status_f.result(), handoff_f.result()
+                self._refuse_complete(step, status_rec, None)
+                newest = max(
+                    (e for r in (status_rec, handoff_rec) if (e := _epoch_of(r)) is not None),
+                    default=0,
+                )
+                if newest >= doc["epoch"]:  # an earlier holder's clock ran ahead
+                    doc["epoch"] = newest + 1
+                    etag = self.store.put(keys.claim_key(step), records.encode(doc), if_match=etag)
+            except BaseException:
+                self._withdraw(step, etag)
+                raise
             return self._new_claim(step, doc, etag, sent, status_rec, handoff_rec)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _withdraw(self, step: str, etag: str) -> None:
+        """Delete a claim just made that must not stand (the step was complete)."""
+        try:
+            self.store.delete(keys.claim_key(step), if_match=etag)
+        except TcfsError as exc:
+            log.warning("could not withdraw the claim of %s; it lapses unrenewed: %s", step, exc)
 
     def _new_claim(
         self,

@@ -18,6 +18,7 @@ from tcfs.protocol import keys, records
 from tcfs.protocol.agents import Agents
 from tcfs.protocol.events import Event, read_all, verify
 from tcfs.protocol.sessions import SessionReader
+from tcfs.replay.conversation import Entry, normalize
 from tcfs.store.base import ObjectInfo, Store
 
 _TS = re.compile(rb'"timestamp"\s*:\s*(?:"([^"]{10,40})"|([0-9]{10,13})[,}])')
@@ -77,6 +78,7 @@ class Session:
 class Transcript:
     lines: list[str]
     ts: list[float | None]
+    conversation: list[Entry] = field(default_factory=list)
 
 
 @dataclass
@@ -119,9 +121,9 @@ def _line_ts(line: bytes) -> float | None:
 def transcript(
     reader: SessionReader, harness: str, session_id: str, start_line: int = 0
 ) -> Transcript:
-    """A session's lines from ``start_line`` on, each with its time: the
+    """A session's lines from ``start_line`` on, each with its time (the
     line's own ``timestamp`` where it has one, else the time its part was
-    uploaded."""
+    uploaded), and the conversation they hold."""
     parts = reader.parts(harness, session_id)
     mtimes = _part_mtimes(reader.store, harness, session_id)
     lines: list[str] = []
@@ -134,7 +136,7 @@ def transcript(
                 lines.append(raw.decode("utf-8", errors="replace"))
                 stamps.append(_line_ts(raw) or mtimes.get(part.key))
             index += 1
-    return Transcript(lines, stamps)
+    return Transcript(lines, stamps, normalize(harness, lines, start_line))
 
 
 def _part_mtimes(store: Store, harness: str, session_id: str) -> dict[str, float]:

@@ -34,20 +34,23 @@ def _blob(element_id: str, data: bytes) -> str:
     return f'<script type="application/x-tcfs-gz" id="{element_id}">{b64}</script>\n'
 
 
-def transcript_bytes(t: Transcript) -> bytes:
-    """A JSON header line with each line's time (ms after ``base``), then the
-    lines as they are in the bucket."""
+def _header(t: Transcript) -> dict[str, object]:
+    """Each line's time (ms after ``base``) and the conversation's entries."""
     base = next((s for s in t.ts if s is not None), 0.0)
     stamps = [None if s is None else round((s - base) * 1000) for s in t.ts]
-    head = json.dumps({"base": base, "ts": stamps}, separators=(",", ":"))
+    return {"base": base, "ts": stamps, "conv": [e.to_json() for e in t.conversation]}
+
+
+def transcript_bytes(t: Transcript) -> bytes:
+    """A JSON header line (see ``_header``), then the lines as they are in
+    the bucket."""
+    head = json.dumps(_header(t), separators=(",", ":"), ensure_ascii=False)
     return (head + "\n" + "\n".join(t.lines)).encode("utf-8", errors="replace")
 
 
 def transcript_json(t: Transcript) -> dict[str, object]:
     """The same for ``--serve``'s ``/api/session`` answers."""
-    base = next((s for s in t.ts if s is not None), 0.0)
-    stamps = [None if s is None else round((s - base) * 1000) for s in t.ts]
-    return {"base": base, "ts": stamps, "lines": t.lines}
+    return {**_header(t), "lines": t.lines}
 
 
 def render(

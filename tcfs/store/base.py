@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from tcfs.errors import TemporaryFailure
 from tcfs.store.clock import StoreClock
@@ -41,6 +42,17 @@ def best_effort_warning(store: type[Store]) -> str | None:
         f"the {store.kind} backend has no conditional writes: claims are best effort "
         "(check, then write), so two agents can both win a claim"
     )
+
+
+def public_endpoint(endpoint: str | None) -> str | None:
+    """An endpoint URL without any user:password part, for logs, messages and records."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # ---------- the one retry policy ----------
@@ -176,13 +188,28 @@ class Store(ABC):
 
     # ----- helpers built on the core; backends may override for efficiency -----
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         """Upload ``size`` bytes from a binary file object (any size).
 
         Backends override this to stream or use multipart uploads; the default
-        reads the whole file, which is fine for small objects only.
+        reads the whole file, which is fine for small objects only.  A backend
+        whose upload can outlive a killed process (S3's multipart upload) records
+        it under the prefix ``journal`` while it runs, for ``abort_uploads``.
         """
         return self.put(key, fileobj.read(size))
+
+    def abort_uploads(self, journal: str) -> int:
+        """Abort the uploads recorded under ``journal`` by a process that died
+        mid-upload (see ``put_file``); how many.  Only the recording process's
+        successor may call it: an upload still under way would be aborted."""
+        return 0
+
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[str, ...]:
+        """Abort every incomplete upload of the project begun more than
+        ``older_than_s`` ago, whoever began it; the keys they were for."""
+        return ()
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = 8 << 20) -> int:
         """Download an object into a binary file object; returns bytes written."""

@@ -318,7 +318,9 @@ class HfStore(Store):
         )
         return self._etag_after_write(key)
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         path = check_key(key, self.project)
         # The uploader takes a path; stage the bytes in a private temporary file.
         fd, tmp = tempfile.mkstemp(prefix="tcfs-hf-")

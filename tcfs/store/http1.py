@@ -11,10 +11,12 @@ directly.  What it does not need it does not do: no redirects, no
 compression.
 
 Errors: ``ConnectFailed`` (no connection could be made; nothing was sent),
-``BadRequest`` (a header value with a line break; nothing was sent),
+``TlsFailed`` (the TLS handshake failed; nothing was sent), ``BadRequest`` (a
+header value with a line break; nothing was sent),
 ``TimeoutError`` (no answer within the read timeout), ``ConnectionError`` or
 ``BadAnswer`` (the connection broke or the answer could not be read: the
-request may have been carried out).
+request may have been carried out), ``AnswerTooLarge`` (the body is over the
+caller's ``limit``: what was read is dropped, never buffered without bound).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ MAX_LINE = 65536
 MAX_HEADERS = 200
 #: answers that carry no body whatever their headers say
 NO_BODY = {204, 304}
+#: the longest body read when the caller names no limit
+MAX_BODY = 64 << 20
 
 
 class ConnectFailed(OSError):
@@ -41,8 +45,22 @@ class ConnectTimeout(ConnectFailed, TimeoutError):
     """No connection within the connect timeout."""
 
 
+class TlsFailed(ConnectFailed):
+    """The TLS handshake failed (a certificate not trusted, a name that does not
+    match): the request was never sent, and sending it again will not help."""
+
+
 class BadAnswer(ConnectionError):
     """An answer that is not HTTP/1.1 as this client reads it."""
+
+
+class AnswerTooLarge(BadAnswer):
+    """An answer whose body is over the limit; ``announced`` when its
+    Content-Length said so and nothing of the body was read."""
+
+    def __init__(self, limit: int, *, announced: bool) -> None:
+        super().__init__(f"the answer's body is over {limit} bytes, the most this request reads")
+        self.limit, self.announced = limit, announced
 
 
 class BadRequest(ValueError):
@@ -63,8 +81,15 @@ class Connection:
         self.reusable = True
 
     def exchange(
-        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        limit: int = MAX_BODY,
     ) -> Answer:
+        """Send one request and read its whole answer, a body of at most ``limit`` bytes."""
         head = [f"{method} {target} HTTP/1.1"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         if any(c in line for line in head for c in "\r\n\0"):
@@ -83,14 +108,20 @@ class Connection:
         if method == "HEAD" or status in NO_BODY:
             return Answer(status, fields, b"")
         if "chunked" in fields.get("transfer-encoding", "").lower():
-            return Answer(status, fields, self._chunked())
+            return Answer(status, fields, self._chunked(limit))
         length = fields.get("content-length")
         if length is not None:
             if not length.strip().isdigit():
                 raise BadAnswer(f"bad Content-Length {length!r}")
+            if int(length) > limit:
+                self.reusable = False  # its body is still on the way
+                raise AnswerTooLarge(limit, announced=True)
             return Answer(status, fields, self._exactly(int(length)))
         self.reusable = False  # the body runs to the end of the connection
-        return Answer(status, fields, self._in.read())
+        content = self._in.read(limit + 1)
+        if len(content) > limit:
+            raise AnswerTooLarge(limit, announced=False)
+        return Answer(status, fields, content)
 
     def _line(self) -> bytes:
         line = self._in.readline(MAX_LINE + 1)
@@ -125,7 +156,7 @@ class Connection:
             raise ConnectionResetError(f"the answer ended after {len(data)} of {n} bytes")
         return data
 
-    def _chunked(self) -> bytes:
+    def _chunked(self, limit: int) -> bytes:
         out = bytearray()
         while True:
             size_field = self._line().split(b";", 1)[0].strip()
@@ -137,6 +168,9 @@ class Connection:
                 while self._line() not in (b"\r\n", b"\n"):
                     pass  # trailers
                 return bytes(out)
+            if len(out) + size > limit:
+                self.reusable = False
+                raise AnswerTooLarge(limit, announced=False)
             out += self._exactly(size)
             self._line()  # the CRLF after the chunk
 
@@ -191,7 +225,10 @@ class Pool:
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(self._read)
-        except (OSError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:
+            sock.close()
+            raise TlsFailed(exc.errno, f"TLS with {self.host}: {exc}") from exc
+        except OSError as exc:
             sock.close()
             raise ConnectFailed(
                 getattr(exc, "errno", None), f"TLS with {self.host}: {exc}"

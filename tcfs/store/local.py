@@ -6,14 +6,15 @@ an ``flock`` on one of a fixed set of lock files (striped by key hash, kept in
 ``<root>/.tcfs-locks``), checks its condition, writes a temporary file and
 renames it into place, so readers never see a torn object.
 
-An ETag is the version of the file that holds the object: its inode, mtime in
-nanoseconds and size, all from one ``stat``, so no read (let alone a hash) of
-the content is ever needed, and a ranged read reads only its range.  Every
-write is a new file renamed into place, stamped under the key's lock with an
-mtime above that of the file it replaces, so a key never shows one ETag for two
-versions, even when the filesystem reuses a freed inode within one tick of its
-coarse clock.  Objects written before this scheme (or by hand) have an ETag
-like any other file.
+An ETag names one content, whatever the filesystem's clock granularity and
+inode reuse: a small object's (up to ``DIGEST_MAX``: every record a
+compare-and-swap guards) is the MD5 of its bytes, like S3's, read with the
+``stat`` from one open file.  A larger one's is the version of the file that
+holds it (inode, mtime in nanoseconds, size), so stating an artifact reads
+none of it; every write is a new file renamed into place, stamped under the
+key's lock with an mtime above that of the file it replaces (a whole second
+above, where the filesystem keeps whole seconds), so a key never shows one
+ETag for two of its versions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import stat
@@ -47,11 +49,22 @@ if TYPE_CHECKING:
 LOCK_DIR = ".tcfs-locks"
 TMP_PREFIX = ".tcfs-tmp-"
 LOCK_STRIPES = 64
+#: writes that find their directory pruned under them try again this often
+DIR_RETRIES = 50
 
 
-def _etag(st: os.stat_result) -> str:
-    """The ETag of the file version ``st`` describes (see the module's docstring)."""
-    return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+#: objects up to this size have a digest of their content as ETag
+DIGEST_MAX = 256 << 10
+
+
+def _etag(fd: int, st: os.stat_result, body: bytes | None = None) -> str:
+    """The ETag of the version open as ``fd`` (see the module's docstring);
+    ``body`` is its whole content, when read already."""
+    if st.st_size > DIGEST_MAX:
+        return f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
+    if body is None:
+        body = _read_range(fd, st, None)
+    return f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
 
 
 def _stat_file(path: Path) -> os.stat_result | None:
@@ -61,6 +74,49 @@ def _stat_file(path: Path) -> os.stat_result | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _version(path: Path) -> tuple[os.stat_result, str] | None:
+    """The stat and ETag of the object's file, from one open file; None when
+    there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    try:
+        st = os.fstat(fd)
+        return (st, _etag(fd, st)) if stat.S_ISREG(st.st_mode) else None
+    finally:
+        os.close(fd)
+
+
+def _stamp_after(fd: int, current: os.stat_result | None) -> os.stat_result:
+    """Stamp the new file ``fd`` with an mtime above ``current``'s (the file it
+    replaces) and now; its stat.  A filesystem that keeps coarser times than
+    nanoseconds truncates the stamp: then it is raised by whole seconds."""
+    floor = current.st_mtime_ns if current else 0
+    mtime_ns, step = max(time.time_ns(), floor + 1), 1_000_000_000
+    for _ in range(3):
+        os.utime(fd, ns=(mtime_ns, mtime_ns))
+        st = os.fstat(fd)
+        if st.st_mtime_ns > floor:
+            break
+        mtime_ns, step = floor + step, step * 2
+    return st
+
+
+def _make_dirs(directory: Path) -> None:
+    """``mkdir -p`` beside a concurrent prune (``LocalStore._prune``), which
+    may remove a directory just made (``ENOENT`` for its child) or just found
+    (pathlib's ``exist_ok`` re-checks it after ``EEXIST``): the caller's
+    retry makes them again."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileNotFoundError:
+        pass
+    except FileExistsError:
+        if directory.exists() and not directory.is_dir():
+            raise  # a file in the way
 
 
 def _read_range(fd: int, st: os.stat_result, byte_range: tuple[int, int] | None) -> bytes:
@@ -131,17 +187,14 @@ class LocalStore(Store):
     ) -> str:
         """Write a new file and rename it over ``path`` (whose file is ``current``);
         its ETag.  Runs under the key's lock."""
-        # A later version always has a later mtime than the one it replaces.
-        mtime_ns = max(time.time_ns(), current.st_mtime_ns + 1 if current else 0)
-        for _ in range(3):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(DIR_RETRIES):
+            _make_dirs(path.parent)
             tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
             try:
-                with open(tmp, "wb") as f:
+                with open(tmp, "w+b") as f:
                     write(f)
                     f.flush()
-                    os.utime(f.fileno(), ns=(mtime_ns, mtime_ns))
-                    etag = _etag(os.fstat(f.fileno()))
+                    etag = _etag(f.fileno(), _stamp_after(f.fileno(), current))
             except FileNotFoundError:
                 # a concurrent delete pruned the directory; make it again
                 continue
@@ -154,15 +207,19 @@ class LocalStore(Store):
         raise StoreError(f"could not write {path.name}: its directory keeps vanishing")
 
     def _check(
-        self, key: str, current: os.stat_result | None, if_none_match: bool, if_match: str | None
+        self,
+        key: str,
+        current: tuple[os.stat_result, str] | None,
+        if_none_match: bool,
+        if_match: str | None,
     ) -> None:
         if if_none_match and current is not None:
             raise PreconditionFailed(f"{key} already exists")
         if if_match is not None:
             if current is None:
                 raise NotFound(f"no such key: {key}")
-            if _etag(current) != if_match:
-                raise PreconditionFailed(f"{key} changed (ETag {_etag(current)} != {if_match})")
+            if current[1] != if_match:
+                raise PreconditionFailed(f"{key} changed (ETag {current[1]} != {if_match})")
 
     # ----- the interface -----
 
@@ -176,20 +233,22 @@ class LocalStore(Store):
                 if not stat.S_ISREG(st.st_mode):
                     raise NotFound(f"no such key: {key}")
                 body = _read_range(fd, st, byte_range)
+                etag = _etag(fd, st, body if byte_range is None else None)
             finally:
                 os.close(fd)
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        return Blob(body=body, etag=_etag(st), size=st.st_size, mtime=st.st_mtime)
+        return Blob(body=body, etag=etag, size=st.st_size, mtime=st.st_mtime)
 
     def head(self, key: str) -> ObjectInfo:
         try:
-            st = _stat_file(self._path(key))
+            version = _version(self._path(key))
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        if st is None:
+        if version is None:
             raise NotFound(f"no such key: {key}")
-        return ObjectInfo(key=key, size=st.st_size, etag=_etag(st), mtime=st.st_mtime)
+        st, etag = version
+        return ObjectInfo(key=key, size=st.st_size, etag=etag, mtime=st.st_mtime)
 
     def put(
         self,
@@ -202,13 +261,17 @@ class LocalStore(Store):
         path = self._path(key)
         try:
             with self._locked(key):
-                current = _stat_file(path)
+                current = _version(path)
                 self._check(key, current, if_none_match, if_match)
-                return self._write_atomic(path, current, lambda f: f.write(body))
+                return self._write_atomic(
+                    path, current[0] if current else None, lambda f: f.write(body)
+                )
         except OSError as exc:
             raise _os_error(exc, key) from exc
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         path = self._path(key)
 
         def copy(f: BinaryIO) -> None:
@@ -239,7 +302,7 @@ class LocalStore(Store):
         try:
             with self._locked(key):
                 if if_match is not None:
-                    self._check(key, _stat_file(path), False, if_match)
+                    self._check(key, _version(path), False, if_match)
                 try:
                     path.unlink()
                 except (FileNotFoundError, IsADirectoryError):
@@ -312,11 +375,11 @@ class LocalStore(Store):
                     continue
                 if start_after is not None and key <= start_after:
                     continue
-                try:
-                    st = (directory / name).stat()
-                except FileNotFoundError:
+                version = _version(directory / name)
+                if version is None:
                     continue
-                yield ObjectInfo(key=key, size=st.st_size, etag=_etag(st), mtime=st.st_mtime)
+                st, etag = version
+                yield ObjectInfo(key=key, size=st.st_size, etag=etag, mtime=st.st_mtime)
 
     def _has_files(self, directory: Path) -> bool:
         for _root, _dirs, files in os.walk(directory):

@@ -14,13 +14,14 @@ CPU); ``TCFS_S3_CLIENT_ONLY=1`` sends everything through the botocore client.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import urlsplit, urlunsplit
 
 from tcfs.errors import ConfigError, NotFound, PreconditionFailed, StaleRead, TcfsError
 from tcfs.store.base import (
@@ -32,6 +33,7 @@ from tcfs.store.base import (
     RetryPolicy,
     Store,
     call_with_retry,
+    public_endpoint,
 )
 from tcfs.store.s3_errors import NoSuchBucket, NotModified, RangeNotSatisfiable, translate
 from tcfs.store.s3_wire import Declined, Wire
@@ -64,17 +66,6 @@ def _send_small_bodies_at_once(params: dict[str, Any], **_: Any) -> None:
         size = determine_content_length(params.get("body"))
         if size is not None and size <= SEND_AT_ONCE:
             del headers["Expect"]
-
-
-def _public_endpoint(endpoint: str | None) -> str | None:
-    """The endpoint without any user:password part, for logs and ``describe``."""
-    if not endpoint:
-        return None
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _server_start_after(start_after: str | None) -> str | None:
@@ -168,6 +159,7 @@ class S3Store(Store):
                 Wire.for_client(
                     self._client,
                     session,
+                    bucket=bucket,
                     path_style=self.path_style,
                     max_body=SEND_AT_ONCE,
                     connect_timeout=CONNECT_TIMEOUT,
@@ -441,14 +433,21 @@ class S3Store(Store):
                 return
             raise
 
-    def put_file(self, key: str, fileobj: BinaryIO, size: int) -> str:
+    def put_file(
+        self, key: str, fileobj: BinaryIO, size: int, *, journal: str | None = None
+    ) -> str:
         full = check_key(key, self.project)
         if size <= MULTIPART_THRESHOLD:
             data = fileobj.read(size)
             return self.put(key, data)
         upload = self._call("create_multipart_upload", Bucket=self.bucket, Key=full)
         upload_id = upload["UploadId"]
+        # A process killed mid-upload leaves the parts stored (and billed) for
+        # good: the record lets its successor abort them (``abort_uploads``).
+        record = f"{journal}{uuid.uuid4().hex}.json" if journal else None
         try:
+            if record:
+                self.put(record, json.dumps({"key": key, "upload_id": upload_id}).encode())
             parts = []
             number = 1
             left = size
@@ -482,7 +481,66 @@ class S3Store(Store):
             except TcfsError as exc:
                 log.warning("s3 put_file %s: could not abort upload: %s", key, exc)
             raise
+        finally:
+            if record:
+                self._forget(record)
         return str(done.get("ETag", ""))
+
+    def _forget(self, record: str) -> None:
+        try:
+            self.delete(record)
+        except TcfsError as exc:  # the next mount aborts an upload already gone: harmless
+            log.warning("s3: could not remove the upload record %s: %s", record, exc)
+
+    def abort_uploads(self, journal: str) -> int:
+        aborted = 0
+        for record in list(self.keys(journal)):
+            try:
+                doc = json.loads(self.get(record).body)
+                key, upload_id = str(doc["key"]), str(doc["upload_id"])
+            except NotFound:
+                continue
+            except (ValueError, KeyError, TypeError):
+                log.warning("s3: %s is not an upload record; removing it", record)
+                self._forget(record)
+                continue
+            try:
+                self._call(
+                    "abort_multipart_upload",
+                    Bucket=self.bucket,
+                    Key=check_key(key, self.project),
+                    UploadId=upload_id,
+                )
+                aborted += 1
+                log.info("s3: aborted the upload of %s a killed process left", key)
+            except NotFound:
+                pass  # completed or aborted already
+            self._forget(record)
+        return aborted
+
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[str, ...]:
+        cutoff = time.time() - older_than_s
+        aborted: list[str] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": f"{self.project}/"}
+        while True:
+            page = self._call("list_multipart_uploads", **kwargs)
+            for up in page.get("Uploads", []):
+                if up["Initiated"].timestamp() > cutoff:
+                    continue
+                try:
+                    self._call(
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=up["Key"],
+                        UploadId=up["UploadId"],
+                    )
+                except NotFound:
+                    continue
+                aborted.append(up["Key"][len(self.project) + 1 :])
+            if not page.get("IsTruncated"):
+                return tuple(aborted)
+            kwargs["KeyMarker"] = page.get("NextKeyMarker", "")
+            kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
     def get_file(self, key: str, fileobj: BinaryIO, *, chunk: int = PART_SIZE) -> int:
         """Stream an object with ranged GETs; ``StaleRead`` if it changes
@@ -533,7 +591,7 @@ class S3Store(Store):
         return len(self._prefix)
 
     def describe(self) -> str:
-        where = _public_endpoint(self.endpoint)
+        where = public_endpoint(self.endpoint)
         return f"s3:{self.bucket}/{self.project}" + (f" at {where}" if where else "")
 
     def close(self) -> None:

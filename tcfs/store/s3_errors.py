@@ -16,6 +16,7 @@ from botocore import exceptions as bex
 from tcfs.errors import (
     AccessDenied,
     BackendUnavailable,
+    NoCredentials,
     NotFound,
     PreconditionFailed,
     StoreError,
@@ -26,7 +27,14 @@ from tcfs.errors import (
 )
 from tcfs.store.http_status import HTTP_STATUS, NotModified, RangeNotSatisfiable
 
-__all__ = ["HTTP_STATUS", "NoSuchBucket", "NotModified", "RangeNotSatisfiable", "translate"]
+__all__ = [
+    "HTTP_STATUS",
+    "NoCredentials",
+    "NoSuchBucket",
+    "NotModified",
+    "RangeNotSatisfiable",
+    "translate",
+]
 
 
 class NoSuchBucket(NotFound):
@@ -143,9 +151,15 @@ def translate(
         else:
             out = StoreError(f"S3 {op}: invalid request parameters")
     elif isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
-        out = AccessDenied(
+        out = NoCredentials(
             "no S3 credentials found: set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
             "AWS_PROFILE, or another source of the standard AWS chain"
+        )
+    elif isinstance(exc, bex.SSLError):
+        # before the connection errors it is one of: retrying will not help
+        out = StoreError(
+            f"S3 {op}: TLS with the endpoint failed: {_shown(exc)} (a private CA's "
+            "certificate: set AWS_CA_BUNDLE to it)"
         )
     else:
         for exc_cls, cls in CONNECTION_ERRORS:

@@ -71,8 +71,8 @@ def test_macos_mount_table_finds_tcfs_mounts() -> None:
         "tcfs@macfuse0 on /Users/a/my mnt (macfuse, nodev, nosuid, mounted by a)\n"
         "map auto_home on /System/Volumes/Data/home (autofs, automounted, nobrowse)\n"
     )
-    assert registry.parse_bsd_mounts(text) == {
-        "/": "apfs",
-        "/Users/a/my mnt": registry.FSTYPE,
-        "/System/Volumes/Data/home": "autofs",
-    }
+    assert registry.parse_bsd_mounts(text) == [
+        registry.KernelMount("/", "apfs", None),
+        registry.KernelMount("/Users/a/my mnt", registry.FSTYPE, None),
+        registry.KernelMount("/System/Volumes/Data/home", "autofs", None),
+    ]

@@ -81,6 +81,33 @@ def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None
         detach(mnt, None)
 
 
+def test_a_password_in_the_endpoint_url_is_never_shown(  # type: ignore[no-untyped-def]
+    tmp_path: Path, tcfs_home: Path, moto_server, s3_bucket: str
+) -> None:
+    """``--endpoint http://user:password@host``: not in ``tcfs status`` (text
+    or JSON), the files the mount writes or its log, nor in a failed mount's error."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    s3 = f"--backend s3 --bucket {s3_bucket} --region us-east-1 --project proj --agent alice"
+    live = f"http://someone:hunter2@127.0.0.1:{moto_server.port}"
+    try:
+        r = sh(f"{TCFS} mount {mnt} {s3} --endpoint {live}", timeout=60)
+        assert r.returncode == 0, r.stderr
+        shown = [sh(f"{TCFS} status --json").stdout, sh(f"{TCFS} status").stdout]
+        rows = [row for row in json.loads(shown[0]) if row["mountpoint"] == str(mnt)]
+        assert rows[0]["endpoint"] == f"http://127.0.0.1:{moto_server.port}"
+        shown += [p.read_text() for p in tcfs_home.rglob("*.json")]  # its record, the probe's
+        assert sh(f"{TCFS} umount {mnt}").returncode == 0
+        shown += [p.read_text() for p in tcfs_home.rglob("*.log")]
+    finally:
+        detach(mnt, None)
+    dead = f"http://someone:hunter2@127.0.0.1:{free_port()}"
+    r = sh(f"{TCFS} mount {mnt} {s3} --endpoint {dead}", timeout=90)
+    assert r.returncode != 0 and "cannot reach" in r.stderr, r.stderr
+    shown += [r.stdout, r.stderr]
+    assert len(shown) >= 5 and not any("hunter2" in text for text in shown)
+
+
 def test_mount_from_a_directory_holding_a_tcfs_folder(tmp_path: Path, tcfs_home: Path) -> None:
     """A clone's parent directory holds ``tcfs/``: the daemon started in it
     still imports the package that is running, not that folder."""

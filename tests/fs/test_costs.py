@@ -171,8 +171,8 @@ CASES = [
         "echo me > steps/<id>/claim (wins)",
         nothing,
         lambda c, r: echo(c, f"steps/s-{r}/claim", b"me\n"),
-        # the lookup; the status and handoff together (the epoch they carry, and
-        # whether the step is complete); the claim
+        # the lookup; then the claim, with the status and handoff read beside it
+        # (whether the step is complete, and any newer epoch they carry)
         {"GET": 3, "PUT": 1},
         {"PUT": 1},  # the in_progress status
     ),

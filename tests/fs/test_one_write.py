@@ -168,6 +168,23 @@ def test_times_are_when_things_were_written(mount, backend: Backend) -> None:  #
     inbox = run(f"stat -c %Y {m.path}/inbox/{keys.message_name(message)}").stdout
     assert int(inbox) == 1614834367
 
+    # a step's status: when its record was written (a listing, a read, this mount's write)
+    backend.store.put(
+        keys.status_key("old"),
+        b'{"status": "blocked", "agent": "cli", "started_at": "2021-03-04T05:06:07+00:00"}',
+    )
+    run(f"cat {m.path}/steps/old/status")
+    time.sleep(0.3)  # past the 0.1 s the kernel keeps the attributes of the lookup
+    assert int(run(f"stat -c %Y {m.path}/steps/old/status").stdout) == 1614834367
+    run(f"echo alice > {m.path}/steps/now/claim; echo in_progress > {m.path}/steps/now/status")
+    time.sleep(0.3)
+    written = int(run(f"stat -c %Y {m.path}/steps/now/status").stdout)
+    assert int(before) <= written <= time.time() + 1
+    other = mount("bob")
+    listed = run(f"ls -l --time-style=+%s {other.path}/steps/now/").stdout
+    stamps = {line.split()[-1]: int(line.split()[-2]) for line in listed.splitlines()[1:]}
+    assert abs(stamps["status"] - written) <= 2, listed  # a claim shows its last renewal
+
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:

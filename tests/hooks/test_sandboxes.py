@@ -4,9 +4,11 @@ reaches the bucket."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -92,3 +94,66 @@ def test_codex_runs_commands_with_the_mount_as_a_writable_root(  # type: ignore[
     assert outputs, "the model never got the command's result"
     assert "plain-ok" in outputs[-1] and "bwrap" not in outputs[-1], outputs[-1]
     assert "alice" in sh(f"cat {m}/steps/api/claim").stdout
+
+
+@pytest.mark.harness
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None or shutil.which("socat") is None,
+    reason="Claude Code's sandbox needs bubblewrap and socat",
+)
+def test_claude_code_in_its_sandbox_with_the_mount_added_runs_commands(  # type: ignore[no-untyped-def]
+    tmp_path: Path, mount, request: pytest.FixtureRequest
+) -> None:
+    """Claude Code's own Bash sandbox (bubblewrap), ``--add-dir M``, after
+    ``tcfs hooks install``: a write outside the allowed paths is refused (the
+    sandbox is on) and a claim through M works."""
+    m = mount("alice").path
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    home = Path(tempfile.mkdtemp(prefix="tcfs-claude-home-", dir=Path.home()))
+    request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    outside = home / "outside-probe"
+    sandbox = {
+        "sandbox": {"enabled": True, "failIfUnavailable": True, "autoAllowBashIfSandboxed": True}
+    }
+    (project / ".claude" / "settings.local.json").write_text(json.dumps(sandbox))
+    run = RUNS["claude-code"]
+    command = (
+        f"touch {outside}; echo alice > {m}/steps/api/claim; cat {m}/steps/api/claim | tr a-z A-Z"
+    )
+    script = Script().on("SANDBOXED", ToolCall((run.shell_tool,), {run.command_arg: command}))
+    program = install("claude-code")
+    with FakeModel(script) as model:
+        env = program.env(
+            {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
+        )
+        inst = subprocess.run(
+            [sys.executable, "-m", "tcfs", "hooks", "install", "claude-code", "--mount", str(m)],
+            cwd=project,
+            env={**env, "TCFS_HOME": os.environ["TCFS_HOME"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert inst.returncode == 0, inst.stderr
+        proc = subprocess.run(
+            [*program.argv, "-p", "SANDBOXED", "--output-format", "json", "--add-dir", str(m)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        results = [
+            str(part.get("content"))
+            for r in model.answered(run.api)
+            for msg in r.body.get("messages", [])
+            if isinstance(msg.get("content"), list)
+            for part in msg["content"]
+            if part.get("type") == "tool_result"
+        ]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert results, "the model never got the command's result"
+    assert "Read-only file system" in results[-1] and not outside.exists()  # sandboxed
+    assert "AGENT: ALICE" in results[-1] and "bwrap" not in results[-1], results[-1]

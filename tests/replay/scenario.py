@@ -9,17 +9,30 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from tests.mirror.harnesses import ClaudeSession, claude_line
 
 
-def say(session: ClaudeSession, text: str) -> None:
-    """Append one user line to a Claude Code session, stamped now."""
-    line = json.loads(claude_line(session.sid, session.cwd, session.n * 2, text))
+def _append_now(session: ClaudeSession, line: dict[str, Any]) -> None:
     line["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     session.n += 1
     with open(session.path, "ab") as f:
         f.write(json.dumps(line).encode() + b"\n")
+
+
+def say(session: ClaudeSession, text: str) -> None:
+    """Append one user line to a Claude Code session, stamped now."""
+    _append_now(session, json.loads(claude_line(session.sid, session.cwd, session.n * 2, text)))
+
+
+def tool_call(session: ClaudeSession, tool: str, tool_input: dict[str, object]) -> None:
+    """Append one assistant line calling ``tool`` to a Claude Code session, stamped now."""
+    line = json.loads(claude_line(session.sid, session.cwd, session.n * 2 + 1))
+    line["message"]["content"] = [
+        {"type": "tool_use", "id": f"toolu_{session.n}", "name": tool, "input": tool_input}
+    ]
+    _append_now(session, line)
 
 
 def run_tcfs(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> str:

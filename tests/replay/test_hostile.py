@@ -17,7 +17,7 @@ from tcfs.protocol.events import EventWriter
 from tcfs.store.base import ObjectInfo
 from tcfs.store.local import LocalStore
 from tests.mirror.harnesses import ClaudeSession
-from tests.replay.scenario import mirror_once, replay_page, say
+from tests.replay.scenario import mirror_once, replay_page, say, tool_call
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -76,6 +76,7 @@ def test_hostile_content_is_shown_as_text(local, viewer, tmp_path: Path, tcfs_ho
     work.mkdir()
     session = ClaudeSession(config, work)
     say(session, f"transcript says {IMG}")
+    tool_call(session, f"Bash{SCRIPT}", {"command": f"echo '{SCRIPT}' {IMG}"})
     mirror_once(config, work, "bob", backend, dict(os.environ))
 
     page = replay_page(tmp_path / "r.html", backend, env=dict(os.environ))
@@ -89,7 +90,19 @@ def test_hostile_content_is_shown_as_text(local, viewer, tmp_path: Path, tcfs_ho
     v.click_row("ui.banner")
     v.page.wait_for_selector("#transcript .row.sel")
     assert any(IMG in line for line in v.transcript())
-    assert v.page.locator("#transcript img").count() == 0
+    # a tool call named and given markup: its name, input and raw line as text
+    call = v.page.locator("#transcript .role-tool_call").first
+    assert call.locator(".tool").inner_text() == f"Bash{SCRIPT}"
+    call.locator("summary").click()
+    assert SCRIPT in call.locator(".text").inner_text()
+    call.locator(".raw-btn").click()
+    assert (
+        IMG
+        in json.loads(call.locator(".raw").inner_text())["message"]["content"][0]["input"][
+            "command"
+        ]
+    )
+    assert v.page.locator("#transcript img, #transcript script").count() == 0
     assert "alert(2)" in v.detail() and v.page.locator("#detail img").count() == 0
     # the malformed batch is named, the rest is shown
     assert v.page.locator("#problems").is_visible()

@@ -197,6 +197,15 @@ def refuse(
     return hook, state
 
 
+def strip_conditions(req: Request) -> str:
+    """A hook for an endpoint that ignores conditional writes (Garage 2.0, older
+    SeaweedFS): forward each request without its ``If-None-Match`` and
+    ``If-Match`` (moto does not check signatures, so it still accepts them)."""
+    req.drop_header("If-None-Match")
+    req.drop_header("If-Match")
+    return "forward"
+
+
 class LoopbackProxy:
     def __init__(self, upstream_port: int, hook: Hook | None = None) -> None:
         self.upstream_port = upstream_port

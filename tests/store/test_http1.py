@@ -12,6 +12,7 @@ import pytest
 
 from tcfs.store.http1 import BadAnswer, ConnectFailed, Pool
 from tests.s3server import free_port
+from tests.store.listener import serve_in_threads
 
 #: one scripted answer: raw bytes to send once the request has arrived, or a
 #: function of the connection (for answers that close it)
@@ -29,18 +30,10 @@ class Server:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def _serve(self, conn: socket.socket) -> None:
+        self.connections += 1
         buf = b""
         with conn:
             while self.script:

@@ -16,7 +16,7 @@ import pytest
 
 from tcfs.errors import NotFound, PreconditionFailed
 from tcfs.store.base import ObjectInfo
-from tcfs.store.local import LocalStore
+from tcfs.store.local import DIGEST_MAX, LocalStore
 
 BIG = 1 << 30  # a sparse file: its size costs no disk
 
@@ -84,14 +84,21 @@ def test_a_hand_placed_object_works_with_conditional_writes(store: LocalStore) -
         store.head("steps/s1/claim.json")
 
 
-def test_rewriting_the_same_bytes_never_repeats_an_etag(store: LocalStore) -> None:
+def test_rewriting_a_key_never_repeats_an_etag_for_other_bytes(store: LocalStore) -> None:
     # Each write frees the previous inode, which the filesystem may hand out
-    # again at once, within one tick of its clock: the mtime stamp keeps them apart.
-    seen = [store.put("memory/a/b.json", b"same") for _ in range(300)]
+    # again at once, within one tick of its clock.  A small object's ETag is
+    # its content's digest (equal bytes share one, as on S3); a large one's
+    # file version is kept apart by the mtime stamp.
+    seen = [store.put("memory/a/b.json", b"v%04d" % i) for i in range(300)]
     assert len(set(seen)) == len(seen)
     assert store.head("memory/a/b.json").etag == seen[-1]
     with pytest.raises(PreconditionFailed):
-        store.put("memory/a/b.json", b"same", if_match=seen[-2])
+        store.put("memory/a/b.json", b"v0299", if_match=seen[-2])
+    assert store.put("memory/a/b.json", b"v0299") == seen[-1]
+    big = bytes(DIGEST_MAX + 1)
+    versions = [store.put("artifacts/a/big.bin", big) for _ in range(30)]
+    assert len(set(versions)) == len(versions)
+    assert store.head("artifacts/a/big.bin").etag == versions[-1]
 
 
 def test_etags_agree_across_processes(store: LocalStore, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +42,15 @@ class StepDir(WritableDir):
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
         present = await ctx.run(ctx.project.steps.records, self.step)
-        out = [Stat(Claim((*self.path, "claim")), None)] if "claim" in present else []
+        claim = present.get("claim")
+        out = [Stat(Claim((*self.path, "claim")), None, claim)] if claim is not None else []
         if "handoff" in present:
-            out.append(Stat(Handoff((*self.path, "handoff")), None))
-        out.append(Stat(Status((*self.path, "status")), 0))
+            out.append(Stat(Handoff((*self.path, "handoff")), None, present["handoff"]))
+        status = Status((*self.path, "status"))
+        written = present.get("status", claim)
+        if written is not None:
+            ctx.written_at.note(status.path, written)
+        out.append(Stat(status, 0, written))
         return out
 
 
@@ -97,14 +103,22 @@ class Status(StepFile, TextFile, Computed):
     limit = MAX_STATUS
     what = "a status"
 
+    async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
+        # free, as a computed file's: the time is the last this mount learned
+        return Stat(self, 0, ctx.written_at.get(self.path))
+
     async def render(self, ctx: FsContext) -> bytes:
-        return ((await ctx.run(ctx.project.steps.status, self.step)).status + "\n").encode()
+        st = await ctx.run(ctx.project.steps.status, self.step)
+        if st.written is not None:
+            ctx.written_at.note(self.path, st.written)
+        return (st.status + "\n").encode()
 
     async def commit(self, ctx: FsContext, text: str) -> h.Announce | None:
         word = text.strip()
         if not word:
             return None
         st = await ctx.write(ctx.project.steps.set_status, self.step, word)
+        ctx.written_at.note(self.path, time.time())
         return lambda: ctx.events.emit("status", self.step, epoch=st.epoch, status=st.status)
 
 

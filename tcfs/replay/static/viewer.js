@@ -21,7 +21,7 @@ const S = {
   data: null, events: [], shown: [], agents: [], sessions: [], laneOf: new Map(),
   bars: [], t0: 0, t1: 1, v0: 0, v1: 1, viewSet: false, T: Infinity, selected: null,
   transcript: null, tIndex: -1, tSel: -1, tHits: [], q: "", live: false, playing: null,
-  cache: new Map(),
+  cache: new Map(), conv0: 0, conv1: 0, rawOpen: new Set(), foldOpen: new Set(), runOpen: new Set(),
 };
 
 // ---------------------------------------------------------------- decoding
@@ -43,13 +43,13 @@ async function inlineBlob(id) {
   return el ? await gunzip(b64bytes(el.textContent)) : null;
 }
 
-// A transcript blob: one JSON header line {"ts": [...]} and the raw lines.
+// A transcript blob: one JSON header line {"ts": [...], "conv": [...]} and the raw lines.
 function parseTranscript(text) {
   const nl = text.indexOf("\n");
   const head = JSON.parse(nl < 0 ? text : text.slice(0, nl));
   const body = nl < 0 ? "" : text.slice(nl + 1);
   const lines = body === "" ? [] : body.split("\n");
-  return { lines, ts: head.ts, base: head.base || 0 };
+  return { lines, ts: head.ts, base: head.base || 0, conv: head.conv || [] };
 }
 
 async function loadSession(n) {
@@ -60,8 +60,9 @@ async function loadSession(n) {
     t = await r.json();
   } else {
     const text = await inlineBlob(`tcfs-s-${n}`);
-    t = text === null ? { lines: [], ts: [] } : parseTranscript(text);
+    t = text === null ? { lines: [], ts: [], conv: [] } : parseTranscript(text);
   }
+  t.conv = t.conv || [];
   t.lower = null;
   S.cache.set(n, t);
   return t;
@@ -349,16 +350,132 @@ function renderList(keepEnd) {
   });
 }
 
+// The transcript as a conversation: the entries the page was built with
+// (conversation.py: one or more per line), CONV_WINDOW at a time around the
+// line in view, so a transcript of 100,000 lines costs a few hundred nodes.
+// Tool calls and results are folded; each entry's raw line is a click away.
+const CONV_WINDOW = 300, FOLDED = { tool_call: 1, tool_result: 1 }, RUN_MIN = 3;
+const SPEAKER = {
+  user: "user", assistant: "assistant", tool_call: "tool call", tool_result: "tool result",
+  system: "system", other: "",
+};
+
+function el(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text != null) n.textContent = text;
+  return n;
+}
+
+function convEntry(t, k, hits) {
+  const e = t.conv[k];
+  const r = el("div", `row msg role-${SPEAKER[e.role] !== undefined ? e.role : "other"}`);
+  if (e.i === S.tSel) r.classList.add("sel");
+  if (hits.has(e.i)) r.classList.add("hit");
+  r.dataset.i = e.i; r.dataset.k = k;
+  const who = el("div", "who");
+  who.append(el("span", "speaker", e.role === "other" ? e.text || "line" : SPEAKER[e.role] || e.role));
+  if (e.tool) who.append(el("span", "tool", e.tool));
+  who.append(el("button", "raw-btn", S.rawOpen.has(k) ? "hide raw" : "raw"));
+  r.append(who);
+  if (FOLDED[e.role]) {
+    const d = el("details", "fold");
+    d.open = S.foldOpen.has(k);
+    const first = e.text.split("\n", 1)[0];
+    d.append(el("summary", null, first.length > 160 ? first.slice(0, 160) + "…" : first || "(empty)"));
+    d.append(el("div", "text", e.text));
+    r.append(d);
+  } else if (e.role !== "other") {
+    r.append(el("div", "text", e.text));
+  }
+  if (S.rawOpen.has(k)) r.append(el("pre", "raw", t.lines[e.i] ?? ""));
+  return r;
+}
+
+// Bookkeeping lines (role "other") in a row are one line until opened.
+function otherRun(t, k) {
+  let end = k;
+  while (end < S.conv1 && t.conv[end].role === "other") end++;
+  return end;
+}
+
+function runHolds(t, k, end, hits) {
+  for (let j = k; j < end; j++) if (t.conv[j].i === S.tSel || hits.has(t.conv[j].i)) return true;
+  return false;
+}
+
+function runRow(t, k, end) {
+  const kinds = [...new Set(t.conv.slice(k, end).map((e) => e.text))];
+  const text = `${end - k} other lines: ${kinds.slice(0, 6).join(", ")}${kinds.length > 6 ? ", …" : ""}`;
+  const r = el("div", "row msg role-other run");
+  r.dataset.i = t.conv[k].i; r.dataset.k = k; r.dataset.run = k;
+  r.append(el("div", "who", "⋯ " + text));
+  return r;
+}
+
+// The first entry at or after line i.
+function entryAt(t, i) {
+  let lo = 0, hi = t.conv.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (t.conv[m].i < i) lo = m + 1; else hi = m; }
+  return Math.min(lo, Math.max(0, t.conv.length - 1));
+}
+
+function windowAround(t, k) {
+  S.conv0 = Math.max(0, k - CONV_WINDOW / 2);
+  S.conv1 = Math.min(t.conv.length, S.conv0 + CONV_WINDOW);
+}
+
 function renderTranscript() {
+  const t = S.transcript, box = $("transcript");
+  if (!t) { box.replaceChildren(); return; }
+  const hits = new Set(S.tHits), nodes = [];
+  S.conv1 = Math.min(Math.max(S.conv1, Math.min(S.conv0 + CONV_WINDOW, t.conv.length)), t.conv.length);
+  if (S.conv0 > 0) nodes.push(el("button", "more earlier", `${S.conv0} earlier entries`));
+  for (let k = S.conv0; k < S.conv1; k++) {
+    const end = otherRun(t, k);
+    if (end - k >= RUN_MIN && !S.runOpen.has(k) && !runHolds(t, k, end, hits)) {
+      nodes.push(runRow(t, k, end)); k = end - 1;
+    } else nodes.push(convEntry(t, k, hits));
+  }
+  if (S.conv1 < t.conv.length) nodes.push(el("button", "more later", `${t.conv.length - S.conv1} later entries`));
+  const top = box.scrollTop;
+  box.replaceChildren(...nodes);
+  box.scrollTop = top;
+}
+
+// Show line i's entry in the middle of the pane.
+function scrollToLine(i) {
   const t = S.transcript;
-  const hits = new Set(S.tHits);
-  renderVList($("transcript"), t ? t.lines.length : 0, (i) => {
-    const r = document.createElement("div");
-    r.className = "row" + (i === S.tSel ? " sel" : "") + (hits.has(i) ? " hit" : "");
-    const line = t.lines[i];
-    r.textContent = line.length > 600 ? line.slice(0, 600) + "…" : line;
-    return r;
-  });
+  if (!t || !t.conv.length) return;
+  const k = entryAt(t, i);
+  if (k < S.conv0 || k >= S.conv1) windowAround(t, k);
+  renderTranscript();
+  const r = $("transcript").querySelector(`.msg[data-k="${k}"]`);
+  if (r) r.scrollIntoView({ block: "center" });
+}
+
+function clickConversation(ev) {
+  const t = S.transcript, target = ev.target;
+  if (!t) return;
+  const more = target.closest("button.more");
+  if (more) {
+    const box = $("transcript"), h = box.scrollHeight;
+    if (more.classList.contains("earlier")) {
+      S.conv0 = Math.max(0, S.conv0 - CONV_WINDOW); renderTranscript();
+      box.scrollTop += box.scrollHeight - h;
+    } else { S.conv1 = Math.min(t.conv.length, S.conv1 + CONV_WINDOW); renderTranscript(); }
+    return;
+  }
+  const r = target.closest(".msg");
+  if (!r) return;
+  const k = Number(r.dataset.k);
+  if (r.dataset.run) { S.runOpen.add(k); renderTranscript(); return; }
+  if (target.closest(".raw-btn")) {
+    if (S.rawOpen.has(k)) S.rawOpen.delete(k); else S.rawOpen.add(k);
+    renderTranscript();
+  } else if (!target.closest("summary, .raw, details .text")) {
+    clickTranscriptLine(Number(r.dataset.i));
+  }
 }
 
 // ---------------------------------------------------------------- selection
@@ -387,6 +504,7 @@ function sessionFor(agent, ts) {
 
 async function showSession(n, ts) {
   const t = await loadSession(n);
+  if (S.transcript !== t) { S.rawOpen.clear(); S.foldOpen.clear(); S.runOpen.clear(); S.conv0 = S.conv1 = 0; $("transcript").scrollTop = 0; }
   S.transcript = t; S.tIndex = n; $("t-session").value = String(n);
   searchTranscript();
   S.tSel = -1;
@@ -397,10 +515,8 @@ async function showSession(n, ts) {
       if (v != null && (t.base + v / 1000) <= ts + 0.5) best = i;
     }
     S.tSel = best;
-    const box = $("transcript");
-    box.scrollTop = Math.max(0, best * ROW_H - box.clientHeight / 2);
-  }
-  renderTranscript();
+    scrollToLine(best);
+  } else renderTranscript();
 }
 
 async function openTranscriptAt(agent, ts) {
@@ -482,7 +598,7 @@ async function poll() {
         if (!t) continue;
         const more = await (await fetch(`api/session/${s.n}?from=${t.lines.length}`)).json();
         if (more.base !== t.base) for (let i = 0; i < more.ts.length; i++) if (more.ts[i] != null) more.ts[i] += (more.base - t.base) * 1000;
-        t.lines.push(...more.lines); t.ts.push(...more.ts); t.lower = null;
+        t.lines.push(...more.lines); t.ts.push(...more.ts); t.conv.push(...(more.conv || [])); t.lower = null;
         if (S.transcript === t) { searchTranscript(); renderTranscript(); }
       }
     }
@@ -540,11 +656,13 @@ function wire() {
     const r = ev.target.closest(".row");
     if (r) select(S.shown[Number(r.dataset.i)]);
   });
-  $("transcript").addEventListener("scroll", () => renderTranscript());
-  $("transcript").addEventListener("click", (ev) => {
-    const r = ev.target.closest(".row");
-    if (r) clickTranscriptLine(Number(r.dataset.i));
-  });
+  $("transcript").addEventListener("click", clickConversation);
+  $("transcript").addEventListener("toggle", (ev) => {
+    const r = ev.target.closest(".msg");
+    if (!r) return;
+    const k = Number(r.dataset.k);
+    if (ev.target.open) S.foldOpen.add(k); else S.foldOpen.delete(k);
+  }, true);
   let timer = null;
   $("search").addEventListener("input", () => {
     clearTimeout(timer);
@@ -553,8 +671,7 @@ function wire() {
   $("search").addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter" || !S.tHits.length) return;
     const next = S.tHits.find((i) => i > S.tSel) ?? S.tHits[0];
-    S.tSel = next; const box = $("transcript");
-    box.scrollTop = Math.max(0, next * ROW_H - box.clientHeight / 2); renderTranscript();
+    S.tSel = next; scrollToLine(next);
   });
   for (const id of ["f-agent", "f-step", "f-kind"]) $(id).addEventListener("change", applyFilters);
   $("scrub").addEventListener("input", () => setScrub(Number($("scrub").value)));
