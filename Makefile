@@ -12,7 +12,7 @@ CHECK_MARKS := not mount and not harness and not browser and not soak and not in
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
-.PHONY: setup check test test-harnesses test-harnesses-latest chromium npm demo dist bench bench-scale bench-rtt \
+.PHONY: setup check test test-mfusepy test-harnesses test-harnesses-latest chromium npm demo dist bench bench-scale bench-rtt \
 	bench-rtt-seaweedfs lint format clean
 
 # tcfs alone (what `make demo` needs): FUSE from apt, the package in $(VENV)
@@ -72,6 +72,15 @@ bench-rtt: setup  # round trips only: each command at +0 and +20 ms per request 
 bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in 2-5 ms (~7 min)
 	$(PY) -m bench --only rtt --backends s3 --s3-server seaweedfs \
 		--out bench/results/rtt-seaweedfs
+
+# the real-mount suites through the mfusepy binding (libfuse's high-level API, the one
+# macOS uses) instead of pyfuse3
+MFUSEPY_SUITES = tests/fs/test_mount.py tests/fs/test_killed_readers.py \
+	tests/fs/test_one_write.py tests/fs/test_tools.py tests/fs/test_reservations.py \
+	tests/fs/test_shutdown.py tests/fs/test_cli.py
+test-mfusepy: setup
+	TCFS_TEST_FUSE=mfusepy $(PY) -m pytest -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal \
+		$(MFUSEPY_SUITES) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -2,10 +2,12 @@
 
 A mount runs ``python -m tcfs mount MNT --foreground`` so its daemon is our
 child: its pid gives RSS and a target for the profiler, and the reaper stops it.
+``TCFS_BENCH_FUSE=mfusepy`` mounts through the mfusepy binding instead of pyfuse3.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,7 @@ class Mount:
         argv += self.backend.args()
         argv += ["--agent", self.agent, "--lease-ttl", f"{self.lease_ttl:g}"]
         argv += ["--wait-timeout", f"{self.wait_timeout:g}"]
+        argv += ["--fuse", os.environ.get("TCFS_BENCH_FUSE", "pyfuse3")]  # or mfusepy
         with open(self.log, "ab") as log:
             self.proc = self.reaper.spawn(
                 argv,

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ class MountRecord:
     mirror_pid: int | None = None
     #: seconds this machine's clock was ahead of the store's when it mounted
     clock_skew_s: float | None = None
+    #: the FUSE binding serving it (``tcfs mount --fuse``)
+    fuse: str | None = None
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MountRecord:
@@ -77,6 +80,7 @@ class MountRecord:
             log=text("log"),
             mirror_pid=None if mirror_pid is None else int(number("mirror_pid")),
             clock_skew_s=None if skew is None else number("clock_skew_s"),
+            fuse=text("fuse"),
         )
 
 
@@ -193,6 +197,8 @@ def parse_mountinfo(text: str) -> list[KernelMount]:
 
 
 def kernel_mounts() -> list[KernelMount]:
+    if sys.platform == "darwin":  # no /proc: mount(8)
+        return _bsd_mounts()
     try:
         return parse_mountinfo(Path("/proc/self/mountinfo").read_text())
     except OSError:
@@ -202,6 +208,32 @@ def kernel_mounts() -> list[KernelMount]:
 def mount_table() -> dict[str, str]:
     """mountpoint -> filesystem type, from /proc/self/mountinfo."""
     return {m.mountpoint: m.fstype for m in kernel_mounts()}
+
+
+def _bsd_mounts() -> list[KernelMount]:
+    try:
+        out = subprocess.run(
+            ["/sbin/mount"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return parse_bsd_mounts(out)
+
+
+def parse_bsd_mounts(text: str) -> list[KernelMount]:
+    """mount(8)'s lines on macOS (``tcfs@macfuse0 on /Users/a/mnt (macfuse, nodev,
+    ...)``) as a mount table; a mount whose source is tcfs's (``fsname=tcfs``)
+    is given tcfs's filesystem type, whatever FUSE implementation serves it."""
+    mounts = []
+    for line in text.splitlines():
+        source, sep, rest = line.partition(" on ")
+        mountpoint, paren, options = rest.rpartition(" (")
+        if not sep or not paren:
+            continue
+        fstype = options.split(",")[0].rstrip(")").strip()
+        tcfs = source.split("@")[0] == "tcfs"
+        mounts.append(KernelMount(mountpoint, FSTYPE if tcfs else fstype, None))
+    return mounts
 
 
 def is_mounted(mountpoint: str) -> bool:
@@ -241,6 +273,8 @@ def wait_gone(pid: int, timeout: float) -> bool:
 
 
 def unmount_cmd(mountpoint: str, *, lazy: bool) -> list[str]:
+    if sys.platform == "darwin":  # macFUSE: umount has no -l; -f detaches a busy mount
+        return ["umount", *(["-f"] if lazy else []), mountpoint]
     fm = shutil.which("fusermount3") or shutil.which("fusermount")
     if fm:
         return [fm, "-u", *(["-z"] if lazy else []), mountpoint]

@@ -16,6 +16,7 @@ from tcfs import config, registry
 from tcfs.commands.common import backend_options, lease_options, seconds_option, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
+from tcfs.fs import bindings
 from tcfs.spawn import tcfs_command
 from tcfs.store.base import best_effort_warning
 from tcfs.store.cas_probe import TRUST_ENV
@@ -119,6 +120,14 @@ def _warn_best_effort(s: Settings) -> None:
     "waits 1.5 of them after its last change",
 )
 @click.option(
+    "--fuse",
+    "fuse_name",
+    type=click.Choice(bindings.NAMES),
+    default=bindings.DEFAULT,
+    show_default=True,
+    help="the FUSE binding: pyfuse3 (Linux) or mfusepy (macOS with macFUSE; Linux too)",
+)
+@click.option(
     "--trust-store-cas",
     "trust_cas",
     is_flag=True,
@@ -133,6 +142,7 @@ def mount(
     foreground: bool,
     takeover: bool,
     heartbeat_s: float,
+    fuse_name: str,
     mirror: str | None,
     wake: str | None,
     wake_after: float,
@@ -184,6 +194,7 @@ def mount(
                 wake_timeout=wake_timeout,
                 takeover=takeover,
                 heartbeat_s=heartbeat_s,
+                fuse_name=fuse_name,
                 trust_cas=trust_cas,
             )
         except TcfsError as exc:
@@ -210,6 +221,7 @@ def mount(
     args += ["--heartbeat", f"{heartbeat_s:g}"]
     if trust_cas:
         args.append("--trust-store-cas")
+    args += ["--fuse", fuse_name]
     if wake:
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]
@@ -357,6 +369,7 @@ def status(as_json: bool, include_others: bool) -> None:
                 **_state_of(rec.mountpoint),
                 "clock_skew_s": rec.clock_skew_s,
                 "owner_uid": os.getuid(),
+                "fuse": rec.fuse,
             }
         )
     for mount in registry.tcfs_mounts():
@@ -389,7 +402,17 @@ def _unrecorded_row(mount: registry.KernelMount, ours: bool) -> dict[str, Any]:
         health = "no record here: a stale mount, or one made with another TCFS_HOME"
     else:
         health = f"another user's mount ({_user_name(mount.owner_uid)})"
-    unknown = ("project", "agent", "backend", "bucket", "endpoint", "pid", "started_at", "log")
+    unknown = (
+        "project",
+        "agent",
+        "backend",
+        "bucket",
+        "endpoint",
+        "pid",
+        "started_at",
+        "log",
+        "fuse",
+    )
     return {
         "mountpoint": mount.mountpoint,
         **dict.fromkeys(unknown),

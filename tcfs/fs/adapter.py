@@ -1,17 +1,11 @@
-"""The thin pyfuse3 adapter: converts types, and errors at one boundary.
+"""The thin pyfuse3 adapter: converts types; errors go through ``boundary``.
 
-Each handler calls the core and converts its answer.  ``_boundary`` is the one
-place a ``TcfsError`` becomes ``FUSEError(errno)``: logged at the error's level
-(a refused input at INFO, a failing store at WARNING or ERROR) with the path it
-was about, and kept with its reason for the mount's ``why`` file, since the
-shell shows the errno's one word only.  Any other exception is a bug or bad
-data we did not foresee: it is logged with its traceback and answered with
-``EIO``, and the mount stays up.
+Each handler calls the core and converts its answer.  ``_boundary`` turns what
+a handler raised into ``FUSEError`` with the errno ``boundary.errno_for`` picks.
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import inspect
 import logging
@@ -22,7 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import pyfuse3
 import trio
 
-from tcfs.errors import TcfsError
+from tcfs.fs.boundary import errno_for
 from tcfs.fs.core import Attr, FsCore, Opened
 
 log = logging.getLogger(__name__)
@@ -42,17 +36,15 @@ def _boundary(
             return await fn(ops, *args, **kwargs)
         except pyfuse3.FUSEError:
             raise
-        except TcfsError as exc:
-            try:
-                ops.refused(fn.__name__, exc, signature.bind(ops, *args, **kwargs).arguments)
-            except Exception:  # the caller gets its errno whatever happens here
-                log.exception("%s: could not record the refusal %r", fn.__name__, exc)
-            raise pyfuse3.FUSEError(exc.errno) from None
         except (trio.Cancelled, KeyboardInterrupt):
             raise
-        except Exception:
-            log.exception("%s failed unexpectedly", fn.__name__)
-            raise pyfuse3.FUSEError(errno.EIO) from None
+        except Exception as exc:
+            request = signature.bind(ops, *args, **kwargs).arguments
+            ctx = request.get("ctx")
+            pid = _pid(ctx) if isinstance(ctx, pyfuse3.RequestContext) else None
+            raise pyfuse3.FUSEError(
+                errno_for(ops.core, fn.__name__, exc, lambda: ops.path_of(request), pid)
+            ) from None
 
     return wrapper
 
@@ -98,22 +90,16 @@ class TcfsOperations(pyfuse3.Operations):
         super().__init__()
         self.core = core
 
-    def refused(self, op: str, exc: TcfsError, request: dict[str, Any]) -> None:
-        """Log a refusal with the path it was about, and keep it for ``why``."""
+    def path_of(self, request: dict[str, Any]) -> str:
+        """The path a request was about, for its refusal."""
         ino = request.get("inode", request.get("parent_inode"))
         name = request.get("name")
         fh = request.get("fh")
-        path = self.core.path_of(
+        return self.core.path_of(
             inode=ino if isinstance(ino, int) else None,
             name=_name(name) if isinstance(name, bytes) else None,
             fh=fh if isinstance(fh, int) else None,
         )
-        ctx = request.get("ctx")
-        pid = _pid(ctx) if isinstance(ctx, pyfuse3.RequestContext) else None
-        log.log(
-            exc.level, "%s %s: %s (%s)", op, path, exc, errno.errorcode.get(exc.errno, exc.errno)
-        )
-        self.core.ctx.refusals.add(op, path, exc, pid)
 
     @_boundary
     async def lookup(

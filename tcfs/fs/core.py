@@ -1,8 +1,9 @@
 """The filesystem core: every operation on inode numbers and plain values.
 
-Nothing here knows pyfuse3's types, so the core runs (and is tested) without a
-mount; ``adapter.py`` converts its answers to pyfuse3's and its ``TcfsError``s
-to ``FUSEError`` in one place.  The core keeps the generic bookkeeping only:
+Nothing here knows a FUSE binding's types, so the core runs (and is tested)
+without a mount; ``adapter.py`` converts its answers to pyfuse3's (and
+``adapter_mfusepy.py`` to mfusepy's), and ``boundary.py`` its ``TcfsError``s
+to errnos in one place.  The core keeps the generic bookkeeping only:
 inode numbers and lookup counts, open handles, directory snapshots, the
 kernel's cache lifetimes.  What a path *does* is its node's (``tree.py``
 names the class of every path, ``kinds/`` implements them).

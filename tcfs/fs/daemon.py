@@ -3,7 +3,7 @@
 ``serve`` runs in the foreground process: it checks everything that can be
 checked before mounting (``/dev/fuse``, the mountpoint, the store with one
 cheap request), claims the agent id (one agent, one mount: a second mount of
-it is refused, naming the first), mounts, and runs pyfuse3's loop next to
+it is refused, naming the first), mounts, and runs its FUSE binding's loop (``bindings``) next to
 the poller, the tailer, the heartbeat and the publisher of its state.
 SIGTERM, SIGINT and an external ``fusermount3 -u`` all end it cleanly: the
 mount is released, the agent id given back, the record removed, the
@@ -13,7 +13,6 @@ companion mirror stopped.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import importlib.util
 import logging
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from tcfs import config, registry
-from tcfs.fs import readahead
+from tcfs.fs import bindings, readahead
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
@@ -43,6 +42,7 @@ from tcfs.store.base import Store, best_effort_warning, public_endpoint
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tcfs.fs.bindings import Binding
     from tcfs.fs.calls import Calls
     from tcfs.fs.core import FsCore
 from tcfs.config import Settings
@@ -57,7 +57,6 @@ from tcfs.errors import (
 
 log = logging.getLogger(__name__)
 
-MAX_TASKS = 64
 MIRROR_STOP_S = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: stop signals that came while the main loop was not listening
@@ -81,7 +80,7 @@ class MountError(TcfsError):
 
 def preflight(mountpoint: str) -> str:
     """Check what can be checked without the store; returns the absolute path."""
-    if not os.path.exists("/dev/fuse"):
+    if sys.platform != "darwin" and not os.path.exists("/dev/fuse"):  # macFUSE: /dev/macfuse*
         raise MountError(
             "FUSE is not available: /dev/fuse is missing "
             "(install fuse3; in a container, pass --device /dev/fuse)"
@@ -283,35 +282,33 @@ async def _keep_alive(
             log.log(exc.level, "heartbeat: %s", exc)
 
 
-def _stop(core: FsCore) -> None:
-    """End pyfuse3's loop.  It waits for running handlers, so first end the
+def _stop(core: FsCore, fuse: Binding) -> None:
+    """End the binding's loop.  It waits for running handlers, so first end the
     readers blocked in ``wait`` or ``inbox/next`` (they get ``EINTR``)."""
-    import pyfuse3
-
     core.poller.shutdown()
-    pyfuse3.terminate()
+    fuse.stop()
 
 
-async def _watch_signals(core: FsCore) -> None:
+async def _watch_signals(core: FsCore, fuse: Binding) -> None:
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
         if _SIGNALLED:  # came before the receiver was in place
             log.info("received %s: unmounting", signal.Signals(_SIGNALLED[0]).name)
-            _stop(core)
+            _stop(core, fuse)
             return
         async for signum in signals:
             log.info("received %s: unmounting", signal.Signals(signum).name)
-            _stop(core)
+            _stop(core, fuse)
             return
 
 
-async def _watch_mount(core: FsCore, mnt: str) -> None:
+async def _watch_mount(core: FsCore, fuse: Binding, mnt: str) -> None:
     """Notice an unmount done from outside (``fusermount3 -u``, ``umount -l``),
     from the kernel's mount table: the daemon never looks at its own mountpoint."""
     while True:
         await trio.sleep(MOUNT_CHECK_S)
         if not await trio.to_thread.run_sync(registry.is_mounted, mnt):
             log.info("%s was unmounted from outside", mnt)
-            _stop(core)
+            _stop(core, fuse)
             return
 
 
@@ -328,10 +325,13 @@ async def _publish_state(core: FsCore, mnt: str) -> None:
 
 
 async def _run(
-    core: FsCore, project: Project, lease_ttl: float, mnt: str, events: EventWriter
+    core: FsCore,
+    fuse: Binding,
+    project: Project,
+    lease_ttl: float,
+    mnt: str,
+    events: EventWriter,
 ) -> None:
-    import pyfuse3
-
     def lost(problem: str) -> None:
         events.stop()
         core.ctx.refusals.stop(problem)
@@ -342,28 +342,18 @@ async def _run(
         nursery.start_soon(core.tailer.run)
         nursery.start_soon(_keep_alive, project, core.calls, lease_ttl, core.ctx.events, lost)
         nursery.start_soon(_publish_state, core, mnt)
-        nursery.start_soon(_watch_signals, core)
-        nursery.start_soon(_watch_mount, core, mnt)
+        nursery.start_soon(_watch_signals, core, fuse)
+        nursery.start_soon(_watch_mount, core, fuse, mnt)
         nursery.start_soon(
             functools.partial(trio.to_thread.run_sync, readahead.widen, mnt, abandon_on_cancel=True)
         )
-        await pyfuse3.main(min_tasks=4, max_tasks=MAX_TASKS)
+        await fuse.run(core, mnt)
         await core.publish_lingering()
         nursery.cancel_scope.cancel()
 
 
 def _stopping(signum: int, _frame: object) -> None:
     _SIGNALLED.append(signum)
-
-
-def _invalidate(ino: int) -> None:
-    import pyfuse3
-
-    try:
-        pyfuse3.invalidate_inode(ino, attr_only=True)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:  # the kernel forgot it already: nothing cached
-            raise
 
 
 def serve(
@@ -378,16 +368,15 @@ def serve(
     takeover: bool = False,
     heartbeat_s: float = HEARTBEAT_S,
     trust_cas: bool = False,
+    fuse_name: str = bindings.DEFAULT,
 ) -> None:
     """Mount and serve until unmounted or signalled (blocks)."""
-    import pyfuse3
-
-    from tcfs.fs.adapter import TcfsOperations
     from tcfs.fs.core import FsCore
     from tcfs.fs.readme import render
     from tcfs.store import open_store
 
     mnt = preflight(mountpoint)
+    fuse = bindings.binding(fuse_name, STOP_SIGNALS)
     workdir = os.getcwd()
     os.chdir("/")  # never keep a directory busy (or our own mountpoint)
     store = open_store(settings)
@@ -416,14 +405,12 @@ def serve(
             wait_timeout=settings.wait_timeout,
             lease_ttl=settings.lease_ttl,
         ),
-        invalidate=_invalidate,
+        invalidate=fuse.invalidator(),
         events=events,
     )
-    options = set(pyfuse3.default_options)
-    options |= {"fsname=tcfs", "subtype=tcfs"}
     try:
-        pyfuse3.init(TcfsOperations(core), mnt, options)
-    except RuntimeError as exc:
+        fuse.mount(core, mnt)
+    except (RuntimeError, ImportError, OSError) as exc:
         project.agents.release()
         raise MountError(f"cannot mount {mnt}: {exc}") from exc
     mirror_proc = start_mirror(settings, mirror, workdir) if mirror else None
@@ -451,6 +438,7 @@ def serve(
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,
             clock_skew_s=None if skew is None else round(skew, 1),
+            fuse=fuse.name,
         )
     )
     events.emit("agent-up", how=how)
@@ -469,11 +457,11 @@ def serve(
         signal.signal(sig, _stopping)
     clean = False
     try:
-        trio.run(_run, core, project, settings.lease_ttl, mnt, events)
+        trio.run(_run, core, fuse, project, settings.lease_ttl, mnt, events)
         clean = True
     finally:
         with contextlib.suppress(Exception):
-            pyfuse3.close(unmount=True)
+            fuse.close()
         stop_mirror(mirror_proc)
         if stop_wake is not None:
             stop_wake()

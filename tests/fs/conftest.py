@@ -62,6 +62,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, tcfs_home: Path) -> 
     store.close()
 
 
+#: the FUSE binding the mounts go through (make test-mfusepy sets mfusepy)
+TEST_FUSE = os.environ.get("TCFS_TEST_FUSE", "pyfuse3")
+
+
 @dataclass
 class Mount:
     path: Path
@@ -138,6 +142,8 @@ def mount(tmp_path: Path, backend: Backend) -> Iterator[Callable[..., Mount]]:
             str(lease_ttl),
             "--wait-timeout",
             str(wait_timeout),
+            "--fuse",
+            TEST_FUSE,
             *(extra or []),
         ]
         with open(log, "wb") as out:

@@ -20,6 +20,31 @@ pytestmark = pytest.mark.mount
 TCFS = f"{sys.executable} -m tcfs"
 
 
+@pytest.mark.parametrize("fuse", ["pyfuse3", "mfusepy"])
+def test_each_binding_mounts_serves_and_unmounts(
+    tmp_path: Path, tcfs_home: Path, fuse: str
+) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    bucket = tmp_path / "bucket"
+    try:
+        r = sh(f"{TCFS} mount {mnt} --bucket {bucket} --project proj --agent alice --fuse {fuse}")
+        assert r.returncode == 0, r.stderr
+        assert sh(f"echo hi > {mnt / 'memory/notes/greeting'}").returncode == 0
+        assert sh(f"cat {mnt / 'memory/notes/greeting'}").stdout == "hi\n"
+        assert (bucket / "proj").is_dir()
+        rows = json.loads(sh(f"{TCFS} status --json").stdout)
+        mine = [(row["fuse"], row["health"]) for row in rows if row["mountpoint"] == str(mnt)]
+        assert mine == [(fuse, "alive")]
+        r = sh(f"{TCFS} umount {mnt}")
+        assert r.returncode == 0, r.stderr
+        assert not os.path.ismount(mnt)
+        rows = json.loads(sh(f"{TCFS} status --json").stdout)
+        assert [row for row in rows if row["mountpoint"] == str(mnt)] == []
+    finally:
+        detach(mnt, None)
+
+
 def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None:
     mnt = tmp_path / "mnt"
     mnt.mkdir()
