@@ -77,7 +77,8 @@ bench-rtt-seaweedfs: setup  # the same on SeaweedFS, a server that answers in 2-
 # macOS uses) instead of pyfuse3
 MFUSEPY_SUITES = tests/fs/test_mount.py tests/fs/test_killed_readers.py \
 	tests/fs/test_one_write.py tests/fs/test_tools.py tests/fs/test_reservations.py \
-	tests/fs/test_shutdown.py tests/fs/test_cli.py
+	tests/fs/test_shutdown.py tests/fs/test_cli.py tests/fs/test_refusals.py \
+	tests/fs/test_round_trips.py
 test-mfusepy: setup
 	TCFS_TEST_FUSE=mfusepy $(PY) -m pytest -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal \
 		$(MFUSEPY_SUITES) $(PYTEST_ARGS)
