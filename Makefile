@@ -35,9 +35,10 @@ setup: $(VENV)/.installed
 chromium:  # the replay viewer's browser tests
 	@dpkg -s chromium >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium; }
 
-npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE)); bwrap for their sandboxes
+npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE)); bwrap and socat for their sandboxes
 	@command -v npm >/dev/null 2>&1 || { echo "installing nodejs npm"; $(APT_INSTALL) nodejs npm; }
 	@command -v bwrap >/dev/null 2>&1 || { echo "installing bubblewrap"; $(APT_INSTALL) bubblewrap; }
+	@command -v socat >/dev/null 2>&1 || { echo "installing socat"; $(APT_INSTALL) socat; }
 
 # lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: under 5 minutes on
 # 2 cores (4 min 42 s measured with other work running)
