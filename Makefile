@@ -12,7 +12,7 @@ CHECK_MARKS := not mount and not harness and not browser and not soak and not in
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq
 
-.PHONY: setup check test test-mfusepy test-harnesses test-harnesses-latest chromium npm demo dist bench bench-scale bench-rtt \
+.PHONY: setup tools check test test-mfusepy test-harnesses test-harnesses-latest chromium npm demo dist bench bench-scale bench-rtt \
 	bench-rtt-seaweedfs lint format clean
 
 # tcfs alone (what `make demo` needs): FUSE from apt, the package in $(VENV)
@@ -32,6 +32,9 @@ $(VENV)/.installed: $(VENV)/.core
 setup: $(VENV)/.installed
 	@echo "tcfs is installed in $(VENV): run $(VENV)/bin/tcfs, or '. $(VENV)/bin/activate' first"
 
+tools:  # what the ordinary-tools tests drive on a mount besides coreutils, tar, sed and vim
+	@command -v rsync >/dev/null 2>&1 || { echo "installing rsync"; $(APT_INSTALL) rsync; }
+
 chromium:  # the replay viewer's browser tests
 	@dpkg -s chromium >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium; }
 
@@ -46,7 +49,7 @@ check: lint
 	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal -m "$(CHECK_MARKS)" $(PYTEST_ARGS)
 
 # every test but the harness conformance suite: about 9 minutes on 2 cores (900 tests)
-test: setup chromium npm
+test: setup tools chromium npm
 	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 demo: $(VENV)/.core
@@ -80,7 +83,7 @@ MFUSEPY_SUITES = tests/fs/test_mount.py tests/fs/test_killed_readers.py \
 	tests/fs/test_one_write.py tests/fs/test_tools.py tests/fs/test_reservations.py \
 	tests/fs/test_shutdown.py tests/fs/test_cli.py tests/fs/test_refusals.py \
 	tests/fs/test_round_trips.py
-test-mfusepy: setup
+test-mfusepy: setup tools
 	TCFS_TEST_FUSE=mfusepy $(PY) -m pytest -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal \
 		$(MFUSEPY_SUITES) $(PYTEST_ARGS)
 
