@@ -43,8 +43,8 @@ npm:  # installs the real harness programs (cached in $(TCFS_HARNESS_CACHE)); bw
 	@command -v bwrap >/dev/null 2>&1 || { echo "installing bubblewrap"; $(APT_INSTALL) bubblewrap; }
 	@command -v socat >/dev/null 2>&1 || { echo "installing socat"; $(APT_INSTALL) socat; }
 
-# lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: under 5 minutes on
-# 2 cores (4 min 42 s measured with other work running)
+# lint and the tests that need no FUSE, npm, browser, soak or tracecraft CLI: about 3 minutes on
+# 2 cores (927 tests; 3 min 7 s measured with a moto suite running beside it)
 check: lint
 	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal -m "$(CHECK_MARKS)" $(PYTEST_ARGS)
 
