@@ -6,9 +6,11 @@ hooks need.  Never a blanket bypass.
 Each harness declares its grants as ``Change``s: a member of a JSON settings
 file (an array element or an object member), or a marked block of a text
 file (TOML).  ``apply`` makes them and records exactly what it added (and
-which files and containers it created) in tcfs's own state, so ``revoke``
-takes back exactly that and nothing of the user's: install then uninstall
-leaves every file as it was, byte for byte, or absent if it was absent.
+which containers it created) in tcfs's own state, so ``revoke`` takes back
+exactly that and nothing of the user's.  The files and folders an install
+created are recorded apart (``remember_created``) and removed once they hold
+nothing (``remove_created``): install then uninstall leaves every file as it
+was, byte for byte, or absent if it was absent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +62,11 @@ Record = dict[str, Any]
 
 @dataclass
 class _Made:
-    """What one apply added, as recorded: the change, and what it created."""
+    """What one apply added, as recorded: the change, and which containers."""
 
     change: Record
-    created_file: bool = False
     #: how many leading path parts already existed (the rest were created)
     existing_depth: int = 0
-    created_dirs: list[str] = field(default_factory=list)
 
 
 def _state_file() -> Path:
@@ -95,15 +95,6 @@ def _save(doc: dict[str, list[Record]]) -> None:
     tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     tmp.chmod(0o600)
     os.replace(tmp, path)
-
-
-def _missing_dirs(file: Path) -> list[str]:
-    out = []
-    d = file.parent
-    while not d.exists():
-        out.append(str(d))
-        d = d.parent
-    return out
 
 
 def _doc(c: Change) -> Record:
@@ -146,7 +137,6 @@ def _has(node: jsonedit.Node, c: JsonMember) -> bool:
 
 def _apply_json(c: JsonMember) -> _Made | None:
     path = Path(c.file)
-    dirs = _missing_dirs(path)
     original = hookfile.read(path)
     text = original if original is not None and original.strip() else "{}\n"
     node, depth = _find(text, path, c.path)
@@ -165,7 +155,7 @@ def _apply_json(c: JsonMember) -> _Made | None:
         leaf: JSONValue = [c.value] if c.key is None else {c.key: c.value}
         text = jsonedit.append(text, node, _nest(c.path[depth + 1 :], leaf), key=c.path[depth])
     hookfile.write(path, text)
-    return _Made(_doc(c), original is None, depth, dirs)
+    return _Made(_doc(c), depth)
 
 
 def _revoke_json(c: JsonMember, made: _Made) -> None:
@@ -192,20 +182,7 @@ def _revoke_json(c: JsonMember, made: _Made) -> None:
         parent, _ = _find(text, path, c.path[:keep])
         index = next(i for i, item in enumerate(parent.items) if item.key == c.path[keep])
         text = jsonedit.remove(text, parent, index)
-    _finish(path, text, made, empty=json.loads(text) == {})
-
-
-def _finish(path: Path, text: str, made: _Made, *, empty: bool) -> None:
-    """Write what is left, or remove the file (and folders) this grant created."""
-    if made.created_file and empty:
-        path.unlink(missing_ok=True)
-        for d in made.created_dirs:
-            try:
-                os.rmdir(d)
-            except OSError:
-                break
-    else:
-        hookfile.write(path, text)
+    hookfile.write(path, text)
 
 
 # ---------- text blocks ----------
@@ -213,20 +190,14 @@ def _finish(path: Path, text: str, made: _Made, *, empty: bool) -> None:
 
 def _apply_block(c: TextBlock) -> _Made | None:
     path = Path(c.file)
-    dirs = _missing_dirs(path)
-    existed = path.exists()
     conflict = re.compile(c.conflict, re.MULTILINE) if c.conflict else None
     if not markedblock.install(path, c.tag, c.content, conflict):
         return None
-    return _Made(_doc(c), not existed, 0, dirs)
+    return _Made(_doc(c))
 
 
-def _revoke_block(c: TextBlock, made: _Made) -> None:
-    path = Path(c.file)
-    if markedblock.body(path, c.tag) is None:
-        return
-    rest = markedblock.outside(path, c.tag)
-    _finish(path, rest, made, empty=rest == "")
+def _revoke_block(c: TextBlock) -> None:
+    markedblock.uninstall(Path(c.file), c.tag)
 
 
 # ---------- the record ----------
@@ -256,7 +227,7 @@ def _revoke(entry: Record) -> str:
     if isinstance(c, JsonMember):
         _revoke_json(c, made)
     else:
-        _revoke_block(c, made)
+        _revoke_block(c)
     return c.what
 
 
