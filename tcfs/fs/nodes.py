@@ -195,11 +195,16 @@ class Dir(Node):
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         return Stat(self)
 
-    async def entries(self, ctx: FsContext) -> list[Stat]:
-        """The listing: by default the fixed names the tree gives this directory."""
+    def listed_children(self) -> list[Node]:
+        """The listed children the tree's table names for this directory, in
+        table order."""
         from tcfs.fs import tree
 
-        return [Stat(c, 0 if c.is_dir else None) for c in tree.fixed_children(self) if c.listed]
+        return [c for c in tree.fixed_children(self) if c.listed]
+
+    async def entries(self, ctx: FsContext) -> list[Stat]:
+        """The listing: by default the fixed names the tree gives this directory."""
+        return [Stat(c, 0 if c.is_dir else None) for c in self.listed_children()]
 
     def child(self, name: str) -> Node | None:
         """The node ``name`` names here, or None (logged) for a name written by

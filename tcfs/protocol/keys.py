@@ -23,8 +23,6 @@ SESSIONS_ROOT = "sessions/"
 #: file reservations: one index object, compare-and-swapped (tcfs only)
 RESERVATIONS_INDEX = "reservations/_index.json"
 RECORD_SUFFIX = ".json"
-#: a step's records, by the name the mount shows them under
-STEP_RECORDS = ("claim", "status", "handoff")
 
 BROADCAST = "_broadcast"
 CURSOR_LEAF = "_cursor.json"
@@ -51,7 +49,7 @@ def step_prefix(step: str) -> str:
 
 
 def step_record_key(step: str, record: str) -> str:
-    """``record`` is one of ``STEP_RECORDS``."""
+    """``steps/<step>/<record>.json``: ``claim``, ``status``, ``handoff``, ..."""
     return f"{step_prefix(step)}{record}{RECORD_SUFFIX}"
 
 

@@ -239,15 +239,14 @@ class Steps:
         return out
 
     def records(self, step: str) -> dict[str, float]:
-        """Which of the step's records (``keys.STEP_RECORDS``) exist, with when
-        each was written: one LIST instead of a GET each."""
+        """Which records ``steps/<step>/<name>.json`` exist, by name, with when
+        each was written: one LIST instead of a GET each.  Every name found is
+        given; which of them a listing shows is the mount's table's choice."""
         step = names.step_id(step)
         return {
             found[1]: e.mtime
             for e in self.store.list(keys.step_prefix(step), delimiter="/")
-            if isinstance(e, ObjectInfo)
-            and (found := keys.step_record_of(e.key)) is not None
-            and found[1] in keys.STEP_RECORDS
+            if isinstance(e, ObjectInfo) and (found := keys.step_record_of(e.key)) is not None
         }
 
     def read_claim(self, step: str) -> Claim:

@@ -1,6 +1,6 @@
 """The walkthrough of ``docs/development.md`` ("Adding a path kind"), run:
-the class and its row of the table are all the core, the lookups and the errors
-need (the recipe's other files list the file and document it)."""
+the class and its row of the table are all the core, the lookups, the listing
+and the errors need (the recipe's other files document it)."""
 
 from __future__ import annotations
 
@@ -57,5 +57,18 @@ def test_a_new_kind_is_one_class_and_one_row(
         with pytest.raises(TcfsError) as exc:
             await core.lookup((await core.lookup(steps.ino, "s2")).ino, "log")
         assert exc.value.errno == errno.ENOENT  # no record: no file
+        # `ls steps/<id>/`: the file shows while its record exists, and not after
+        assert await listing(core, step.ino) == ["log", "status"]
+        assert await listing(core, (await core.lookup(steps.ino, "s2")).ino) == ["status"]
+        store.delete(keys.step_record_key("s1", "log"))
+        assert await listing(core, step.ino) == ["status"]
 
     trio.run(main)
+
+
+async def listing(core: FsCore, ino: int) -> list[str]:
+    fh = await core.opendir(ino)
+    try:
+        return sorted(st.node.name for st in await core.listdir(fh, 0))
+    finally:
+        await core.releasedir(fh)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from tcfs.errors import InvalidArgument
 from tcfs.fs import handles as h
-from tcfs.fs.nodes import Blocking, Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
+from tcfs.fs.nodes import (
+    Blocking,
+    Computed,
+    Node,
+    OpenMode,
+    Rendered,
+    Stat,
+    TextFile,
+    WritableDir,
+)
 from tcfs.fs.text import strip_newline
 from tcfs.protocol import events, records
 from tcfs.protocol.steps import Claim as ClaimRecord
@@ -41,17 +50,14 @@ class StepDir(WritableDir):
         return self.path[1]
 
     async def entries(self, ctx: FsContext) -> list[Stat]:
+        # one LIST of the step's records; each file the table gives a step
+        # says whether it shows (``StepFile.listing``)
         present = await ctx.run(ctx.project.steps.records, self.step)
-        claim = present.get("claim")
-        out = [Stat(Claim((*self.path, "claim")), None, claim)] if claim is not None else []
-        if "handoff" in present:
-            out.append(Stat(Handoff((*self.path, "handoff")), None, present["handoff"]))
-        status = Status((*self.path, "status"))
-        written = present.get("status", claim)
-        if written is not None:
-            ctx.written_at.note(status.path, written)
-        out.append(Stat(status, 0, written))
-        return out
+        return [
+            st
+            for child in self.listed_children()
+            if isinstance(child, StepFile) and (st := child.listing(ctx, present))
+        ]
 
 
 class StepFile:
@@ -63,6 +69,13 @@ class StepFile:
     @property
     def step(self) -> str:
         return self.path[1]
+
+    def listing(self, ctx: FsContext, present: Mapping[str, float]) -> Stat | None:
+        """This file in ``ls steps/<id>/``, given the step's records that exist
+        (name -> when written): by default, while its own record
+        ``steps/<id>/<name>.json`` exists (size unknown until looked up)."""
+        written = present.get(self.path[-1])
+        return None if written is None else Stat(cast(Node, self), None, written)
 
 
 class Claim(StepFile, Rendered):
@@ -106,6 +119,14 @@ class Status(StepFile, TextFile, Computed):
     async def stat(self, ctx: FsContext, *, keep: bool = False) -> Stat:
         # free, as a computed file's: the time is the last this mount learned
         return Stat(self, 0, ctx.written_at.get(self.path))
+
+    def listing(self, ctx: FsContext, present: Mapping[str, float]) -> Stat | None:
+        # every step has a status ("open" before anything is written); its
+        # time is the status record's, else the claim's
+        written = present.get("status", present.get("claim"))
+        if written is not None:
+            ctx.written_at.note(self.path, written)
+        return Stat(self, 0, written)
 
     async def render(self, ctx: FsContext) -> bytes:
         st = await ctx.run(ctx.project.steps.status, self.step)
