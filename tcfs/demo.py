@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tcfs import harnesses
 from tcfs.spawn import tcfs_command
 
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
@@ -118,7 +119,8 @@ def main() -> int:
         sh(f"echo complete > {w}/memory/design/status")
         sh(f"ls {o}/memory/design && cat {o}/memory/design/status")
 
-        say("A live transcript: the mirror copies a Claude Code session into sessions/")
+        claude = harnesses.get("claude-code")  # the demo writes a session in its format
+        say(f"A live transcript: the mirror copies a {claude.title} session into sessions/")
         session_id = str(uuid.uuid4())
         cwd = Path.cwd().resolve()
         enc = "".join(c if c.isalnum() else "-" for c in str(cwd))
@@ -141,7 +143,7 @@ def main() -> int:
                 "mirror",
                 "--follow",
                 "--harness",
-                "claude-code",
+                claude.name,
                 "--interval",
                 "0.5",
                 "--backend",
@@ -156,7 +158,7 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        target = o / "sessions" / "claude-code" / f"{session_id}.jsonl"
+        target = o / "sessions" / claude.name / f"{session_id}.jsonl"
         deadline = time.monotonic() + 20
         while not target.exists() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -6,10 +6,11 @@ import os
 
 import click
 
+from tcfs import harnesses
 from tcfs.hooks import hookfile, install
-from tcfs.hooks.harness import HOOKED, load
+from tcfs.hooks.harness import load
 
-ALL = sorted(HOOKED)
+ALL = harnesses.hooked()
 #: not a harness: the pre-commit guard of the git repository in the working directory
 GIT = "git"
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
+from tcfs import harnesses
 from tcfs.hooks import hookfile, markedblock
-from tcfs.hooks.instructions import FILES, target, text
+from tcfs.hooks.instructions import target, text
 
 TAG = "instructions"
 
 
 @click.command()
-@click.argument("harness", type=click.Choice(sorted(FILES)))
+@click.argument("harness", type=click.Choice(harnesses.names()))
 @click.option(
     "--mount", "mountpoint", default="/mnt/tc", show_default=True, help="the agent's mountpoint"
 )
@@ -32,7 +34,8 @@ def instructions(harness: str, mountpoint: str, put: bool, take: bool) -> None:
     `--install` it goes where HARNESS reads it: the project's CLAUDE.md,
     GEMINI.md or AGENTS.md, and for OpenClaw the AGENTS.md of its workspace.
     """
-    path = target(harness)
+    cwd = Path.cwd()
+    path = target(harness, cwd)
     try:
         if take:
             gone = markedblock.uninstall(path, TAG)
@@ -45,5 +48,5 @@ def instructions(harness: str, mountpoint: str, put: bool, take: bool) -> None:
             return
     except hookfile.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"tcfs: for {path if harness == 'openclaw' else FILES[harness]}", err=True)
+    click.echo(f"tcfs: for {path.name if path.parent == cwd else path}", err=True)
     click.echo(body, nl=False)

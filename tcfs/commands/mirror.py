@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from tcfs import harnesses
 from tcfs.commands.common import backend_options, settings_from
 
 
@@ -24,8 +25,7 @@ from tcfs.commands.common import backend_options, settings_from
     "--harness",
     default="auto",
     show_default=True,
-    help="claude-code, codex, gemini, hermes, opencode, openclaw, or auto "
-    "(every harness with a session for the cwd).",
+    help=f"{harnesses.listed('auto')} (every harness with a session for the cwd).",
 )
 @click.option("--session-id", default=None, help="Mirror this session (default: the active one).")
 @click.option(

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from tcfs import config, registry
+from tcfs import config, harnesses, registry
 from tcfs.commands.common import backend_options, lease_options, seconds_option, settings_from
 from tcfs.config import Settings
 from tcfs.errors import TcfsError
@@ -78,7 +78,8 @@ def _warn_best_effort(s: Settings) -> None:
     metavar="HARNESS",
     default=None,
     show_default="no mirror",
-    help="also run `tcfs mirror --follow --harness HARNESS` while mounted",
+    help="also run `tcfs mirror --follow --harness HARNESS` while mounted "
+    f"(HARNESS: {harnesses.listed()})",
 )
 @click.option(
     "--wake",

@@ -54,7 +54,6 @@ def access(settings: Path, mountpoint: str) -> list[Change]:
 
 HARNESS = Harness(
     name="claude-code",
-    title="Claude Code",
     project_file=".claude/settings.local.json",
     user_file=lambda: home_dir("CLAUDE_CONFIG_DIR", ".claude") / "settings.json",
     events=EVENTS,
@@ -63,4 +62,9 @@ HARNESS = Harness(
     access=access,
     headless="run `claude -p PROMPT` with no permission flags",
     matchers={"PreToolUse": EDIT_TOOLS},
+    shell_notes="""\
+- **Long waits**: your Bash tool stops a command after 2 minutes; wait in slices
+  with `timeout 100 cat {m}/steps/<id>/wait` and run it again until it prints
+  (a wait cut short takes nothing).
+""",
 )

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from tcfs.hooks import claude_code, hookfile, markedblock
 from tcfs.hooks.harness import home_dir
+from tcfs.hooks.instructions import SLICED_WAITS
 
 if TYPE_CHECKING:
     from tcfs.hooks.grants import Change
@@ -127,7 +128,6 @@ HARNESS = claude_code.HARNESS._replace(
     # PreToolUse without a matcher: every tool call asks, the guard finds the
     # files of a patch (apply_patch, or a shell command carrying one)
     matchers={},
-    title="Codex",
     project_file=".codex/hooks.json",
     user_file=lambda: home_dir("CODEX_HOME", ".codex") / "hooks.json",
     consent=_trust,
@@ -138,4 +138,5 @@ HARNESS = claude_code.HARNESS._replace(
     trust=trust,
     headless="run `codex exec -s workspace-write PROMPT`; its shell tool returns after 10 s, "
     "so the agent polls a long `wait` (`tcfs instructions codex` says how)",
+    shell_notes=SLICED_WAITS,
 )

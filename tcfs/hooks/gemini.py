@@ -44,7 +44,6 @@ def trust(project: Path) -> list[Change]:
 
 HARNESS = Harness(
     name="gemini",
-    title="Gemini CLI",
     project_file=".gemini/settings.json",
     user_file=lambda: home_dir("GEMINI_CLI_HOME", "") / ".gemini" / "settings.json",
     events=EVENTS,
@@ -54,4 +53,9 @@ HARNESS = Harness(
     notes="project hooks run only in a trusted folder",
     trust=trust,
     headless="run `gemini -p PROMPT --yolo` (headless, no shell tool is offered without it)",
+    shell_notes="""\
+- **Writing**: if your shell tool asks to confirm a `>` redirection, write through
+  `tee` instead: `echo me | tee {m}/steps/<id>/claim >/dev/null` (it fails the
+  same way, with "File exists", when another agent holds the step).
+""",
 )

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from tcfs import harnesses
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -39,8 +41,7 @@ JSONObject = dict[str, object]
 class Harness(NamedTuple):
     """A harness whose hooks can put text into a turn."""
 
-    name: str
-    title: str
+    name: str  # its record's name (``tcfs.harnesses``), which also gives its title
     project_file: str | None  # relative to the working directory; None: user scope only
     user_file: Callable[[], Path]
     events: Mapping[str, str]  # our event -> the harness's event name
@@ -72,6 +73,15 @@ class Harness(NamedTuple):
     #: the harness's event name -> the tool-name matcher of its handler's group
     #: (the edit event's file-editing tools)
     matchers: Mapping[str, str] = {}
+    #: what its agent must know about its shell tool (a time limit, a
+    #: confirmation), added to the instruction file's text; ``{m}``: the mountpoint
+    shell_notes: str = ""
+    #: where it reads its instruction file, if not in the project directory
+    instructions_dir: Callable[[], Path] | None = None
+
+    @property
+    def title(self) -> str:
+        return harnesses.get(self.name).title
 
     def config_path(self, *, user: bool, cwd: Path | None = None) -> Path:
         from pathlib import Path
@@ -86,21 +96,12 @@ class Harness(NamedTuple):
         return {"type": "command", "command": command, "timeout": self.timeout}
 
 
-#: harnesses with hooks that deliver into a turn: name -> module
-HOOKED = {
-    "claude-code": "tcfs.hooks.claude_code",
-    "codex": "tcfs.hooks.codex",
-    "gemini": "tcfs.hooks.gemini",
-    "hermes": "tcfs.hooks.hermes",
-    "openclaw": "tcfs.hooks.openclaw",
-    "opencode": "tcfs.hooks.opencode",
-}
-
-
 def load(name: str) -> Harness:
-    if name not in HOOKED:
+    """The hooks of the harness ``name`` (KeyError: none), its module imported only now."""
+    module = harnesses.get(name).hooks
+    if module is None:
         raise KeyError(name)
-    harness: Harness = importlib.import_module(HOOKED[name]).HARNESS
+    harness: Harness = importlib.import_module(module).HARNESS
     return harness
 
 

@@ -65,7 +65,6 @@ def _consent(config: Path, granted: bool) -> None:
 
 HARNESS = Harness(
     name="hermes",
-    title="Hermes",
     project_file=None,
     user_file=lambda: home_dir("HERMES_HOME", ".hermes") / "config.yaml",
     events=EVENTS,

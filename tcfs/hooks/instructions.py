@@ -3,27 +3,20 @@ mount, and to look at the inbox at the start and end of every task.  Every
 harness tcfs knows also gets its mail through hooks or a plugin; the text is
 for a harness run without them, and for agents that should know the paths.
 
-Which file each harness reads: Claude Code ``CLAUDE.md``, Gemini CLI
-``GEMINI.md``, every other harness here ``AGENTS.md`` (OpenClaw's in its
-workspace, not the project's).  Each harness also gets what holds for its
-own shell tool (``NOTES``): how long a command may block, how to write where
-a ``>`` needs confirmation.
+Which file each harness reads is its record's ``instructions``
+(``tcfs.harnesses``): Claude Code ``CLAUDE.md``, Gemini CLI ``GEMINI.md``,
+the others ``AGENTS.md``, in the project or where its hooks' ``instructions_dir``
+says (OpenClaw's workspace).  What holds for a harness's own shell tool (how
+long a command may block, how to write where a ``>`` needs confirmation) is
+its hooks' ``shell_notes``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tcfs.hooks.harness import home_dir
-
-FILES = {
-    "claude-code": "CLAUDE.md",
-    "gemini": "GEMINI.md",
-    "codex": "AGENTS.md",
-    "hermes": "AGENTS.md",
-    "openclaw": "AGENTS.md",
-    "opencode": "AGENTS.md",
-}
+from tcfs import harnesses
+from tcfs.hooks.harness import Harness, load
 
 TEXT = """\
 ## Coordinating with other agents (tcfs)
@@ -60,38 +53,28 @@ Everything is a plain file there; use ordinary shell commands.
 """
 
 
-#: a shell tool that returns "still running" after about 10 s
-_POLL = """\
+#: the shell-tool note of a harness whose tool returns "still running" after about 10 s
+SLICED_WAITS = """\
 - **Waiting longer than your shell tool does**: it returns after about 10 s while
   a command still runs, so wait in slices: `timeout 8 cat {m}/steps/<id>/wait`
   (or `inbox/next`) and run it again until it prints; a wait cut short takes
   nothing, so no message is lost.
 """
 
-NOTES = {
-    "claude-code": """\
-- **Long waits**: your Bash tool stops a command after 2 minutes; wait in slices
-  with `timeout 100 cat {m}/steps/<id>/wait` and run it again until it prints
-  (a wait cut short takes nothing).
-""",
-    "codex": _POLL,
-    "openclaw": _POLL,
-    "gemini": """\
-- **Writing**: if your shell tool asks to confirm a `>` redirection, write through
-  `tee` instead: `echo me | tee {m}/steps/<id>/claim >/dev/null` (it fails the
-  same way, with "File exists", when another agent holds the step).
-""",
-}
-
 
 def text(mount: str, harness: str | None = None) -> str:
-    notes = NOTES.get(harness or "", "")
+    hooks = _hooks(harness) if harness else None
+    notes = hooks.shell_notes if hooks else ""
     return TEXT.format(m=mount) + notes.format(m=mount)
 
 
 def target(harness: str, cwd: Path | None = None) -> Path:
-    """Where the harness reads its instructions: OpenClaw from its workspace
-    (``$OPENCLAW_STATE_DIR/workspace``), the others from the project."""
-    if harness == "openclaw":
-        return home_dir("OPENCLAW_STATE_DIR", ".openclaw") / "workspace" / FILES[harness]
-    return (cwd or Path.cwd()) / FILES[harness]
+    """Where the harness reads its instructions: in the project, unless its
+    hooks say where else (OpenClaw: its workspace)."""
+    hooks = _hooks(harness)
+    elsewhere = hooks.instructions_dir() if hooks and hooks.instructions_dir else None
+    return (elsewhere or cwd or Path.cwd()) / harnesses.get(harness).instructions
+
+
+def _hooks(harness: str) -> Harness | None:
+    return load(harness) if harnesses.get(harness).hooks else None

@@ -42,6 +42,7 @@ from pathlib import Path
 from tcfs.hooks import hookfile, jsonedit, pluginfile
 from tcfs.hooks.harness import Harness, JSONObject, claude_style, home_dir
 from tcfs.hooks.hookfile import SettingsError
+from tcfs.hooks.instructions import SLICED_WAITS
 
 PLUGIN_ID = "tcfs"
 #: our event -> the OpenClaw hook that makes the call
@@ -212,7 +213,6 @@ def _remove_companions(directory: Path) -> None:
 
 HARNESS = Harness(
     name="openclaw",
-    title="OpenClaw",
     project_file=None,
     user_file=plugin_file,
     events=EVENTS,
@@ -224,4 +224,6 @@ HARNESS = Harness(
     config="plugin",
     consent=_enable,
     plugin=_render,
+    shell_notes=SLICED_WAITS,
+    instructions_dir=lambda: state_dir() / "workspace",
 )

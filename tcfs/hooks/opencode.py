@@ -86,7 +86,6 @@ def access(plugin_file: Path, mountpoint: str) -> list[Change]:
 
 HARNESS = Harness(
     name="opencode",
-    title="OpenCode",
     project_file=".opencode/plugins/tcfs.js",
     user_file=lambda: home_dir("XDG_CONFIG_HOME", ".config") / "opencode" / "plugins" / "tcfs.js",
     events=EVENTS,

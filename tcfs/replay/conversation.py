@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tcfs import harnesses
+
 #: an entry's text is cut here; the whole of it is in the raw line
 TEXT_LIMIT = 4000
 
@@ -284,21 +286,23 @@ class _OpenCode:
 
 _Reader = Callable[[dict[str, Any]], Rows]
 
+#: a transcript format (a harness record's ``transcript``) -> the reader of one
+#: session, given all its lines
+FORMATS: dict[str, Callable[[Sequence[dict[str, Any]]], _Reader]] = {
+    "claude": lambda _docs: _Claude().rows,
+    "codex": lambda _docs: _Codex().rows,
+    "gemini": lambda _docs: _Gemini().rows,
+    "hermes": lambda _docs: _Hermes().rows,
+    "openclaw": lambda _docs: _OpenClaw().rows,
+    "opencode": lambda docs: _OpenCode(docs).rows,
+}
+
 
 def _reader(harness: str, docs: Sequence[dict[str, Any]]) -> _Reader | None:
-    if harness == "claude-code":
-        return _Claude().rows
-    if harness == "codex":
-        return _Codex().rows
-    if harness == "gemini":
-        return _Gemini().rows
-    if harness == "hermes":
-        return _Hermes().rows
-    if harness == "openclaw":
-        return _OpenClaw().rows
-    if harness == "opencode":
-        return _OpenCode(docs).rows
-    return None
+    try:
+        return FORMATS[harnesses.get(harness).transcript](docs)
+    except KeyError:  # a harness (bucket content) tcfs does not know
+        return None
 
 
 def _parse(line: str) -> dict[str, Any] | None:

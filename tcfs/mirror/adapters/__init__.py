@@ -1,19 +1,18 @@
 """The adapter registry.
 
-Every module in this package that defines an ``Adapter`` subclass decorated
-with ``@register`` is found on first use, so adding a harness is one small
-module and nothing else.
+Each harness's record (``tcfs.harnesses``) names the module of its adapter,
+an ``Adapter`` subclass decorated with ``@register``; a module is imported
+only when its adapter is first asked for.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
+from tcfs import harnesses
 from tcfs.mirror.adapters.base import Adapter, FileTailAdapter, SessionRef
 
 REGISTRY: dict[str, type[Adapter]] = {}
-_loaded = False
 
 
 def register(cls: type[Adapter]) -> type[Adapter]:
@@ -23,25 +22,15 @@ def register(cls: type[Adapter]) -> type[Adapter]:
     return cls
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in pkgutil.iter_modules(__path__):
-        if mod.name != "base" and not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-    _loaded = True
-
-
 def names() -> list[str]:
-    _load()
-    return sorted(REGISTRY)
+    return harnesses.names()
 
 
 def get(name: str) -> Adapter:
-    _load()
+    record = harnesses.get(name)  # KeyError, naming the known ones
+    importlib.import_module(record.mirror)
     if name not in REGISTRY:
-        raise KeyError(f"unknown harness {name!r}: choose one of {', '.join(sorted(REGISTRY))}")
+        raise KeyError(f"{record.mirror} registers no adapter named {name!r}")
     return REGISTRY[name]()
 
 
