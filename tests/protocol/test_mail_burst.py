@@ -86,6 +86,7 @@ def _drain(store: Store, sent: threading.Event, burst: int) -> Counter[str]:
     return got
 
 
+@pytest.mark.slow  # thousands of messages: `make test`, not `make check`
 @pytest.mark.parametrize("backend", ["local", "s3"])
 @pytest.mark.parametrize("late_s", [messages.LATE_NS // 1_000_000_000, 0])
 def test_burst_is_delivered_exactly_once(
