@@ -42,7 +42,7 @@ def log_cost(ctx: Ctx, n: int, block: int = 50) -> dict[str, Any]:
     """Blocks of sends alternate between a project with an event log and one
     without, so the machine's load falls on both alike."""
     from tcfs.protocol import Project
-    from tcfs.protocol.events import EventWriter
+    from tcfs.protocol.events.writer import EventWriter
     from tcfs.store.s3 import S3Store
 
     assert ctx.proxy is not None
@@ -113,7 +113,7 @@ def _iso(ts: float) -> str:
 def seed_project(root: Path, n_events: int, transcript_mb: int) -> Any:
     """A local project: ``n_events`` logged events over two hours, and
     ``transcript_mb`` of Claude Code-shaped transcripts in 20 sessions."""
-    from tcfs.protocol.events import EventWriter
+    from tcfs.protocol.events.writer import EventWriter
     from tcfs.protocol.sessions import SessionWriter, add_part_to_meta, new_meta
     from tcfs.store.local import LocalStore
 

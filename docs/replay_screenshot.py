@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tcfs.protocol import Project
-from tcfs.protocol.events import EventWriter
+from tcfs.protocol.events.writer import EventWriter
 from tcfs.protocol.sessions import SessionWriter, add_part_to_meta, new_meta
 from tcfs.replay.browser import ARGS, CHROMIUM
 from tcfs.replay.page import build

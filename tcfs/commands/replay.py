@@ -115,7 +115,8 @@ def replay(**kwargs: Any) -> None:
 
 
 def _verify(store: Any) -> int:
-    from tcfs.protocol.events import chain_summary, read_log, verify
+    from tcfs.protocol.events.reader import read_log
+    from tcfs.protocol.events.verify import chain_summary, verify
 
     events, malformed = read_log(store)
     problems = verify(events, malformed)

@@ -15,7 +15,7 @@ from tcfs.fs.guests import Guests
 from tcfs.fs.namespaces import Namespaces
 from tcfs.fs.refusals import Refusals
 from tcfs.fs.scratch import Scratches
-from tcfs.protocol.events import EventSink, NoEvents
+from tcfs.protocol.events.writer import EventSink, NoEvents
 
 if TYPE_CHECKING:
     from tcfs.fs.events_feed import EventsFeed

@@ -45,7 +45,7 @@ from tcfs.fs.kinds.scratch import Scratch
 from tcfs.fs.nodes import Dir, Node, OpenMode, Path, Rendered, Stat
 from tcfs.fs.poller import Poller
 from tcfs.fs.tailer import Tailer
-from tcfs.protocol.events import EventSink, NoEvents
+from tcfs.protocol.events.writer import EventSink, NoEvents
 
 if TYPE_CHECKING:
     from tcfs.protocol import Project

@@ -32,7 +32,7 @@ from tcfs.fs import bindings, readahead
 from tcfs.hooks import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
-from tcfs.protocol.events import EventSink, EventWriter
+from tcfs.protocol.events.writer import EventSink, EventWriter
 from tcfs.protocol.sessions import SessionReader
 from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
 from tcfs.spawn import tcfs_command

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from tcfs.errors import TcfsError
-from tcfs.protocol.events import EventTail
+from tcfs.protocol.events.reader import EventTail
 from tcfs.store.base import Store
 
 log = logging.getLogger(__name__)

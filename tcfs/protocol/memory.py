@@ -71,6 +71,37 @@ class MemoryValue:
         return (text if text.endswith("\n") else text + "\n").encode()
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One set of a key, as its immutable entry under ``memory/_history/`` has it."""
+
+    key: str  # dotted, as the entry names it
+    value: str
+    set_by: str
+    set_at: str | None
+
+
+def _value_of(doc: dict[str, object], key: str) -> str:
+    """The ``value`` field of a value record or a history entry."""
+    if "value" not in doc:
+        raise CorruptObject(f"{key}: missing field 'value'")
+    value = doc["value"]
+    if not isinstance(value, str):  # another tool stored JSON: show it as JSON
+        value = json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def parse_history_entry(key: str, doc: dict[str, object]) -> HistoryEntry:
+    """The history entry at ``key``; ``CorruptObject`` when a field is missing
+    or has the wrong type."""
+    return HistoryEntry(
+        key=records.field(doc, "key", str, key, required=True),
+        value=_value_of(doc, key),
+        set_by=records.field(doc, "set_by", str, key, required=True),
+        set_at=records.field(doc, "set_at", str, key),
+    )
+
+
 def _checked(value: str) -> str:
     if not isinstance(value, str):
         raise InvalidArgument("memory values are text")
@@ -231,11 +262,7 @@ class Memory:
             self._saw(parts, False)
             raise
         doc = records.decode(blob.body, k)
-        if "value" not in doc:
-            raise CorruptObject(f"{k}: missing field 'value'")
-        value = doc["value"]
-        if not isinstance(value, str):  # another tool stored JSON: show it as JSON
-            value = json.dumps(value, ensure_ascii=False)
+        value = _value_of(doc, k)
         self._saw(parts, True)
         return MemoryValue(
             parts,

@@ -159,6 +159,37 @@ def _is_message_leaf(leaf: str) -> bool:
     )
 
 
+def parse_message(key: str, doc: dict[str, Any]) -> Message:
+    """The message a record under ``messages/`` holds; ``CorruptObject`` when
+    a field has the wrong type."""
+    broadcast = key.startswith(BROADCAST_PREFIX)
+    prefix = BROADCAST_PREFIX if broadcast else keys.parent_prefix(key)
+    text = doc.get("message", "")
+    if not isinstance(text, str):
+        text = str(text)
+    sender = records.field(doc, "from", str, key, default=keys.key_sender(key, prefix) or "?")
+    step = doc.get("step")
+    return Message(
+        name=keys.message_name(key),
+        key=key,
+        sender=sender,
+        to=records.field(doc, "to", str, key, default=""),
+        text=text,
+        sent_at=records.field(doc, "sent_at", str, key),
+        step=step if isinstance(step, str) else None,
+        broadcast=broadcast,
+    )
+
+
+def mailbox_of(key: str) -> str | None:
+    """The mailbox (an agent, or ``_broadcast``) whose message ``key`` is; None
+    for any other key (bookkeeping, doorbells, waiters, foreign objects)."""
+    if not key.startswith(keys.MESSAGES_ROOT):
+        return None
+    mailbox, _, leaf = key[len(keys.MESSAGES_ROOT) :].rpartition("/")
+    return mailbox if mailbox and "/" not in mailbox and _is_message_leaf(leaf) else None
+
+
 def _order(key: str, prefix: str) -> tuple[int, str]:
     return (keys.key_ts_ns(key, prefix) or 0, key[len(prefix) :])
 
@@ -273,7 +304,7 @@ class Messages:
         if self.bells is not None:
             # after the write: a reader woken early would find nothing
             self.bells.ring(to, newest=key)
-        return self._message(key, doc)
+        return parse_message(key, doc)
 
     def rewrite(self, msg: Message, text: str) -> Message:
         """Replace the body of a message this agent is still writing."""
@@ -290,7 +321,7 @@ class Messages:
         self.store.put(msg.key, records.encode(doc))
         if self.bells is not None:
             self.bells.ring(msg.to)
-        return self._message(msg.key, doc)
+        return parse_message(msg.key, doc)
 
     # ----- reading -----
 
@@ -351,26 +382,7 @@ class Messages:
 
     def read(self, name: str) -> Message:
         key, doc = self._locate(name)
-        return self._message(key, doc)
-
-    def _message(self, key: str, doc: dict[str, Any]) -> Message:
-        broadcast = key.startswith(BROADCAST_PREFIX)
-        prefix = BROADCAST_PREFIX if broadcast else keys.parent_prefix(key)
-        text = doc.get("message", "")
-        if not isinstance(text, str):
-            text = str(text)
-        sender = records.field(doc, "from", str, key, default=keys.key_sender(key, prefix) or "?")
-        step = doc.get("step")
-        return Message(
-            name=keys.message_name(key),
-            key=key,
-            sender=sender,
-            to=records.field(doc, "to", str, key, default=""),
-            text=text,
-            sent_at=records.field(doc, "sent_at", str, key),
-            step=step if isinstance(step, str) else None,
-            broadcast=broadcast,
-        )
+        return parse_message(key, doc)
 
     def remove(self, name: str) -> None:
         key, _ = self._locate(name)
@@ -526,7 +538,7 @@ class Messages:
                 continue  # another reader moved the cursor: look again
             if body is None:
                 continue  # deleted since listing: consumed, look again
-            return self._message(key, records.decode(body, key)), len(p.keys) > 1
+            return parse_message(key, records.decode(body, key)), len(p.keys) > 1
         raise AssertionError("unreachable")  # cas.attempts raises when they run out
 
     def _take(self, key: str) -> bool:
@@ -568,7 +580,7 @@ class Messages:
 
     def _fetch(self, key: str) -> Message | None:
         try:
-            return self._message(key, records.decode(self.store.get(key).body, key))
+            return parse_message(key, records.decode(self.store.get(key).body, key))
         except NotFound:
             return None  # deleted since listing
         except CorruptObject as exc:

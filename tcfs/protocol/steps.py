@@ -106,10 +106,14 @@ def _lapsed_message(step: str, ttl: float) -> str:
     )
 
 
-def _epoch_of(rec: Record | None) -> int | None:
+def record_epoch(doc: dict[str, Any]) -> int | None:
     """The epoch a step record was written under (None: none, the CLI's)."""
-    epoch = None if rec is None else rec[0].get("epoch")
+    epoch = doc.get("epoch")
     return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+
+
+def _epoch_of(rec: Record | None) -> int | None:
+    return None if rec is None else record_epoch(rec[0])
 
 
 @dataclass
@@ -170,8 +174,13 @@ class StepStatus:
 
 
 def _parse_claim(step: str, body: bytes, etag: str) -> Claim:
+    return parse_claim(step, records.decode(body, keys.claim_key(step)), etag)
+
+
+def parse_claim(step: str, doc: dict[str, Any], etag: str) -> Claim:
+    """The claim ``steps/<step>/claim.json`` holds; ``CorruptObject`` when a
+    field is missing or has the wrong type."""
     key = keys.claim_key(step)
-    doc = records.decode(body, key)
     agent = records.field(doc, "agent", str, key, required=True)
     epoch = records.field(doc, "epoch", int, key, default=0)
     ttl = records.field(doc, "lease_ttl_s", (int, float), key)
@@ -192,6 +201,79 @@ def _parse_claim(step: str, body: bytes, etag: str) -> Claim:
         lease_id=records.field(doc, "lease_id", str, key),
         raw=doc,
     )
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """What ``steps/<step>/status.json`` says (``status`` None: it says none)."""
+
+    step: str
+    status: str | None
+    agent: str | None
+    epoch: int | None
+    #: its times in seconds since the epoch (None: absent or not a time)
+    started: float | None
+    completed: float | None
+
+
+def parse_status(step: str, doc: dict[str, Any]) -> StatusRecord:
+    """``CorruptObject`` when a field has the wrong type."""
+    key = keys.status_key(step)
+    return StatusRecord(
+        step=step,
+        status=records.field(doc, "status", str, key),
+        agent=records.field(doc, "agent", str, key),
+        epoch=records.field(doc, "epoch", int, key),
+        started=records.timestamp(doc.get("started_at")),
+        completed=records.timestamp(doc.get("completed_at")),
+    )
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """What ``steps/<step>/handoff.json`` says (as ``Steps.handoff`` writes it)."""
+
+    step: str
+    from_agent: str | None
+    state: str | None
+    note: str | None
+    next_agent: str | None
+    next_action: str | None
+    created_at: str | None
+    epoch: int | None
+
+
+def parse_handoff(step: str, doc: dict[str, Any]) -> HandoffRecord:
+    """``CorruptObject`` when a field has the wrong type."""
+    key = keys.handoff_key(step)
+    return HandoffRecord(
+        step=step,
+        from_agent=records.field(doc, "from_agent", str, key),
+        state=records.field(doc, "state", str, key),
+        note=records.field(doc, "note", str, key),
+        next_agent=records.field(doc, "next_agent", str, key),
+        next_action=records.field(doc, "next_action", str, key),
+        created_at=records.field(doc, "created_at", str, key),
+        epoch=records.field(doc, "epoch", int, key),
+    )
+
+
+def parse_record(
+    key: str, doc: dict[str, Any], etag: str
+) -> Claim | StatusRecord | HandoffRecord | None:
+    """The step record at ``key`` (one of ``keys.STEP_RECORDS``), by its own
+    parser; None for any other key."""
+    found = keys.step_record_of(key)
+    if found is None:
+        return None
+    step, record = found
+    if record == "claim":
+        return parse_claim(step, doc, etag)
+    if record == "status":
+        return parse_status(step, doc)
+    if record == "handoff":
+        return parse_handoff(step, doc)
+    return None
 
 
 class Steps:
@@ -321,21 +403,18 @@ class Steps:
         )
         stale = False
         if rec is not None:
-            doc = rec[0]
-            key = keys.status_key(step)
-            status = records.field(doc, "status", str, key, default="unknown")
-            epoch = records.field(doc, "epoch", int, key)
+            said = parse_status(step, rec[0])
+            status = "unknown" if said.status is None else said.status
             # Fencing: a record from an older epoch than the live claim is stale.
             # Records without an epoch come from the CLI, which has no fencing.
-            if claim is not None and epoch is not None and epoch < claim.epoch:
+            if claim is not None and said.epoch is not None and said.epoch < claim.epoch:
                 stale = True
             elif status not in STATUSES:
-                raise CorruptObject(f"{key}: unknown status {status!r}")
+                raise CorruptObject(f"{keys.status_key(step)}: unknown status {status!r}")
             else:
-                agent = records.field(doc, "agent", str, key)
-                times = [records.timestamp(doc.get(f)) for f in ("started_at", "completed_at")]
-                written = max((t for t in times if t is not None), default=None)
-                return StepStatus(step, status, agent, epoch, claim, written=written)
+                times = [t for t in (said.started, said.completed) if t is not None]
+                written = max(times, default=None)
+                return StepStatus(step, status, said.agent, said.epoch, claim, written=written)
         if claim is not None:
             claimed = records.timestamp(claim.claimed_at)
             return StepStatus(step, "in_progress", claim.agent, claim.epoch, claim, stale, claimed)

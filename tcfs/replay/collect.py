@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 from tcfs.errors import CorruptObject, InvalidName, NotFound, TcfsError
 from tcfs.protocol import keys, records
 from tcfs.protocol.agents import Agents
-from tcfs.protocol.events import Event, read_all, verify
+from tcfs.protocol.events.event import Event
+from tcfs.protocol.events.reader import read_all
+from tcfs.protocol.events.verify import verify
 from tcfs.protocol.sessions import SessionReader
 from tcfs.replay.conversation import Entry, normalize
 from tcfs.store.base import ObjectInfo, Store

@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tcfs.errors import TcfsError
-from tcfs.protocol.events import Event, EventTail, verify
+from tcfs.protocol.events.event import Event
+from tcfs.protocol.events.reader import EventTail
+from tcfs.protocol.events.verify import verify
 from tcfs.protocol.sessions import SessionReader
 from tcfs.replay import collect
 from tcfs.replay.page import render, transcript_json

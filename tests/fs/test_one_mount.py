@@ -18,7 +18,8 @@ import pytest
 from tcfs.errors import AgentMounted, IdentityLost
 from tcfs.protocol import keys
 from tcfs.protocol.agents import Agents, Holder
-from tcfs.protocol.events import EventWriter, read_log
+from tcfs.protocol.events.reader import read_log
+from tcfs.protocol.events.writer import EventWriter
 from tests.fs.conftest import Backend, Mount, detach, eventually, sh
 
 pytestmark = pytest.mark.mount

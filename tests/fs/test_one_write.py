@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tcfs.protocol import keys
-from tcfs.protocol.events import excerpt, read_log
+from tcfs.protocol.events.event import excerpt
+from tcfs.protocol.events.reader import read_log
 from tcfs.store.base import ObjectInfo, Store
 from tests.fs.conftest import Backend, Mount, eventually, sh
 

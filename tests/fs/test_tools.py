@@ -16,7 +16,7 @@ import pytest
 
 from tcfs.fs.scratch import LINGER_S
 from tcfs.protocol import Project
-from tcfs.protocol.events import read_log
+from tcfs.protocol.events.reader import read_log
 from tests.fs.conftest import Backend, Mount, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]

@@ -13,8 +13,11 @@ from dataclasses import replace
 
 import pytest
 
-from tcfs.protocol import events, keys
-from tcfs.protocol.events import Event, EventTail, EventWriter, read_log, verify
+from tcfs.protocol import keys
+from tcfs.protocol.events.event import EXCERPT, KINDS, Event
+from tcfs.protocol.events.reader import EventTail, read_log
+from tcfs.protocol.events.verify import verify
+from tcfs.protocol.events.writer import MAX_BATCH, EventWriter
 from tcfs.store.base import ObjectInfo, Store
 from tcfs.store.s3 import S3Store
 from tests.s3server import MotoServer
@@ -45,10 +48,10 @@ def test_a_flush_writes_one_batch_and_the_chain_verifies(atomic_store: Store) ->
 
 
 def test_big_queues_are_split_into_bounded_batches(atomic_store: Store) -> None:
-    write(atomic_store, "dev", events.MAX_BATCH * 2 + 1)
+    write(atomic_store, "dev", MAX_BATCH * 2 + 1)
     assert len(batch_objects(atomic_store)) == 3
     got, _ = read_log(atomic_store)
-    assert len(got) == events.MAX_BATCH * 2 + 1 and verify(got) == []
+    assert len(got) == MAX_BATCH * 2 + 1 and verify(got) == []
 
 
 def test_a_restarted_writer_continues_its_chain(atomic_store: Store) -> None:
@@ -229,10 +232,10 @@ def test_long_detail_values_are_cut(atomic_store: Store) -> None:
     w.emit("memory-set", "a.b", value="x" * 100_000, size=100_000)
     w.flush()
     (ev,) = read_log(atomic_store)[0]
-    assert len(str(ev.detail["value"])) == events.EXCERPT and ev.detail["size"] == 100_000
+    assert len(str(ev.detail["value"])) == EXCERPT and ev.detail["size"] == 100_000
 
 
-@pytest.mark.parametrize("kind", events.KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_has_words(kind: str) -> None:
     ev = Event("1_a_00000000", 0, "a", kind, "s")
     assert not ev.line().endswith(f"{kind} s"), ev.line()

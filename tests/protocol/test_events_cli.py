@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from tcfs.protocol import Project
-from tcfs.protocol.events import EventTail, EventWriter, read_all
+from tcfs.protocol.events.reader import EventTail, read_all
+from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.s3 import S3Store
 from tests.conftest import make_store
 from tests.protocol.test_protocol_interop import ok
@@ -55,7 +56,7 @@ def test_cli_records_become_events_and_logged_ones_are_not_repeated(request, tra
 
 def test_the_tail_derives_cli_records_once_they_settle(request, tracecraft, monkeypatch) -> None:
     s3: S3Store = make_store("s3", request)
-    monkeypatch.setattr("tcfs.protocol.events.CLI_SETTLE_S", 0.0)
+    monkeypatch.setattr("tcfs.protocol.events.cli_records.CLI_SETTLE_S", 0.0)
     tail = EventTail(s3, cli_every=0)
     assert tail.poll() == []
     ok(tracecraft("bob", "send", "_broadcast", "hello all"))

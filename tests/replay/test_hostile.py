@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tcfs.protocol import Project, keys
-from tcfs.protocol.events import EventWriter
+from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.base import ObjectInfo
 from tcfs.store.local import LocalStore
 from tests.mirror.harnesses import ClaudeSession

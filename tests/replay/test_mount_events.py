@@ -7,7 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tcfs.protocol.events import read_log, verify
+from tcfs.protocol.events.reader import read_log
+from tcfs.protocol.events.verify import verify
 from tests.fs.conftest import Backend, eventually, sh
 
 

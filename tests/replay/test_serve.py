@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tcfs.protocol import Project
-from tcfs.protocol.events import EventWriter
+from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.local import LocalStore
 from tests.mirror.harnesses import ClaudeSession
 from tests.procs import stop

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tcfs.protocol import Project
-from tcfs.protocol.events import EventWriter
+from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.s3 import S3Store
 from tests.conftest import make_store
 from tests.protocol.test_protocol_interop import ok

@@ -30,7 +30,8 @@ from tcfs.fs import handles as h
 from tcfs.fs.namespaces import RECHECK_S
 from tcfs.fs.nodes import Node, OpenMode, Path, Rendered, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
-from tcfs.protocol import events, records
+from tcfs.protocol import records
+from tcfs.protocol.events import actions
 from tcfs.protocol.memory import MemoryValue as Value
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class MemoryValue(Keyed, TextFile, Rendered):
 
     async def commit(self, ctx: FsContext, text: str) -> None:
         value = await ctx.write(ctx.project.memory.set, self.key, strip_newline(text))
-        events.record_memory_set(ctx.events, value)
+        actions.record_memory_set(ctx.events, value)
 
     async def open_write(self, ctx: FsContext, ino: int, how: OpenMode) -> h.Handle:
         memory, key = ctx.project.memory, self.key
@@ -148,7 +149,7 @@ class MemoryValue(Keyed, TextFile, Rendered):
             else:
                 value = await ctx.write(lambda: memory.set(key, strip_newline(text), entry=made))
             entry[:] = [value.entry] if value.entry else []
-            return lambda: events.record_memory_set(ctx.events, value)
+            return lambda: actions.record_memory_set(ctx.events, value)
 
         async def current() -> bytes:
             try:
@@ -186,7 +187,7 @@ class MemoryValue(Keyed, TextFile, Rendered):
 
     async def truncate(self, ctx: FsContext, size: int) -> None:
         if size == 0:  # `truncate -s 0 memory/k` sets the empty value
-            events.record_memory_set(
+            actions.record_memory_set(
                 ctx.events, await ctx.write(ctx.project.memory.set, self.key, "")
             )
 

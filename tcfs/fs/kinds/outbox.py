@@ -8,7 +8,7 @@ from tcfs.errors import NotFound, ReadOnly
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import OpenMode, Stat, TextFile, WritableDir
 from tcfs.fs.text import strip_newline
-from tcfs.protocol import events
+from tcfs.protocol.events import actions
 from tcfs.protocol.messages import MAX_MESSAGE, Message
 
 if TYPE_CHECKING:
@@ -53,6 +53,6 @@ class OutboxMessage(TextFile):
             else:
                 sent.append(await ctx.write(messages.send, to, body))
             message = sent[0]
-            return lambda: events.record_message(ctx.events, message)
+            return lambda: actions.record_message(ctx.events, message)
 
         return h.TextWriter(ino, send, limit=self.limit, what=self.what, created=True)

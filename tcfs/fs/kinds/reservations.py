@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tcfs.fs import handles as h
 from tcfs.fs.nodes import Computed, OpenMode, Rendered, Stat, TextFile, WritableDir
-from tcfs.protocol import events
+from tcfs.protocol.events import actions
 from tcfs.protocol.file_reservations import Reservation as ReservationRecord
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Reservation(TextFile, Rendered):
 
     async def commit(self, ctx: FsContext, text: str) -> h.Announce:
         made = await ctx.write(ctx.project.reservations.reserve, self.name, text)
-        return lambda: events.record_reservation(ctx.events, made)
+        return lambda: actions.record_reservation(ctx.events, made)
 
     async def unlink(self, ctx: FsContext) -> None:
         await ctx.write(ctx.project.reservations.release, self.name)

@@ -20,7 +20,8 @@ from tcfs.fs.nodes import (
     WritableDir,
 )
 from tcfs.fs.text import strip_newline
-from tcfs.protocol import events, records
+from tcfs.protocol import records
+from tcfs.protocol.events import actions
 from tcfs.protocol.steps import Claim as ClaimRecord
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class Claim(StepFile, Rendered):
         claim = await ctx.write(
             lambda: steps.claim(step, seen=seen if isinstance(seen, ClaimRecord) else None)
         )
-        events.record_claim(ctx.events, claim)
+        actions.record_claim(ctx.events, claim)
         return h.ClaimHandle(ino, claim.render())
 
     async def unlink(self, ctx: FsContext) -> None:
@@ -161,7 +162,7 @@ class Handoff(StepFile, TextFile, Rendered):
     async def commit(self, ctx: FsContext, text: str) -> h.Announce:
         steps, step, fields = ctx.project.steps, self.step, handoff_fields(text)
         doc = await ctx.write(lambda: steps.handoff(step, **fields))
-        return lambda: events.record_handoff(ctx.events, doc)
+        return lambda: actions.record_handoff(ctx.events, step, doc)
 
 
 class Wait(StepFile, Blocking):
