@@ -261,7 +261,7 @@ def parse_handoff(step: str, doc: dict[str, Any]) -> HandoffRecord:
 def parse_record(
     key: str, doc: dict[str, Any], etag: str
 ) -> Claim | StatusRecord | HandoffRecord | None:
-    """The step record at ``key`` (one of ``keys.STEP_RECORDS``), by its own
+    """The step record at ``key`` (a claim, status or handoff), by its own
     parser; None for any other key."""
     found = keys.step_record_of(key)
     if found is None:
