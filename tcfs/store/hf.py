@@ -103,8 +103,8 @@ class HfStore(Store):
         return cls(
             settings.bucket,
             settings.project,
-            endpoint=settings.endpoint or os.environ.get("HF_ENDPOINT") or None,
-            token=settings.hf_token or os.environ.get("HF_TOKEN") or None,
+            endpoint=settings.get("endpoint") or os.environ.get("HF_ENDPOINT") or None,
+            token=settings.get("hf_token"),
             retry=retry,
         )
 
