@@ -12,7 +12,7 @@ from tcfs.commands.common import backend_options, settings_from
 from tcfs.config import Settings
 from tcfs.doctor import STALE_UPLOAD_S
 from tcfs.errors import TcfsError
-from tcfs.store.base import RetryPolicy, Store, public_endpoint
+from tcfs.store.base import RetryPolicy, Store
 
 # The doctor reports a dead endpoint in seconds rather than waiting out the
 # daemon's full retry budget.
@@ -80,7 +80,7 @@ def doctor(
             exc,
             settings.backend,
             settings.bucket,
-            public_endpoint(settings.get("endpoint")),
+            settings.get("endpoint"),
         )
         emit(report.checks[-1])
     else:

@@ -40,6 +40,7 @@ from tcfs.store.base import (
     Store,
     best_effort_warning,
     call_with_retry,
+    public_endpoint,
 )
 from tcfs.store.http_status import error_for_status
 from tcfs.store.validate import check_key, check_prefix
@@ -370,7 +371,7 @@ class HfStore(Store):
             raise
 
     def describe(self) -> str:
-        where = f" at {self.endpoint}" if self.endpoint else ""
+        where = f" at {public_endpoint(self.endpoint)}" if self.endpoint else ""
         return f"hf:{self.bucket}/{self.project}{where}"
 
     def close(self) -> None:
