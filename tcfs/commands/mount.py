@@ -141,7 +141,7 @@ def mount(
     from tcfs.protocol.agents import GONE_AFTER_BEATS, HEARTBEAT_S
 
     if wake is not None:
-        from tcfs.hooks.wake import check_command
+        from tcfs.fs.wake import check_command
 
         try:
             check_command(wake)

@@ -29,7 +29,7 @@ import trio
 
 from tcfs import config, registry
 from tcfs.fs import bindings, readahead
-from tcfs.hooks import wake as wakes
+from tcfs.fs import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
 from tcfs.protocol.events import EventSink, EventWriter
