@@ -2,8 +2,11 @@
 
 Flags first, then ``TCFS_*`` environment variables (``TRACECRAFT_AGENT`` for the
 agent id), then a ``.tracecraft.json`` in the working directory (the peer CLI's
-config), then ``tcfs init``'s config file, then defaults.  Secrets are only ever
-read here; a file that holds one is written with mode 0600.
+config), then ``tcfs init``'s config file, then defaults.  Each option is one
+``Option`` declaration: the common ones here, each backend's in the store's
+registry (``tcfs.store.BACKENDS``), which resolves them all.  Secrets are only
+ever read here; a file that holds one is written with mode 0600.  This module
+imports nothing of tcfs above it: every hook and command loads it.
 """
 
 from __future__ import annotations
@@ -12,17 +15,17 @@ import getpass
 import json
 import os
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tcfs import names
 from tcfs.errors import ConfigError, InvalidName
-from tcfs.protocol.waiting import SWEEP_S
-from tcfs.store import BACKENDS as STORES
 
-BACKENDS = tuple(STORES)
-SECRET_FIELDS = ("access_key", "secret_key", "hf_token")
+#: how often blocked readers look without a doorbell: bounds how late a message
+#: or a completion written by the ``tracecraft`` CLI is seen (``--sweep``)
+SWEEP_S = 60.0
 
 
 def tcfs_home() -> Path:
@@ -48,72 +51,167 @@ def runtime_dir() -> Path:
     return d
 
 
+def boolean(v: object) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting and every place ``resolve`` looks for it, declared once next
+    to what uses it (the common ones here, each backend's in the store's
+    registry): the command-line flag, the environment read, the config file's
+    key, the ``.tracecraft.json`` key and what a child process is handed all
+    derive from it."""
+
+    name: str  # its key in ``Settings``, the config file and the command's parameters
+    flag: str | None = None  # "--a/--no-a" for a boolean; a secret has none
+    env: tuple[str, ...] = ()  # the first one set wins
+    peer: str | None = None  # its key in ``.tracecraft.json``
+    default: Any = None
+    secret: bool = False  # never a flag, never shown, only in a 0600 file
+    parse: Callable[[Any], Any] = str
+    #: the value as logs and ``ps`` may show it, where that differs from the value
+    public: Callable[[Any], Any] | None = None
+    help: str = ""
+    show_default: str | None = None  # for ``--help``, where the default is not a value
+
+    def shown(self, value: Any) -> Any:
+        """The value as it may be printed."""
+        if self.secret:
+            return "***"
+        return self.public(value) if self.public is not None else value
+
+    def as_flag(self, value: Any) -> list[str]:
+        """The flag giving ``value`` (a float in full, so a child reads it back exactly)."""
+        assert self.flag is not None
+        if self.parse is boolean:
+            yes, no = self.flag.split("/")
+            return [yes if value else no]
+        return [self.flag, repr(value) if isinstance(value, float) else str(value)]
+
+
+#: the options every command shares, whatever the backend
+BACKEND = Option(
+    "backend",
+    "--backend",
+    ("TCFS_BACKEND",),
+    peer="backend",
+    default="local",
+    help="where the bucket is",
+)
+BUCKET = Option(
+    "bucket",
+    "--bucket",
+    ("TCFS_BUCKET",),
+    peer="bucket",
+    default="",
+    help="bucket name; for local, a directory",
+    show_default="for local, $TCFS_HOME/bucket",
+)
+PROJECT = Option(
+    "project",
+    "--project",
+    ("TCFS_PROJECT",),
+    peer="project",
+    default="",  # resolve() names it after the working directory
+    help="project inside the bucket",
+    show_default="the working directory's name",
+)
+AGENT = Option(
+    "agent",
+    "--agent",
+    ("TCFS_AGENT", "TRACECRAFT_AGENT"),
+    peer="agent_id",
+    default="",
+    help="this agent's id",
+    show_default="your user name",
+)
+#: the options of the commands that serve as an agent (``mount``; ``init`` saves them)
+LEASE_TTL = Option(
+    "lease_ttl",
+    "--lease-ttl",
+    ("TCFS_LEASE_TTL",),
+    default=60.0,
+    parse=float,
+    help="lease length in seconds (renewed while mounted)",
+)
+WAIT_TIMEOUT = Option(
+    "wait_timeout",
+    "--wait-timeout",
+    ("TCFS_WAIT_TIMEOUT",),
+    default=300.0,
+    parse=float,
+    help="seconds steps/<id>/wait and inbox/next block",
+)
+SWEEP = Option(
+    "sweep",
+    "--sweep",
+    ("TCFS_SWEEP",),
+    default=SWEEP_S,
+    parse=float,
+    help="seconds between blocked readers' looks without a doorbell: how late a message or "
+    "completion written by the tracecraft CLI is seen",
+)
+MOUNT_OPTIONS = (LEASE_TTL, WAIT_TIMEOUT, SWEEP)
+COMMON_OPTIONS = (BACKEND, BUCKET, PROJECT, AGENT, *MOUNT_OPTIONS)
+_COMMON = {o.name for o in COMMON_OPTIONS}
+
+
 @dataclass
 class Settings:
-    backend: str = "local"
-    bucket: str = ""
-    project: str = ""  # empty: resolve() names it after the working directory
-    agent: str = ""
-    endpoint: str | None = None
-    region: str | None = None
-    path_style: bool | None = None  # None: path-style when an endpoint is given
-    lease_ttl: float = 60.0
-    wait_timeout: float = 300.0
-    #: how often blocked readers look without a doorbell (senders on the CLI ring none)
-    sweep: float = SWEEP_S
-    # secrets: only from the environment, the AWS chain, or a 0600 file
-    access_key: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
-    hf_token: str | None = field(default=None, repr=False)
+    """The resolved options: the common ones as attributes, a backend's by ``get``."""
 
-    def backend_flags(self) -> list[str]:
-        """The backend options as command-line flags, for a child tcfs process
-        (secrets are never flags: they go in its environment)."""
-        out: list[str] = []
-        for flag, value in (
-            ("--backend", self.backend),
-            ("--bucket", self.bucket),
-            ("--project", self.project),
-            ("--agent", self.agent),
-            ("--endpoint", self.endpoint),
-            ("--region", self.region),
-        ):
-            if value:
-                out += [flag, str(value)]
-        if self.path_style is not None:
-            out.append("--path-style" if self.path_style else "--virtual-host-style")
-        return out
+    backend: str
+    bucket: str
+    project: str
+    agent: str
+    lease_ttl: float
+    wait_timeout: float
+    sweep: float
+    #: the backends' own options, by name (secrets among them: never in a repr)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: every option these settings were resolved from
+    declared: tuple[Option, ...] = field(default=COMMON_OPTIONS, repr=False)
+
+    def get(self, name: str) -> Any:
+        """A backend's option, None when unset."""
+        return self.options.get(name)
+
+    def value(self, option: Option) -> Any:
+        return getattr(self, option.name) if option.name in _COMMON else self.get(option.name)
+
+    def secrets(self) -> dict[str, Any]:
+        """The secrets that are set, by option name."""
+        return {o.name: v for o in self.declared if o.secret and (v := self.value(o))}
+
+    def for_child(self, leave_out: Sequence[Option] = ()) -> tuple[list[str], dict[str, str]]:
+        """These settings for a child ``tcfs`` process: as flags what may be
+        shown (every user's ``ps`` shows a process's arguments), the rest (the
+        secrets, an endpoint with a password in it) in its environment, which
+        only its user can read; ``leave_out`` options the child does not take."""
+        flags: list[str] = []
+        env: dict[str, str] = {}
+        for option in self.declared:
+            value = None if option in leave_out else self.value(option)
+            if value is None or value == "":
+                continue
+            if option.flag and option.shown(value) == value:
+                flags += option.as_flag(value)
+            elif option.env:
+                env[option.env[0]] = str(value)
+        return flags, env
 
     def bucket_path(self) -> Path:
         """The local backend's bucket directory."""
         p = Path(self.bucket).expanduser()
         return p if p.is_absolute() or "/" in self.bucket else tcfs_home() / self.bucket
-
-
-_ENV = {
-    "backend": "TCFS_BACKEND",
-    "bucket": "TCFS_BUCKET",
-    "project": "TCFS_PROJECT",
-    "agent": "TCFS_AGENT",
-    "endpoint": "TCFS_ENDPOINT",
-    "region": "TCFS_REGION",
-    "path_style": "TCFS_PATH_STYLE",
-    "lease_ttl": "TCFS_LEASE_TTL",
-    "wait_timeout": "TCFS_WAIT_TIMEOUT",
-    "sweep": "TCFS_SWEEP",
-}
-
-# .tracecraft.json field -> Settings field
-_PEER_FIELDS = {
-    "backend": "backend",
-    "bucket": "bucket",
-    "project": "project",
-    "agent_id": "agent",
-    "endpoint": "endpoint",
-    "access_key": "access_key",
-    "secret_key": "secret_key",
-    "hf_token": "hf_token",
-}
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -126,17 +224,6 @@ def _load_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} is not a JSON object")
     return data
-
-
-def _bool(v: object) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"not a boolean: {v!r}")
 
 
 def _default_project() -> str:
@@ -152,64 +239,55 @@ def _default_agent() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", user).strip("-._") or "agent"
 
 
-def resolve(*, saved: bool = True, **flags: Any) -> Settings:
-    """Settings from flags (``None`` = not given), env, config files, defaults;
+def _from_env(declared: Iterable[Option]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for option in declared:
+        value = next((os.environ[v] for v in option.env if os.environ.get(v)), None)
+        if value is not None:
+            found[option.name] = value
+    return found
+
+
+def _parsed(option: Option, value: Any) -> Any:
+    try:
+        return None if value is None else option.parse(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{option.name} is not valid: {exc}") from exc
+
+
+def resolve(
+    declared: Sequence[Option] = COMMON_OPTIONS, *, saved: bool = True, **flags: Any
+) -> Settings:
+    """Settings from flags (``None`` = not given), env, config files, defaults,
+    for the ``declared`` options (the store's registry adds the backends');
     ``saved=False`` leaves out ``tcfs init``'s file (``init --reset``)."""
-    layers: list[dict[str, Any]] = []
-    layers.append({k: v for k, v in flags.items() if v is not None})
-
-    env: dict[str, Any] = {k: os.environ[v] for k, v in _ENV.items() if os.environ.get(v)}
-    if "agent" not in env and os.environ.get("TRACECRAFT_AGENT"):
-        env["agent"] = os.environ["TRACECRAFT_AGENT"]
-    for k, v in (
-        ("access_key", "AWS_ACCESS_KEY_ID"),
-        ("secret_key", "AWS_SECRET_ACCESS_KEY"),
-        ("hf_token", "HF_TOKEN"),
-    ):
-        if os.environ.get(v):
-            env[k] = os.environ[v]
-    layers.append(env)
-
+    known = {o.name for o in declared}
+    if unknown := set(flags) - known:
+        raise TypeError(f"undeclared options: {', '.join(sorted(unknown))}")
     peer = _load_json(Path.cwd() / ".tracecraft.json")
-    layers.append({ours: peer[theirs] for theirs, ours in _PEER_FIELDS.items() if peer.get(theirs)})
-
     own = saved_config() if saved else {}
-    known = {f.name for f in fields(Settings)}
-    layers.append({k: v for k, v in own.items() if k in known and v is not None})
-
+    layers = (
+        {k: v for k, v in flags.items() if v is not None},
+        _from_env(declared),
+        {o.name: peer[o.peer] for o in declared if o.peer and peer.get(o.peer)},
+        {k: v for k, v in own.items() if k in known and v is not None},
+    )
     merged: dict[str, Any] = {}
     for layer in reversed(layers):
         merged.update(layer)
-
-    s = Settings()
-    for f in fields(Settings):
-        if f.name in merged:
-            setattr(s, f.name, merged[f.name])
-    try:
-        s.lease_ttl = float(s.lease_ttl)
-        s.wait_timeout = float(s.wait_timeout)
-        s.sweep = float(s.sweep)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"lease_ttl, wait_timeout and sweep must be numbers: {exc}") from exc
+    values = {o.name: _parsed(o, merged.get(o.name, o.default)) for o in declared}
+    common = {o.name: values.pop(o.name) for o in COMMON_OPTIONS}
+    s = Settings(**common, options=values, declared=tuple(declared))
     if not 1 <= s.sweep <= 3600:
         raise ConfigError("the sweep period must be between 1 and 3600 seconds")
     if s.lease_ttl < 5:
         raise ConfigError("lease ttl must be at least 5 seconds")
     if s.wait_timeout <= 0:
         raise ConfigError("wait timeout must be positive")
-    if s.path_style is not None:
-        s.path_style = _bool(s.path_style)
-    if s.backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {s.backend!r}: choose one of {', '.join(BACKENDS)}")
     if not s.project:
         s.project = _default_project()
     if not s.agent:
         s.agent = _default_agent()
-    if not s.bucket:
-        if s.backend == "local":
-            s.bucket = str(tcfs_home() / "bucket")
-        else:
-            raise ConfigError(f"--bucket (or TCFS_BUCKET) is required for the {s.backend} backend")
     try:
         names.agent_id(s.agent)
         names.project_name(s.project)

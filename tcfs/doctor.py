@@ -34,7 +34,7 @@ from tcfs.errors import (
     Unsupported,
 )
 from tcfs.protocol.steps import SKEW_REFUSE_S, SKEW_WARN_S
-from tcfs.store.base import Store, best_effort_warning
+from tcfs.store.base import Store, best_effort_warning, public_endpoint
 
 PROBE_DIR = ".tcfs-doctor"
 #: ``--abort-uploads`` leaves younger uploads alone: they may still be running
@@ -138,7 +138,8 @@ def run(
 
 @dataclass(frozen=True)
 class _Where:
-    """What a fix line names: the backend, its bucket and its endpoint."""
+    """What a fix line names: the backend, its bucket and its endpoint (never
+    a password in its URL)."""
 
     kind: str
     bucket: str
@@ -146,7 +147,7 @@ class _Where:
 
     @classmethod
     def of(cls, store: Store) -> _Where:
-        return cls(store.kind, store.bucket, getattr(store, "endpoint", None))
+        return cls(store.kind, store.bucket, public_endpoint(getattr(store, "endpoint", None)))
 
 
 def setup_failed(
@@ -154,7 +155,7 @@ def setup_failed(
 ) -> Report:
     """The report when the store could not even be opened (a bad setting)."""
     report = Report(target=target, checks=[Check("setup", False, str(exc))], reason=str(exc))
-    _judge_failure(report, exc, _Where(kind, bucket, endpoint))
+    _judge_failure(report, exc, _Where(kind, bucket, public_endpoint(endpoint)))
     return report
 
 

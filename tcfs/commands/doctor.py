@@ -76,7 +76,11 @@ def doctor(
     except TcfsError as exc:
         target = f"{settings.backend}:{settings.bucket}/{settings.project}"
         report = logic.setup_failed(
-            target, exc, settings.backend, settings.bucket, settings.endpoint
+            target,
+            exc,
+            settings.backend,
+            settings.bucket,
+            settings.get("endpoint"),
         )
         emit(report.checks[-1])
     else:

@@ -25,7 +25,8 @@ def init(save_secrets: bool, reset: bool, **kwargs: Any) -> None:
     Run again, it changes only the options given and keeps the rest of what
     the earlier init wrote; --reset starts from nothing.
     """
-    given = {k: kwargs.get(k) for k in (*BACKEND_OPTIONS, "lease_ttl", "wait_timeout")}
+    savable = (*BACKEND_OPTIONS, config.LEASE_TTL, config.WAIT_TIMEOUT)
+    given = {o.name: kwargs.get(o.name) for o in savable}
     # validate the whole resolution once, with the same rules as mount
     s = settings_from(
         dict(kwargs),
@@ -38,12 +39,12 @@ def init(save_secrets: bool, reset: bool, **kwargs: Any) -> None:
     values.setdefault("backend", s.backend)
     values.setdefault("bucket", s.bucket)
     if save_secrets:
-        for k in config.SECRET_FIELDS:
-            v = getattr(s, k)
-            if v:
-                values[k] = v
+        values.update(s.secrets())
     path = config.write_config(values)
-    shown = ", ".join(f"{k}={'***' if k in config.SECRET_FIELDS else v}" for k, v in values.items())
+    declared = {o.name: o for o in s.declared}
+    shown = ", ".join(
+        f"{k}={declared[k].shown(v) if k in declared else v}" for k, v in values.items()
+    )
     click.echo(f"wrote {path} ({shown})")
     unchanged = [k for k, v in kept.items() if given.get(k) is None and values.get(k) == v]
     if unchanged:

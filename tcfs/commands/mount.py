@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from tcfs import config, harnesses, registry
-from tcfs.commands.common import backend_options, lease_options, seconds_option, settings_from
-from tcfs.config import Settings
+from tcfs.commands.common import backend_options, lease_options, option, settings_from
+from tcfs.config import SWEEP, Settings
 from tcfs.errors import TcfsError
 from tcfs.fs import bindings
 from tcfs.spawn import tcfs_command
@@ -24,16 +24,6 @@ from tcfs.store.cas_probe import TRUST_ENV
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 KILL_TIMEOUT_S = 5.0
-DEFAULTS = Settings()  # what an option left unset (and not in env or config) comes to
-
-
-def _settings_flags(s: Settings) -> list[str]:
-    """The resolved settings as flags for the daemon (secrets stay in the env)."""
-    return [
-        *s.backend_flags(),
-        *("--lease-ttl", repr(s.lease_ttl), "--wait-timeout", repr(s.wait_timeout)),
-        *("--sweep", repr(s.sweep)),
-    ]
 
 
 def _error_lines(log_path: Path, start: int) -> str:
@@ -65,12 +55,7 @@ def _warn_best_effort(s: Settings) -> None:
 @click.argument("mountpoint", type=click.Path(file_okay=False))
 @backend_options
 @lease_options
-@seconds_option(
-    "--sweep",
-    DEFAULTS.sweep,
-    "seconds between blocked readers' looks without a doorbell: how late a message or "
-    "completion written by the tracecraft CLI is seen  [env TCFS_SWEEP]",
-)
+@option(SWEEP)
 @click.option("--foreground", is_flag=True, help="run the daemon in this process")
 @click.option(
     "--mirror",
@@ -157,7 +142,7 @@ def mount(
     from tcfs.protocol.agents import GONE_AFTER_BEATS, HEARTBEAT_S
 
     if wake is not None:
-        from tcfs.hooks.wake import check_command
+        from tcfs.fs.wake import check_command
 
         try:
             check_command(wake)
@@ -207,14 +192,8 @@ def mount(
     log_file = logs / f"mount-{s.project}-{s.agent}.log"
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     start = os.lseek(fd, 0, os.SEEK_END)
-    args = tcfs_command(
-        "mount",
-        mnt,
-        "--foreground",
-        *_settings_flags(s),
-        "--log-path",
-        str(log_file),
-    )
+    flags, secrets = s.for_child()  # never a password on the daemon's command line
+    args = tcfs_command("mount", mnt, "--foreground", *flags, "--log-path", str(log_file))
     if mirror:
         args += ["--mirror", mirror]
     if takeover:
@@ -227,7 +206,12 @@ def mount(
         args += ["--wake", wake, "--wake-after", f"{wake_after:g}"]
         args += ["--wake-timeout", f"{wake_timeout:g}"]
     proc = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=fd,
+        stderr=fd,
+        start_new_session=True,
+        env={**os.environ, **secrets},
     )
     os.close(fd)
     ready_s = READY_TIMEOUT_S + (HEARTBEAT_S * GONE_AFTER_BEATS if takeover else 0)

@@ -29,7 +29,7 @@ import trio
 
 from tcfs import config, registry
 from tcfs.fs import bindings, readahead
-from tcfs.hooks import wake as wakes
+from tcfs.fs import wake as wakes
 from tcfs.protocol import AfterAnswer, Project, keys
 from tcfs.protocol.agents import HEARTBEAT_S, Holder
 from tcfs.protocol.events.writer import EventSink, EventWriter
@@ -134,7 +134,8 @@ def check_conditional_writes(store: Store, settings: Settings, *, trust: bool) -
     enforces them itself."""
     if store.kind != "s3":
         return
-    target = f"s3 bucket {settings.bucket} at {public_endpoint(settings.endpoint) or 'AWS'}"
+    endpoint = public_endpoint(settings.get("endpoint"))
+    target = f"s3 bucket {settings.bucket} at {endpoint or 'AWS'}"
     why = cas_probe.refusal(store, target, config.tcfs_home() / CAS_VERIFIED, trust=trust)
     if why is not None:
         raise MountError(why)
@@ -186,26 +187,16 @@ def claim_identity(project: Project, mnt: str, *, takeover: bool, heartbeat_s: f
 # ----- the companion mirror -----
 
 
-def mirror_args(settings: Settings, harness: str, cwd: str) -> list[str]:
+def mirror_command(settings: Settings, harness: str, cwd: str) -> tuple[list[str], dict[str, str]]:
+    """The mirror's command line and environment: credentials (and an endpoint
+    with a password in it) go in the environment, never on its command line (a
+    process's environment is readable only by its user; its arguments by all).
+    Needed when they came from a ``.tracecraft.json`` the mirror, run from
+    ``/``, would not find."""
+    flags, secrets = settings.for_child(leave_out=config.MOUNT_OPTIONS)
     args = tcfs_command("mirror", "--follow", "--harness", harness)
     args += ["--cwd", cwd]  # the project whose sessions to mirror: where mount was run
-    return args + settings.backend_flags()
-
-
-def mirror_env(settings: Settings) -> dict[str, str]:
-    """The mirror's environment: credentials go here, never on its command line
-    (a process's environment is readable only by its user; its arguments by all).
-    Needed when they came from a ``.tracecraft.json`` the mirror, run from ``/``,
-    would not find."""
-    env = dict(os.environ)
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", settings.access_key),
-        ("AWS_SECRET_ACCESS_KEY", settings.secret_key),
-        ("HF_TOKEN", settings.hf_token),
-    ):
-        if value:
-            env[name] = value
-    return env
+    return args + flags, {**os.environ, **secrets}
 
 
 def start_mirror(settings: Settings, harness: str, cwd: str) -> subprocess.Popen[bytes] | None:
@@ -216,13 +207,14 @@ def start_mirror(settings: Settings, harness: str, cwd: str) -> subprocess.Popen
     try:
         out = open(log_path, "ab")  # noqa: SIM115 - owned by the child
         os.chmod(log_path, 0o600)
+        args, env = mirror_command(settings, harness, cwd)
         proc = subprocess.Popen(
-            mirror_args(settings, harness, cwd),
+            args,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd="/",
-            env=mirror_env(settings),
+            env=env,
         )
         out.close()
     except OSError as exc:
@@ -433,7 +425,7 @@ def serve(
             agent=settings.agent,
             backend=settings.backend,
             bucket=settings.bucket,
-            endpoint=public_endpoint(settings.endpoint),  # `tcfs status` shows it
+            endpoint=public_endpoint(settings.get("endpoint")),  # `tcfs status` shows it
             started_at=time.time(),
             log=log_path,
             mirror_pid=mirror_proc.pid if mirror_proc else None,

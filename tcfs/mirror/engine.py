@@ -35,7 +35,7 @@ from tcfs.protocol.sessions import (
     new_meta,
     parse_part_seq,
 )
-from tcfs.store.base import Store
+from tcfs.store.base import Store, public_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ MAX_PARTS_PER_STEP = 64  # then yield to the other streams; the rest comes next 
 def stream_identity(store: Store, harness: str, session_id: str) -> dict[str, Any]:
     return {
         "store": store.describe(),
-        "endpoint": getattr(store, "endpoint", None),
+        # the state file names the endpoint, never a password in its URL
+        "endpoint": public_endpoint(getattr(store, "endpoint", None)),
         "bucket": store.bucket,
         "project": store.project,
         "harness": harness,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tcfs.config import SWEEP_S
 from tcfs.errors import TcfsError
 from tcfs.protocol.doorbells import BellWatch, Doorbells
 from tcfs.protocol.keys import BROADCAST
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: how often blocked readers look without a bell: bounds how late a message
-#: or a completion written by the ``tracecraft`` CLI is seen
-SWEEP_S = 60.0
 #: the broadcasts' bell is looked at on every n-th pass (the own bell on every one)
 BROADCAST_EVERY = 5
 

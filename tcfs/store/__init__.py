@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
+from tcfs import config
+from tcfs.config import Option, Settings, boolean
+from tcfs.errors import ConfigError
 from tcfs.store.base import (
     DEFAULT_RETRY,
     Blob,
@@ -15,14 +19,13 @@ from tcfs.store.base import (
     Store,
     call_with_retry,
     is_temp_failure,
+    public_endpoint,
 )
-
-if TYPE_CHECKING:
-    from tcfs.config import Settings
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_RETRY",
+    "OPTIONS",
     "Blob",
     "CommonPrefix",
     "ListEntry",
@@ -32,26 +35,96 @@ __all__ = [
     "call_with_retry",
     "is_temp_failure",
     "open_store",
+    "resolve",
     "store_class",
 ]
 
 
-#: every backend: its name (``--backend``) and the ``Store`` class that
-#: implements it, imported only when it is used
-BACKENDS: dict[str, str] = {
-    "local": "tcfs.store.local:LocalStore",
-    "s3": "tcfs.store.s3:S3Store",
-    "hf": "tcfs.store.hf:HfStore",
+@dataclass(frozen=True)
+class Backend:
+    """A backend: its ``Store`` class ("module:Class", imported only when it is
+    used) and the options it parses, declared here so that reading them (for
+    ``--help``, for the config) imports no backend."""
+
+    store: str
+    options: tuple[Option, ...] = ()
+
+
+ENDPOINT = Option(
+    "endpoint",
+    "--endpoint",
+    ("TCFS_ENDPOINT",),
+    peer="endpoint",
+    public=public_endpoint,  # a user:password in the URL is never shown
+    help="S3 endpoint URL (R2, MinIO, ...)",
+    show_default="AWS S3; for hf, the Hub or $HF_ENDPOINT",
+)
+
+#: every backend, by its name (``--backend``)
+BACKENDS: dict[str, Backend] = {
+    "local": Backend("tcfs.store.local:LocalStore"),
+    "s3": Backend(
+        "tcfs.store.s3:S3Store",
+        (
+            ENDPOINT,
+            Option(
+                "region",
+                "--region",
+                ("TCFS_REGION",),
+                help="S3 region",
+                show_default="us-east-1 with --endpoint, else the AWS configuration's",
+            ),
+            Option(
+                "path_style",
+                "--path-style/--virtual-host-style",
+                ("TCFS_PATH_STYLE",),
+                parse=boolean,  # None: path-style when an endpoint is given
+                help="S3 addressing",
+                show_default="path-style with --endpoint",
+            ),
+            Option("access_key", None, ("AWS_ACCESS_KEY_ID",), peer="access_key", secret=True),
+            Option("secret_key", None, ("AWS_SECRET_ACCESS_KEY",), peer="secret_key", secret=True),
+        ),
+    ),
+    "hf": Backend(
+        "tcfs.store.hf:HfStore",
+        (ENDPOINT, Option("hf_token", None, ("HF_TOKEN",), peer="hf_token", secret=True)),
+    ),
 }
+
+
+def _declared() -> tuple[Option, ...]:
+    """The common options, then each backend's (one shared by two backends,
+    as ``--endpoint``, is one declaration)."""
+    out = list(config.COMMON_OPTIONS)
+    for backend in BACKENDS.values():
+        out += [o for o in backend.options if o not in out]
+    if len({o.name for o in out}) != len(out):
+        raise AssertionError("two different options share a name")
+    return tuple(out)
+
+
+#: every option, in the order ``--help`` lists them
+OPTIONS = _declared()
+
+
+def resolve(*, saved: bool = True, **flags: Any) -> Settings:
+    """``config.resolve`` over every declared option, for a known backend."""
+    s = config.resolve(OPTIONS, saved=saved, **flags)
+    if s.backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {s.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if not s.bucket:
+        if s.backend != "local":
+            raise ConfigError(f"--bucket (or TCFS_BUCKET) is required for the {s.backend} backend")
+        s.bucket = str(config.tcfs_home() / "bucket")
+    return s
 
 
 def store_class(backend: str) -> type[Store]:
     """The class of a backend, by its name."""
     if backend not in BACKENDS:
-        from tcfs.errors import ConfigError
-
         raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    module, name = BACKENDS[backend].split(":")
+    module, name = BACKENDS[backend].store.split(":")
     cls: type[Store] = getattr(importlib.import_module(module), name)
     return cls
 

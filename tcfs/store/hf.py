@@ -40,6 +40,7 @@ from tcfs.store.base import (
     Store,
     best_effort_warning,
     call_with_retry,
+    public_endpoint,
 )
 from tcfs.store.http_status import error_for_status
 from tcfs.store.validate import check_key, check_prefix
@@ -103,8 +104,8 @@ class HfStore(Store):
         return cls(
             settings.bucket,
             settings.project,
-            endpoint=settings.endpoint or os.environ.get("HF_ENDPOINT") or None,
-            token=settings.hf_token or os.environ.get("HF_TOKEN") or None,
+            endpoint=settings.get("endpoint") or os.environ.get("HF_ENDPOINT") or None,
+            token=settings.get("hf_token"),
             retry=retry,
         )
 
@@ -370,7 +371,7 @@ class HfStore(Store):
             raise
 
     def describe(self) -> str:
-        where = f" at {self.endpoint}" if self.endpoint else ""
+        where = f" at {public_endpoint(self.endpoint)}" if self.endpoint else ""
         return f"hf:{self.bucket}/{self.project}{where}"
 
     def close(self) -> None:

@@ -180,11 +180,11 @@ class S3Store(Store):
         return cls(
             settings.bucket,
             settings.project,
-            endpoint=settings.endpoint,
-            region=settings.region,
-            path_style=settings.path_style,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
+            endpoint=settings.get("endpoint"),
+            region=settings.get("region"),
+            path_style=settings.get("path_style"),
+            access_key=settings.get("access_key"),
+            secret_key=settings.get("secret_key"),
             retry=retry,
         )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tcfs import registry
 from tests.conftest import BIN
 from tests.fs.conftest import detach, sh
 from tests.s3server import free_port
@@ -84,15 +85,25 @@ def test_background_mount_status_umount(tmp_path: Path, tcfs_home: Path) -> None
 def test_a_password_in_the_endpoint_url_is_never_shown(  # type: ignore[no-untyped-def]
     tmp_path: Path, tcfs_home: Path, moto_server, s3_bucket: str
 ) -> None:
-    """``--endpoint http://user:password@host``: not in ``tcfs status`` (text
-    or JSON), the files the mount writes or its log, nor in a failed mount's error."""
+    """``--endpoint http://user:password@host``: not on the command line of the
+    daemon or its mirror (every user's ``ps`` shows those), not in ``tcfs
+    status`` (text or JSON), the files the mount writes or its logs, nor in a
+    failed mount's error, ``tcfs doctor``'s fix line or ``tcfs init``'s summary."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     s3 = f"--backend s3 --bucket {s3_bucket} --region us-east-1 --project proj --agent alice"
     live = f"http://someone:hunter2@127.0.0.1:{moto_server.port}"
+    sessions = {**os.environ, "CLAUDE_CONFIG_DIR": str(tmp_path / "claude")}
     try:
-        r = sh(f"{TCFS} mount {mnt} {s3} --endpoint {live}", timeout=60)
+        r = sh(f"{TCFS} mount {mnt} {s3} --endpoint {live} --mirror claude-code", 60, env=sessions)
         assert r.returncode == 0, r.stderr
+        record = registry.read_record(str(mnt))
+        assert record is not None and record.mirror_pid is not None
+        for pid in (record.pid, record.mirror_pid):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert b"--project\0proj" in argv and b"hunter2" not in argv
+            assert b"TCFS_ENDPOINT=" + live.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+        assert sh(f"echo hi > {mnt / 'memory/notes/greeting'}").returncode == 0
         shown = [sh(f"{TCFS} status --json").stdout, sh(f"{TCFS} status").stdout]
         rows = [row for row in json.loads(shown[0]) if row["mountpoint"] == str(mnt)]
         assert rows[0]["endpoint"] == f"http://127.0.0.1:{moto_server.port}"
@@ -105,7 +116,13 @@ def test_a_password_in_the_endpoint_url_is_never_shown(  # type: ignore[no-untyp
     r = sh(f"{TCFS} mount {mnt} {s3} --endpoint {dead}", timeout=90)
     assert r.returncode != 0 and "cannot reach" in r.stderr, r.stderr
     shown += [r.stdout, r.stderr]
-    assert len(shown) >= 5 and not any("hunter2" in text for text in shown)
+    r = sh(f"{TCFS} doctor {s3} --endpoint {dead} --contenders 2", timeout=90)
+    assert r.returncode == 4 and "127.0.0.1" in r.stdout, r.stdout + r.stderr
+    shown += [r.stdout, r.stderr]
+    r = sh(f"{TCFS} init {s3} --endpoint {live}")
+    assert r.returncode == 0 and f"endpoint=http://127.0.0.1:{moto_server.port}" in r.stdout
+    shown += [r.stdout, r.stderr]
+    assert len(shown) >= 7 and not any("hunter2" in text for text in shown)
 
 
 def test_mount_from_a_directory_holding_a_tcfs_folder(tmp_path: Path, tcfs_home: Path) -> None:

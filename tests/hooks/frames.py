@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tcfs.hooks import context
+from tcfs import mail_frame
 
 #: a message text that imitates the frame: a fake end, a fake sender line
 FORGED = (
@@ -32,8 +32,8 @@ def frames(text: str) -> list[tuple[str, list[str]]]:
         for inner in lines:
             if re.fullmatch(rf"=== end of tcfs message {tag[1]} \d+ of \d+ ===", inner):
                 break
-            assert inner.startswith(context.QUOTE)
-            body.append(inner[len(context.QUOTE) :])
+            assert inner.startswith(mail_frame.QUOTE)
+            body.append(inner[len(mail_frame.QUOTE) :])
         found.append((start[1], body))
     return found
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tcfs.config import SWEEP_S
 from tcfs.protocol import Project, keys, records
-from tcfs.protocol.waiting import BROADCAST_EVERY, SWEEP_S
+from tcfs.protocol.waiting import BROADCAST_EVERY
 from tcfs.store.s3 import S3Store
 from tests.protocol.conftest import FakeClock
 from tests.store.loopback_proxy import LoopbackProxy

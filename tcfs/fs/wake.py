@@ -4,7 +4,7 @@ A harness with hooks takes its mail at the next prompt or turn end, so mail
 that no reader took for ``after`` seconds, and that no hook holds for
 delivery right now (``tcfs.protocol.holds``), means no session of the
 agent is running on this mount: the mount runs the command.  The waiting
-messages (at most ``context.MAX_SHOWN``, oldest first, as a hook shows them)
+messages (at most ``mail_frame.MAX_SHOWN``, oldest first, as a hook shows them)
 go into a private file (0600), which the command gets on its standard input
 (``claude -p`` and ``codex exec resume ID -`` read a prompt from there) and
 whose path replaces ``{message_file}`` in its arguments; it runs in the
@@ -38,9 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from tcfs import mail_frame
 from tcfs.errors import TcfsError
-from tcfs.hooks import context
-from tcfs.hooks.mount import Inbox
 from tcfs.protocol.messages import Message, Messages
 
 if TYPE_CHECKING:
@@ -76,8 +75,7 @@ def check_command(command: str) -> list[str]:
 
 def render(messages: Messages, msgs: list[Message], mount: Path) -> str:
     """What the message file holds: the messages as a hook shows them (redacted)."""
-    inbox = Inbox(messages.agent, messages.store.project, [m.summary() for m in msgs])
-    return context.messages(inbox, mount) + "\n"
+    return mail_frame.framed(messages.agent, [m.summary() for m in msgs], mount) + "\n"
 
 
 class Waker:
@@ -164,7 +162,7 @@ class Waker:
         hold = due or self.after <= 0  # about to start: hold what it reads
         self.looks += 1
         try:
-            unread = self.messages.unread(context.MAX_SHOWN, reserve=hold)
+            unread = self.messages.unread(mail_frame.MAX_SHOWN, reserve=hold)
         except TcfsError:
             self._missed = True  # look again soon
             raise

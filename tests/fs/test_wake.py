@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tcfs.hooks.wake import Waker, check_command
+from tcfs.fs.wake import Waker, check_command
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
 from tests.fs.conftest import eventually, sh
@@ -151,7 +151,7 @@ def test_a_wake_command_that_cannot_run_is_refused(tmp_path: Path) -> None:
 def test_the_output_log_is_set_aside_past_its_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tcfs.hooks import wake
+    from tcfs.fs import wake
 
     monkeypatch.setattr(wake, "LOG_MAX_BYTES", 64)
     store = LocalStore(tmp_path / "bucket", "proj")
