@@ -46,7 +46,7 @@ def _table_rows() -> dict[str, list[str]]:
     return rows
 
 
-@pytest.mark.parametrize("option", [o for o in store.OPTIONS if not o.secret], ids=str)
+@pytest.mark.parametrize("option", [o for o in store.OPTIONS if not o.secret], ids=lambda o: o.name)
 def test_every_option_is_in_the_documented_table(option: Option) -> None:
     row = _table_rows().get(option.name)
     assert row is not None, f"docs/configuration.md has no row for the config key {option.name}"
@@ -62,7 +62,7 @@ def test_every_option_is_in_the_documented_table(option: Option) -> None:
         assert default.startswith(shown)
 
 
-@pytest.mark.parametrize("option", [o for o in store.OPTIONS if o.secret], ids=str)
+@pytest.mark.parametrize("option", [o for o in store.OPTIONS if o.secret], ids=lambda o: o.name)
 def test_every_secret_is_in_the_documented_secrets(option: Option) -> None:
     section = CONFIG_DOC.read_text().split("## Secrets", 1)[1].split("\n## ", 1)[0]
     text = " ".join(section.split())
