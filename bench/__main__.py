@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     proxy: CountingProxy | None = None
     try:
         if args.s3_server == "seaweedfs":
-            from tests.seaweedfs import SeaweedServer
+            from tests.support.seaweedfs import SeaweedServer
 
             moto = SeaweedServer(root)
         else:

@@ -34,7 +34,7 @@ from bench.mounts import Backend, Mount
 from bench.procs import Reaper, base_env, rss_kb
 from bench.proxy import CountingProxy, Event
 from bench.servers import S3_ENV, MotoServer, s3_client
-from tests.seaweedfs import SeaweedServer
+from tests.support.seaweedfs import SeaweedServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RTT_MS = 20.0

@@ -1,6 +1,6 @@
 """moto's S3 server as a loopback subprocess, and the fake credentials it takes.
 
-The server is the test suite's launcher (``python -m tests.s3server PORT``):
+The server is the test suite's launcher (``python -m tests.support.s3server PORT``):
 moto's application with every mutating request serialized, because plain
 moto checks a conditional PUT and then writes without a lock, so two racing
 claims could both win inside moto itself.  Real S3, R2 or MinIO decide them
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 # One launcher for the tests and the benchmark.
-from tests.s3server import (
+from tests.support.s3server import (
     S3_ENV,
     LoopbackServer,
     MotoServer,

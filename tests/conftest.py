@@ -1,7 +1,7 @@
 """Shared fixtures: a real S3 endpoint on loopback, per-test buckets, stores.
 
-The S3 endpoint is moto's server run as a separate process (``tests/s3server.py``),
-or SeaweedFS with ``TCFS_TEST_S3=seaweedfs`` (``tests/seaweedfs.py``), spoken
+The S3 endpoint is moto's server run as a separate process (``tests/support/s3server.py``),
+or SeaweedFS with ``TCFS_TEST_S3=seaweedfs`` (``tests/support/seaweedfs.py``), spoken
 to over HTTP on 127.0.0.1; each test gets a fresh bucket, so tests
 never see each other's keys.  ``store`` runs a test once per backend.
 
@@ -20,18 +20,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.s3server import S3_ENV, MotoServer
-from tests.seaweedfs import SeaweedServer
-
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
+from tests.support.machine import BIN, TEST_S3, fuse_missing
+from tests.support.s3server import S3_ENV, MotoServer
+from tests.support.seaweedfs import SeaweedServer
+from tests.support.stores import make_store
 
 # a test that asks for one of these fixtures gets the mark, wherever it lives
 MARK_BY_FIXTURE = {"mount": "mount", "browser_context": "browser"}
@@ -39,8 +36,8 @@ MARK_BY_FIXTURE = {"mount": "mount", "browser_context": "browser"}
 
 def _missing(mark: str) -> str | None:
     """Why this machine cannot run tests with ``mark``, or None if it can."""
-    if mark == "mount" and not (os.path.exists("/dev/fuse") and FUSERMOUNT):
-        return "needs /dev/fuse and fusermount3"
+    if mark == "mount":
+        return fuse_missing()
     if mark == "harness" and not shutil.which("npm"):
         from tests.harnesses.install import DONE, PINS, cache_root
 
@@ -69,14 +66,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for mark, skip in skips.items():
             if mark in item.keywords:
                 item.add_marker(skip)
-
-
-# TCFS_TEST_S3 picks the S3 server every S3 fixture uses: moto (the default,
-# writes serialized) or seaweedfs (a second real server with its own quirks).
-S3_SERVERS = ("moto", "seaweedfs")
-TEST_S3 = os.environ.get("TCFS_TEST_S3", "moto").strip().lower() or "moto"
-if TEST_S3 not in S3_SERVERS:
-    raise pytest.UsageError(f"TCFS_TEST_S3={TEST_S3!r}: expected one of {', '.join(S3_SERVERS)}")
 
 
 def start_s3_server(log_dir: Path) -> MotoServer | SeaweedServer:
@@ -114,7 +103,7 @@ HF_ENV_KEYS = (
 
 @pytest.fixture(scope="session")
 def hf_standin(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from tests.hf_standin import HfStandIn
+    from tests.support.hf_standin import HfStandIn
 
     cache = tmp_path_factory.mktemp("hf-home")
     saved = {k: os.environ.get(k) for k in HF_ENV_KEYS}
@@ -159,38 +148,6 @@ def tcfs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def s3_bucket(moto_server: MotoServer) -> str:
     return moto_server.new_bucket()
-
-
-StoreFactory = Callable[[str], "object"]
-
-
-def make_store(backend: str, request: pytest.FixtureRequest, project: str = "proj"):  # type: ignore[no-untyped-def]
-    """A store of the given backend on a fresh bucket."""
-    if backend == "local":
-        from tcfs.store.local import LocalStore
-
-        root = request.getfixturevalue("tmp_path") / "bucket"
-        return LocalStore(root, project)
-    if backend in ("s3", "s3-client"):
-        from tcfs.store.s3 import S3Store
-
-        server: MotoServer = request.getfixturevalue("moto_server")
-        bucket = request.getfixturevalue("s3_bucket")
-        return S3Store(
-            bucket,
-            project,
-            endpoint=server.endpoint,
-            region="us-east-1",
-            path_style=True,
-            # "s3-client": every request through botocore's client, none on the short path
-            short_path=backend == "s3",
-        )
-    if backend == "hf":
-        from tests.hf_standin import HfStandIn  # noqa: F401 - fixture module
-
-        standin = request.getfixturevalue("hf_standin")
-        return standin.store(project)
-    raise ValueError(backend)
 
 
 @pytest.fixture(params=["local", "s3", "hf"])

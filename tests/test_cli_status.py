@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tcfs import registry
-from tests.conftest import FUSERMOUNT
+from tests.support.machine import FUSERMOUNT
 
 REPO = Path(__file__).resolve().parent.parent
 

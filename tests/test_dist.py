@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.fs.conftest import detach, sh
+from tests.support.machine import REPO
+from tests.support.mounts import detach, sh
 
 pytestmark = pytest.mark.slow
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3_ENV, TEST_S3
-from tests.s3server import MotoServer as StrictMoto
-from tests.s3server import free_port
-from tests.seaweedfs import SeaweedServer
-from tests.store.loopback_proxy import LoopbackProxy, strip_conditions
+from tests.support.loopback_proxy import LoopbackProxy, strip_conditions
+from tests.support.machine import TEST_S3
+from tests.support.s3server import S3_ENV, free_port
+from tests.support.s3server import MotoServer as StrictMoto
+from tests.support.seaweedfs import SeaweedServer
 
 PYTHON = sys.executable  # the test environment's interpreter, where tcfs is installed
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import trio
 
 from tcfs.fs import readahead
 from tcfs.fs.handles import READ_BLOCK, ArtifactReader
-from tests.fs.conftest import Backend, sh
+from tests.support.mounts import Backend, sh
 
 pytestmark = pytest.mark.mount
 

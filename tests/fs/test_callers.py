@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tcfs.fs.callers import Caller
-from tests.fs.conftest import eventually
-from tests.procs import stop
+from tests.support.mounts import eventually
+from tests.support.procs import stop
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs procfs")
 

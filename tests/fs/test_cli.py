@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tcfs import registry
-from tests.conftest import BIN
-from tests.fs.conftest import detach, sh
-from tests.s3server import free_port
+from tests.support.machine import BIN
+from tests.support.mounts import detach, sh
+from tests.support.s3server import free_port
 
 pytestmark = pytest.mark.mount
 

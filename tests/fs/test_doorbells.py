@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tcfs.protocol import Project, keys
-from tests.fs.conftest import Backend, Mount, eventually, sh
-from tests.store.loopback_proxy import LoopbackProxy, refuse
+from tests.support.loopback_proxy import refuse
+from tests.support.mounts import Backend, Mount, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 
@@ -85,16 +84,6 @@ def test_the_sweep_catches_a_cli_sender(mount, backend: Backend, tracecraft) -> 
     assert not backend.store.exists(keys.bell_key("watcher"))  # the CLI rang nothing
     rc, out, err = finish(reader)
     assert (rc, out) == (0, "from the CLI\n"), err
-
-
-@pytest.fixture
-def proxied(backend: Backend) -> Iterator[LoopbackProxy]:
-    if backend.name != "s3":
-        pytest.skip("requests are counted at the S3 endpoint")
-    endpoint = backend.args[backend.args.index("--endpoint") + 1]
-    proxy = LoopbackProxy(int(endpoint.rsplit(":", 1)[1]), None)
-    yield proxy
-    proxy.close()
 
 
 @pytest.mark.parametrize("status", [503, 429])

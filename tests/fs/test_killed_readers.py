@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from tests.fs.conftest import FUSERMOUNT, Backend, Mount, sh
-from tests.procs import stop
+from tests.support.mounts import FUSERMOUNT, Backend, Mount, sh
+from tests.support.procs import stop
 
 pytestmark = pytest.mark.mount
 

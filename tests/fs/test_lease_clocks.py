@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from tcfs.protocol.steps import EXPIRY_MARGIN_S, SKEW_REFUSE_S
-from tests.fs.conftest import Backend, eventually, sh
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.mounts import Backend, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fs.conftest import Backend, eventually, sh
-from tests.mirror.harnesses import ClaudeSession, claude_line
-from tests.procs import stop
+from tests.support.mounts import Backend, eventually, sh
+from tests.support.procs import stop
+from tests.support.sessions import ClaudeSession, claude_line
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tcfs.protocol import Project
-from tests.fs.conftest import Backend, eventually, sh
+from tests.support.mounts import Backend, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

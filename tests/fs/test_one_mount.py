@@ -20,7 +20,7 @@ from tcfs.protocol import keys
 from tcfs.protocol.agents import Agents, Holder
 from tcfs.protocol.events.reader import read_log
 from tcfs.protocol.events.writer import EventWriter
-from tests.fs.conftest import Backend, Mount, detach, eventually, sh
+from tests.support.mounts import Backend, Mount, detach, eventually, sh
 
 pytestmark = pytest.mark.mount
 

@@ -17,7 +17,7 @@ from tcfs.protocol import keys
 from tcfs.protocol.events.event import excerpt
 from tcfs.protocol.events.reader import read_log
 from tcfs.store.base import ObjectInfo, Store
-from tests.fs.conftest import Backend, Mount, eventually, sh
+from tests.support.mounts import Backend, Mount, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

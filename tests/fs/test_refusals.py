@@ -28,7 +28,7 @@ from tcfs.errors import (
     TcfsError,
     TooLarge,
 )
-from tests.fs.conftest import Backend, Mount, eventually, sh
+from tests.support.mounts import Backend, Mount, eventually, sh
 
 pytestmark = pytest.mark.mount
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.fs.conftest import Backend, Mount, eventually, sh
+from tests.support.mounts import Backend, Mount, eventually, sh
 
 pytestmark = pytest.mark.mount
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.fs.conftest import Backend, detach, eventually, sh
+from tests.support.mounts import Backend, detach, eventually, sh
 
 pytestmark = pytest.mark.mount
 

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.fs.conftest import FUSERMOUNT, Backend, eventually, sh
+from tests.support.mounts import FUSERMOUNT, Backend, eventually, sh
 
 pytestmark = pytest.mark.mount
 

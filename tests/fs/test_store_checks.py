@@ -21,10 +21,9 @@ import boto3
 import pytest
 
 from tcfs import registry
-from tests.conftest import S3_ENV
-from tests.fs.conftest import detach, wait_mounted
-from tests.s3server import MotoServer
-from tests.store.loopback_proxy import LoopbackProxy, strip_conditions
+from tests.support.loopback_proxy import LoopbackProxy, strip_conditions
+from tests.support.mounts import detach, wait_mounted
+from tests.support.s3server import S3_ENV, MotoServer
 
 pytestmark = pytest.mark.mount
 

@@ -17,7 +17,7 @@ import pytest
 from tcfs.fs.scratch import LINGER_S
 from tcfs.protocol import Project
 from tcfs.protocol.events.reader import read_log
-from tests.fs.conftest import Backend, Mount, eventually, sh
+from tests.support.mounts import Backend, Mount, eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

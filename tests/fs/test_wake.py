@@ -13,7 +13,7 @@ import pytest
 from tcfs.fs.wake import Waker, check_command
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
-from tests.fs.conftest import eventually, sh
+from tests.support.mounts import eventually, sh
 
 
 class Clock:

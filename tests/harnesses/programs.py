@@ -24,8 +24,8 @@ from typing import Any
 from tests.fakemodel import Conversation, Script, Text, ToolCall
 from tests.harnesses import scenario as sc
 from tests.harnesses.install import Installed
-from tests.procs import stop
-from tests.s3server import free_port
+from tests.support.procs import stop
+from tests.support.s3server import free_port
 
 TURN_TIMEOUT = 240.0  # seconds for one turn of one harness
 

@@ -33,7 +33,7 @@ from tests.harnesses.conftest import ROWS
 from tests.harnesses.fixtures import capture
 from tests.harnesses.install import install
 from tests.harnesses.programs import PROGRAMS, base_env, run_turn
-from tests.mirror.conftest import run_mirror, tcfs_cmd
+from tests.support.mirroring import run_mirror, tcfs_cmd
 
 pytestmark = pytest.mark.harness
 

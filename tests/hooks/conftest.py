@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fs.conftest import backend, mount  # noqa: F401 - fixtures for these tests
-from tests.fs.test_doorbells import proxied  # noqa: F401 - requests counted at the S3 endpoint
+from tests.support.mounts import backend, mount, proxied  # noqa: F401 - fixtures for these tests
 
 
 @pytest.fixture(autouse=True)

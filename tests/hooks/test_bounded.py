@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.hooks.conftest import run_hook
-from tests.s3server import MotoServer
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.s3server import MotoServer
 
 pytestmark = pytest.mark.mount
 

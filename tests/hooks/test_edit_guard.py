@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tcfs.hooks import guard
-from tests.fs.conftest import sh
 from tests.hooks.conftest import run_hook
+from tests.support.mounts import sh
 
 pytestmark = pytest.mark.mount
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fs.conftest import sh
+from tests.support.mounts import sh
 
 pytestmark = pytest.mark.mount
 

@@ -17,8 +17,8 @@ from tcfs.protocol import Project
 from tcfs.protocol.doorbells import Doorbells
 from tcfs.protocol.holds import HOLD_S, Holds
 from tcfs.protocol.messages import Messages
-from tests.fs.conftest import sh
 from tests.hooks.conftest import Hook
+from tests.support.mounts import sh
 
 pytestmark = pytest.mark.mount
 

@@ -15,6 +15,7 @@ import pytest
 from tcfs.harnesses import hooked
 from tcfs.hooks import hookfile, install, pluginfile
 from tcfs.hooks.harness import Harness, load
+from tests.support.hook_installs import refused, tcfs
 
 FOREIGN = """{
     "model": "opus",
@@ -35,29 +36,6 @@ FOREIGN = """{
     "statusLine": {"type": "command", "command": "echo ☃"}
 }
 """
-
-
-def tcfs(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tcfs", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def refused(cwd: Path, harness: str, path: Path, text: str) -> None:
-    """Install and uninstall both refuse ``path`` with a clear error and leave it as it was."""
-    for args in (("install", harness, "--mount", "/mnt/a"), ("uninstall", harness)):
-        out = tcfs(cwd, "hooks", *args)
-        assert out.returncode == 1, out
-        assert str(path) in out.stderr and "nothing was changed" in out.stderr, out.stderr
-        assert path.read_text() == text
 
 
 def _foreign(doc: dict) -> dict:  # type: ignore[type-arg]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hooks.test_install import refused, tcfs
+from tests.support.hook_installs import refused, tcfs
 
 FOREIGN = """{
   // not here: this file is plain JSON

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tcfs.protocol.holds import HOLD_S
-from tests.fs.conftest import sh
 from tests.hooks.conftest import Hook, run_hook, run_hook_in_time
+from tests.support.mounts import sh
 
 pytestmark = pytest.mark.mount
 

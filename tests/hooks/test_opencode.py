@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.fs.conftest import Mount, sh
 from tests.harnesses.install import install
 from tests.hooks.runs import RUNS
-from tests.hooks.test_install import tcfs
-from tests.s3server import MotoServer
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.support.hook_installs import tcfs
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.mounts import Mount, sh
+from tests.support.s3server import MotoServer
 
 HOOK_BOUND_S = 2.0  # the plugin kills a hook call after this
 RUN = RUNS["opencode"]

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.fakemodel import Conversation, FakeModel, Script, Text, ToolCall
-from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
 from tests.hooks.frames import FORGED, frames, strings
 from tests.hooks.runs import RUNS, hooked_env
-from tests.s3server import MotoServer
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.mounts import sh
+from tests.support.s3server import MotoServer
 
 pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.fs.conftest import sh
 from tests.harnesses.install import install
 from tests.hooks.runs import RUNS, install_hooks, tool_results
+from tests.support.mounts import sh
 
 GUESTS = (".git", ".codex", ".agents", ".aws", ".claude")
 

@@ -20,11 +20,11 @@ import pytest
 
 from tcfs.protocol import keys
 from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.fs.conftest import eventually, sh
 from tests.harnesses.install import install
 from tests.harnesses.programs import run_turn
 from tests.hooks.conftest import TURN_S, run_hook
 from tests.hooks.runs import RUNS
+from tests.support.mounts import eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]
 

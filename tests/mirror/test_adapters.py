@@ -12,9 +12,8 @@ import pytest
 
 from tcfs.mirror import adapters
 from tcfs.mirror.adapters.claude_code import encode_cwd
-from tests.conftest import make_store
-from tests.mirror.conftest import Homes, expected, mirror_once, transcript
-from tests.mirror.harnesses import (
+from tests.support.mirroring import Homes, expected, mirror_once, transcript
+from tests.support.sessions import (
     ClaudeSession,
     CodexSession,
     append,
@@ -28,6 +27,7 @@ from tests.mirror.harnesses import (
     openclaw_lines,
     opencode_db,
 )
+from tests.support.stores import make_store
 
 
 def test_registry_has_the_six_harnesses() -> None:

@@ -14,9 +14,9 @@ import pytest
 
 from tcfs.mirror.runner import Runner
 from tcfs.store.local import LocalStore
-from tests.conftest import S3_ENV
-from tests.mirror.conftest import Homes, expected, run_mirror, tcfs_cmd, transcript
-from tests.mirror.harnesses import ClaudeSession, CodexSession, hermes_db, hermes_message
+from tests.support.mirroring import Homes, expected, run_mirror, tcfs_cmd, transcript
+from tests.support.s3server import S3_ENV
+from tests.support.sessions import ClaudeSession, CodexSession, hermes_db, hermes_message
 
 
 def _local(homes: Homes) -> list[str]:

@@ -17,8 +17,8 @@ import pytest
 from tcfs.mirror import adapters
 from tcfs.mirror.engine import StreamMirror
 from tcfs.store.local import LocalStore
-from tests.mirror.conftest import Homes, expected, mirror_once, tcfs_cmd, transcript
-from tests.mirror.harnesses import ClaudeSession, hermes_db, hermes_expected, hermes_message
+from tests.support.mirroring import Homes, expected, mirror_once, tcfs_cmd, transcript
+from tests.support.sessions import ClaudeSession, hermes_db, hermes_expected, hermes_message
 
 
 class Crash(BaseException):

@@ -21,11 +21,9 @@ from tcfs.mirror.redact import redact
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.local import LocalStore
 from tests.harnesses import sources
-from tests.harnesses.fixtures import FIXTURES, install_fixture
-from tests.mirror.conftest import HARNESS_ENV, run_mirror, transcript
-from tests.mirror.test_redact import JSON_SECRETS, SECRETS
-
-HARNESSES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+from tests.harnesses.fixtures import FIXTURES, HARNESSES, install_fixture
+from tests.support.mirroring import HARNESS_ENV, run_mirror, transcript
+from tests.support.secrets import JSON_SECRETS, SECRETS
 
 
 def setup_home(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:

@@ -9,8 +9,8 @@ import os
 import zstandard
 
 from tcfs.mirror.tail import MAX_CHUNK, read_lines
-from tests.mirror.conftest import Homes, expected, mirror_once, transcript
-from tests.mirror.harnesses import ClaudeSession, CodexSession, append, claude_line
+from tests.support.mirroring import Homes, expected, mirror_once, transcript
+from tests.support.sessions import ClaudeSession, CodexSession, append, claude_line
 
 
 def test_partial_last_line_waits(tmp_path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tcfs.protocol import Project
 from tcfs.store.base import ObjectInfo, Store
-from tests.s3server import MotoServer
+from tests.support.s3server import MotoServer
 
 
 class FakeClock:

@@ -16,7 +16,7 @@ from tcfs.protocol import keys
 from tcfs.protocol.doorbells import BellWatch, Doorbells
 from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
-from tests.store.loopback_proxy import LoopbackProxy, refuse
+from tests.support.loopback_proxy import LoopbackProxy, refuse
 
 
 def test_a_ring_is_seen_once_by_a_watcher(store) -> None:  # type: ignore[no-untyped-def]

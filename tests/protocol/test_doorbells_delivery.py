@@ -10,7 +10,7 @@ from typing import Any
 from tcfs.protocol import Project, keys, records
 from tcfs.protocol.doorbells import BellWatch, Doorbells
 from tcfs.store.s3 import S3Store
-from tests.store.loopback_proxy import LoopbackProxy
+from tests.support.loopback_proxy import LoopbackProxy
 
 
 def test_a_ring_names_the_newest_message(store) -> None:  # type: ignore[no-untyped-def]

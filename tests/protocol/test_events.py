@@ -20,7 +20,7 @@ from tcfs.protocol.events.verify import verify
 from tcfs.protocol.events.writer import MAX_BATCH, EventWriter
 from tcfs.store.base import ObjectInfo, Store
 from tcfs.store.s3 import S3Store
-from tests.s3server import MotoServer
+from tests.support.s3server import MotoServer
 
 
 def batch_objects(store: Store) -> list[str]:

@@ -13,8 +13,8 @@ from tcfs.protocol import Project
 from tcfs.protocol.events.reader import EventTail, read_all
 from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.s3 import S3Store
-from tests.conftest import make_store
-from tests.protocol.test_protocol_interop import ok
+from tests.support.procs import ok
+from tests.support.stores import make_store
 
 pytestmark = pytest.mark.interop
 

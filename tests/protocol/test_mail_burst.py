@@ -23,7 +23,7 @@ from tcfs.errors import Contention
 from tcfs.protocol import keys, messages
 from tcfs.protocol.messages import Messages
 from tcfs.store.base import Store
-from tests.conftest import make_store
+from tests.support.stores import make_store
 
 BURST = 5000
 #: on moto, whose every request takes milliseconds on a loaded machine: still

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 from tcfs.protocol import Project
 from tcfs.store.s3 import S3Store
-from tests.s3server import MotoServer
-from tests.store.loopback_proxy import Action, LoopbackProxy, Request
+from tests.support.loopback_proxy import Action, LoopbackProxy, Request
+from tests.support.s3server import MotoServer
 
 #: how long the proxy holds each LIST: far longer than any GET takes here
 HOLD_S = 2.0

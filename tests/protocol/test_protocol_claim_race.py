@@ -2,7 +2,7 @@
 
 Contenders are threads, or separate processes (``spawn`` context), each with
 its own store and Project.  The s3 backend is moto with its writes serialized
-(``tests/s3server.py``): stock moto checks a condition and then writes without
+(``tests/support/s3server.py``): stock moto checks a condition and then writes without
 a lock, and was seen to give one step two winners in this very test.  Winners
 are counted from the contenders' own answers, and the bucket's ``claim.json``
 must name the same agent.
@@ -20,8 +20,8 @@ import pytest
 
 from tcfs.protocol import Project
 from tcfs.store.local import LocalStore
-from tests.conftest import TEST_S3
 from tests.protocol.claim_contender import contend, contend_to_queue
+from tests.support.machine import TEST_S3
 
 CONTENDERS = 16
 # SeaweedFS takes seconds to settle 16 contenders on one key: fewer steps there.

@@ -14,6 +14,7 @@ import pytest
 from tcfs.errors import ClaimTaken, NotHolder
 from tcfs.protocol import Project
 from tcfs.store.s3 import S3Store
+from tests.support.procs import ok
 
 pytestmark = pytest.mark.interop
 
@@ -25,11 +26,6 @@ def s3(moto_server, s3_bucket) -> S3Store:
     )
     yield store
     store.close()
-
-
-def ok(proc) -> str:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
-    return proc.stdout
 
 
 def test_claims_are_exclusive_both_ways(s3, tracecraft) -> None:

@@ -11,7 +11,7 @@ from tcfs.protocol import Project, keys, records
 from tcfs.protocol.waiting import BROADCAST_EVERY
 from tcfs.store.s3 import S3Store
 from tests.protocol.conftest import FakeClock
-from tests.store.loopback_proxy import LoopbackProxy
+from tests.support.loopback_proxy import LoopbackProxy
 
 
 def _idle(p: Project, passes: int = 3) -> None:

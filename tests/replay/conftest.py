@@ -117,4 +117,4 @@ def viewer(browser_context: Any) -> Iterator[Any]:
 
 
 # Real mounts, for the mount's event log and its ``events`` file.
-from tests.fs.conftest import backend, mount  # noqa: E402, F401
+from tests.support.mounts import backend, mount  # noqa: E402, F401

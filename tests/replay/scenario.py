@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tests.mirror.harnesses import ClaudeSession, claude_line
+from tests.support.sessions import ClaudeSession, claude_line
 
 
 def _append_now(session: ClaudeSession, line: dict[str, Any]) -> None:

@@ -14,9 +14,8 @@ import pytest
 
 from tcfs.mirror import adapters
 from tcfs.replay.conversation import TEXT_LIMIT, Entry, normalize
-from tests.harnesses.fixtures import install_fixture
-from tests.mirror.conftest import HARNESS_ENV
-from tests.mirror.test_real_sessions import HARNESSES
+from tests.harnesses.fixtures import HARNESSES, install_fixture
+from tests.support.mirroring import HARNESS_ENV
 
 
 def mirrored(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

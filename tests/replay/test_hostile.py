@@ -16,8 +16,8 @@ from tcfs.protocol import Project, keys
 from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.base import ObjectInfo
 from tcfs.store.local import LocalStore
-from tests.mirror.harnesses import ClaudeSession
 from tests.replay.scenario import mirror_once, replay_page, say, tool_call
+from tests.support.sessions import ClaudeSession
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tcfs.protocol.events.reader import read_log
 from tcfs.protocol.events.verify import verify
-from tests.fs.conftest import Backend, eventually, sh
+from tests.support.mounts import Backend, eventually, sh
 
 
 def test_every_mount_action_is_logged_in_a_chain(mount, backend: Backend) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fs.conftest import Backend, detach, eventually, sh
-from tests.mirror.harnesses import ClaudeSession
-from tests.protocol.test_protocol_interop import ok
 from tests.replay.scenario import mirror_once, replay_page, say
+from tests.support.mounts import Backend, detach, eventually, sh
+from tests.support.procs import ok
+from tests.support.sessions import ClaudeSession
 
 pytestmark = [pytest.mark.interop, pytest.mark.mount]
 

@@ -14,9 +14,9 @@ import pytest
 from tcfs.protocol import Project
 from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.local import LocalStore
-from tests.mirror.harnesses import ClaudeSession
-from tests.procs import stop
 from tests.replay.scenario import mirror_once, say
+from tests.support.procs import stop
+from tests.support.sessions import ClaudeSession
 
 
 @pytest.fixture

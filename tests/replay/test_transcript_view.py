@@ -10,10 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.harnesses.fixtures import install_fixture
-from tests.mirror.conftest import HARNESS_ENV
-from tests.mirror.test_real_sessions import HARNESSES
+from tests.harnesses.fixtures import HARNESSES, install_fixture
 from tests.replay.scenario import replay_page, run_tcfs
+from tests.support.mirroring import HARNESS_ENV
 
 # Every element of the pane inside the pane, and nothing scrolled sideways.
 NOTHING_WIDER = """() => {

@@ -17,9 +17,9 @@ import pytest
 from tcfs.protocol import Project
 from tcfs.protocol.events.writer import EventWriter
 from tcfs.store.s3 import S3Store
-from tests.conftest import make_store
-from tests.protocol.test_protocol_interop import ok
 from tests.replay.scenario import replay_page
+from tests.support.procs import ok
+from tests.support.stores import make_store
 
 pytestmark = pytest.mark.interop
 

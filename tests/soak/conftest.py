@@ -1,3 +1,3 @@
 """The soak drives real mounts with the filesystem tests' fixture."""
 
-from tests.fs.conftest import mount  # noqa: F401 - the fixture, shared
+from tests.support.mounts import mount  # noqa: F401 - the fixture, shared

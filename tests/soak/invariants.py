@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.soak.workload import Outcome, told_holds
-from tests.store.loopback_proxy import Request
+from tests.support.loopback_proxy import Request
 
 #: tcfs takes over a lease only once it went this long unrenewed past its TTL
 #: (on the store's clock)

@@ -1,6 +1,6 @@
 """The fault soak: four real mounts race through a proxy that breaks S3.
 
-moto's server sits behind the fault proxy (``tests/store/loopback_proxy.py``),
+moto's server sits behind the fault proxy (``tests/support/loopback_proxy.py``),
 which injects 503 SlowDown, 500 InternalError, connection resets, answers lost
 after the write was applied (reset or 500) and latency spikes into a given
 fraction of requests.  Four daemons, one per agent and each signing with its own
@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from bench.stats import percentile
-from tests.fs.conftest import Backend, Mount, sh
-from tests.s3server import MotoServer
-from tests.seaweedfs import CLIENT_KEYS
 from tests.soak import invariants as inv
 from tests.soak.workload import Agent, Outcome, Plan, run_agents
-from tests.store.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy
+from tests.support.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy
+from tests.support.mounts import Backend, Mount, sh
+from tests.support.s3server import MotoServer
+from tests.support.seaweedfs import CLIENT_KEYS
 
 pytestmark = [pytest.mark.mount, pytest.mark.soak, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ import json
 
 from tests.soak import invariants as inv
 from tests.soak.workload import Outcome
-from tests.store.loopback_proxy import Request
+from tests.support.loopback_proxy import Request
 
 KEYS = {"soak-alice": "alice", "soak-bob": "bob"}
 T0 = 1_000_000.0

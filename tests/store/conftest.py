@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_store
-from tests.s3server import MotoServer as StrictMoto
+from tests.support.s3server import MotoServer as StrictMoto
+from tests.support.stores import make_store
 
 
 @pytest.fixture(scope="session")

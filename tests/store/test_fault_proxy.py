@@ -10,7 +10,7 @@ import pytest
 from tcfs.errors import BackendUnavailable, TemporaryFailure
 from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
-from tests.store.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy, Request
+from tests.support.loopback_proxy import FAULT_KINDS, FaultInjector, LoopbackProxy, Request
 
 ONCE = RetryPolicy(attempts=1)
 

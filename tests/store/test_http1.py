@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tcfs.store.http1 import BadAnswer, ConnectFailed, Pool
-from tests.s3server import free_port
 from tests.store.listener import serve_in_threads
+from tests.support.s3server import free_port
 
 #: one scripted answer: raw bytes to send once the request has arrived, or a
 #: function of the connection (for answers that close it)

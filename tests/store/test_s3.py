@@ -25,9 +25,9 @@ from tcfs.errors import (
 from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
 from tcfs.store.s3_errors import NoSuchBucket, translate
-from tests.s3server import MotoServer as StrictMoto
-from tests.s3server import free_port
-from tests.store.loopback_proxy import SLOW_DOWN, LoopbackProxy, Request
+from tests.support.loopback_proxy import SLOW_DOWN, LoopbackProxy, Request
+from tests.support.s3server import MotoServer as StrictMoto
+from tests.support.s3server import free_port
 
 
 def _s3(bucket: str, endpoint: str, **kw) -> S3Store:  # type: ignore[no-untyped-def]

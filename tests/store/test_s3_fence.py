@@ -23,10 +23,10 @@ from tcfs.errors import StoreError
 from tcfs.store.base import RetryPolicy
 from tcfs.store.s3 import S3Store
 from tcfs.store.s3_wire import LISTING_MAX, Wire
-from tests.s3server import MotoServer
 from tests.store.listener import serve_in_threads
-from tests.store.loopback_proxy import LoopbackProxy, Request
 from tests.store.tls_proxy import Certs, TlsProxy, make_certs
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.s3server import MotoServer
 
 ONE_TRY = RetryPolicy(attempts=1, deadline=10)
 

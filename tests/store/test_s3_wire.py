@@ -14,8 +14,8 @@ import pytest
 
 from tcfs.errors import NotFound, PreconditionFailed, TcfsError
 from tcfs.store.s3 import SEND_AT_ONCE, S3Store
-from tests.s3server import MotoServer, free_port
-from tests.store.loopback_proxy import LoopbackProxy, Request
+from tests.support.loopback_proxy import LoopbackProxy, Request
+from tests.support.s3server import MotoServer, free_port
 
 
 def _short(r: Request) -> bool:
@@ -177,7 +177,7 @@ def test_server_errors_and_resets_are_met_alike_on_both_paths(
     give the same errors, word for word."""
     from tcfs.errors import StoreError
     from tcfs.store.base import RetryPolicy
-    from tests.store.loopback_proxy import SLOW_DOWN
+    from tests.support.loopback_proxy import SLOW_DOWN
 
     answers: list[str | tuple[int, bytes]] = []
 

@@ -6,7 +6,7 @@ on its threaded server: two concurrent conditional PUTs can both pass the check
 same moto application with every mutating request serialized, so race tests
 measure the client and the protocol, not moto's check-then-write gap.
 
-``python -m tests.s3server PORT`` serves on 127.0.0.1:PORT.
+``python -m tests.support.s3server PORT`` serves on 127.0.0.1:PORT.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class MotoServer(LoopbackServer):
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = open(log_dir / f"moto-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.s3server", str(self.port)],
+            [sys.executable, "-m", "tests.support.s3server", str(self.port)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

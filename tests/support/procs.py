@@ -1,4 +1,5 @@
-"""Ending a test's subprocess within a bound, whatever state it is in."""
+"""A test's subprocesses: their output when they succeed, and ending them
+within a bound, whatever state they are in."""
 
 from __future__ import annotations
 
@@ -13,3 +14,9 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float =
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    """The output of a command that must have succeeded."""
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stdout}{proc.stderr}"
+    return proc.stdout

@@ -4,10 +4,10 @@ One ``weed server -s3`` (master, volume, filer and S3 gateway in one process)
 with every HTTP and gRPC port chosen explicitly on 127.0.0.1, a static S3
 identity (the fake loopback credentials), a fresh data directory, no
 auto-created buckets and one volume per collection, so the hundreds of
-per-test buckets fit.  The object API matches ``tests.s3server.MotoServer``:
+per-test buckets fit.  The object API matches ``tests.support.s3server.MotoServer``:
 ``endpoint``, ``port``, ``client()``, ``new_bucket()``, ``stop()``.
 
-``python -m tests.seaweedfs`` serves until interrupted and prints the endpoint.
+``python -m tests.support.seaweedfs`` serves until interrupted and prints the endpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.s3server import S3_ENV, LoopbackServer, free_port, wait_port
+from tests.support.s3server import S3_ENV, LoopbackServer, free_port, wait_port
 
 START_TIMEOUT = 60.0
 
