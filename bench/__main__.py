@@ -26,8 +26,8 @@ from typing import Any
 from bench import contention, copy, cost, freshness, history, latency, report, rtt, scale
 from bench.context import Ctx
 from bench.procs import Reaper
-from bench.proxy import CountingProxy
 from bench.servers import LoopbackServer, MotoServer
+from tests.support.loopback_proxy import LoopbackProxy
 
 SECTIONS = ("latency", "rtt", "copy", "contention", "freshness", "cost", "scale", "history")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"facts": facts, "quick": args.quick, "sections": {}}
     ctx = Ctx(root=root, reaper=reaper, quick=args.quick, log=log)
     moto: LoopbackServer | None = None
-    proxy: CountingProxy | None = None
+    proxy: LoopbackProxy | None = None
     try:
         if args.s3_server == "seaweedfs":
             from tests.support.seaweedfs import SeaweedServer
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             moto = MotoServer(root)
         facts["s3_server"] = args.s3_server
-        proxy = CountingProxy(moto.port)
+        proxy = LoopbackProxy(moto.port)
         ctx.moto, ctx.proxy = moto, proxy
 
         def section(name: str, fn: Any) -> None:
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         log("stopping everything")
         reaper.cleanup()
         if proxy is not None:
-            proxy.stop()
+            proxy.close()
         if moto is not None:
             moto.stop()
         with open("/proc/mounts") as f:

@@ -17,9 +17,9 @@ from typing import Any
 
 from bench.mounts import Backend
 from bench.procs import Reaper
-from bench.proxy import CountingProxy
 from bench.servers import LoopbackServer, s3_client
 from tcfs.protocol import keys
+from tests.support.loopback_proxy import LoopbackProxy
 
 
 def now_iso() -> str:
@@ -58,7 +58,7 @@ class Ctx:
     quick: bool
     log: Callable[[str], None]
     moto: LoopbackServer | None = None
-    proxy: CountingProxy | None = None
+    proxy: LoopbackProxy | None = None
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 

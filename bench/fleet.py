@@ -32,8 +32,8 @@ from typing import Any
 from bench.fleet_agents import TEAM, run_worker
 from bench.mounts import Backend, Mount
 from bench.procs import Reaper, base_env, rss_kb
-from bench.proxy import CountingProxy, Event
 from bench.servers import S3_ENV, MotoServer, s3_client
+from tests.support.loopback_proxy import LoopbackProxy, Request
 from tests.support.seaweedfs import SeaweedServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -127,38 +127,28 @@ def _wait(cond: Any, timeout: float) -> bool:
 MOUNT_PARTS = ("idle", "messages", "completions", "cli")
 
 
-class TimedProxy(CountingProxy):
-    """The counting proxy that also notes when each answer went back: the
-    clock of the message breakdown (``Event.t`` is when a request arrived)."""
-
-    def __init__(self, upstream_port: int, rtt_ms: float = 0.0) -> None:
-        super().__init__(upstream_port, rtt_ms=rtt_ms)
-        self.timed: list[tuple[Event, float]] = []
-
-    def _record(self, ev: Event) -> None:
-        end = time.monotonic()
-        with self._lock:
-            self._events.append(ev)
-            self.timed.append((ev, end))
-
-
 #: where the time goes between ``send`` and a blocked ``cat inbox/next`` printing
 PHASES = ("message PUT", "ring", "to the pass", "bell GET", "delivery", "to the reader")
 
 
 def message_phases(
-    proxy: TimedProxy, bucket: str, agent: str, msg_key: str, sent: float, woke: float
+    proxy: LoopbackProxy, bucket: str, agent: str, msg_key: str, sent: float, woke: float
 ) -> dict[str, Any]:
     """One message's path, from the requests the proxy saw between ``sent`` and
     ``woke`` (both on the proxy's clock): each phase's seconds, and the requests
-    of the delivery (after the bell GET that saw the ring)."""
-    with proxy._lock:
-        evs = [(e, end) for e, end in proxy.timed if e.bucket == bucket and sent <= e.t <= woke]
+    of the delivery (after the bell GET that saw the ring).  A request's clock
+    is when it arrived (``began``) and when its answer went back (``replied``)."""
+    answered = [
+        (e, e.replied)
+        for e in proxy.events(bucket, sent)
+        if e.replied is not None and e.began <= woke
+    ]
+    evs = sorted(answered, key=lambda pair: pair[1])  # in the order the answers went back
     bell = f"messages/{agent}/_tcfs_bell.json"
     cursor = f"messages/{agent}/_cursor.json"
 
-    def first(pred: Any, after: float) -> tuple[Event, float] | None:
-        return next(((e, end) for e, end in evs if e.t >= after and pred(e)), None)
+    def first(pred: Any, after: float) -> tuple[Request, float] | None:
+        return next(((e, end) for e, end in evs if e.began >= after and pred(e)), None)
 
     put = first(lambda e: e.op == "PutObject" and e.key.endswith(msg_key), sent)
     if put is None:
@@ -173,8 +163,8 @@ def message_phases(
             lambda e: e.op == "GetObject" and e.key.endswith(bell) and e.status == 200, start
         )
         if look is not None:
-            out["to the pass"] = look[0].t - start
-            out["bell GET"] = look[1] - look[0].t
+            out["to the pass"] = look[0].began - start
+            out["bell GET"] = look[1] - look[0].began
             start = look[1]
     done = [(e, end) for e, end in evs if e.op == "PutObject" and e.key.endswith(cursor)]
     done = [(e, end) for e, end in done if end >= start]
@@ -185,7 +175,7 @@ def message_phases(
         out["requests"] = [
             f"{e.op} {e.key.rsplit('/', 1)[-1] or e.key}"
             for e, _ in evs
-            if e.t >= start and e.t <= end and not e.key.endswith(bell)
+            if e.began >= start and e.began <= end and not e.key.endswith(bell)
         ]
     return out
 
@@ -198,7 +188,7 @@ def mount_section(
     root: Path,
     reaper: Reaper,
     moto: MotoServer,
-    proxy: TimedProxy,
+    proxy: LoopbackProxy,
     quick: bool,
     log: Any,
     parts: tuple[str, ...] = MOUNT_PARTS,
@@ -327,7 +317,7 @@ def cli_send(root: Path, backend: Backend, to: str, text: str) -> float | None:
 
 
 def fleet_section(
-    n: int, moto: MotoServer, proxy: CountingProxy, seconds: float, log: Any
+    n: int, moto: MotoServer, proxy: LoopbackProxy, seconds: float, log: Any
 ) -> dict[str, Any]:
     direct = s3_client(moto.endpoint)
     bucket = f"fleet-{n}-{uuid.uuid4().hex[:6]}"
@@ -634,9 +624,9 @@ def main(argv: list[str] | None = None) -> int:
     # latency, as on S3); the fleet on the server --s3 names, which must carry
     # the load of 1,000 agents.
     moto = MotoServer(root)
-    proxy = TimedProxy(moto.port, rtt_ms=RTT_MS)
+    proxy = LoopbackProxy(moto.port, rtt_ms=RTT_MS)
     big: Any = SeaweedServer(root) if args.s3 == "seaweedfs" else moto
-    big_proxy = CountingProxy(big.port, rtt_ms=RTT_MS) if big is not moto else proxy
+    big_proxy = LoopbackProxy(big.port, rtt_ms=RTT_MS) if big is not moto else proxy
     res: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(),
@@ -666,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         reaper.cleanup()
         for p in {id(proxy): proxy, id(big_proxy): big_proxy}.values():
-            p.stop()
+            p.close()
         for server in {id(moto): moto, id(big): big}.values():
             server.stop()
     res["seconds"] = time.monotonic() - started

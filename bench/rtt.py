@@ -33,9 +33,10 @@ from typing import Any
 from bench.context import Ctx, claim_doc
 from bench.latency import cli_runner
 from bench.mounts import Backend, Mount, start_mounts, stop_mounts
-from bench.proxy import DEFAULT_RTT_MS, CountingProxy, Event
+from bench.proxy import DEFAULT_RTT_MS
 from bench.shell import run_bash
 from bench.stats import ratio, summary
+from tests.support.loopback_proxy import LoopbackProxy, Request, by_op
 
 RTT_MS = DEFAULT_RTT_MS
 #: longer than the kernel's lifetime of a file's entry (0.1 s) and of a memory
@@ -126,20 +127,20 @@ COMMANDS = [
 ]
 
 
-def _counted(ev: Event) -> bool:
+def _counted(ev: Request) -> bool:
     """Requests a command caused: not the daemons' heartbeat of their agent records."""
     return "/agents/" not in f"/{ev.key}"
 
 
-def critical_path(events: list[Event], rtt_ms: float) -> tuple[int, float]:
+def critical_path(events: list[Request], rtt_ms: float) -> tuple[int, float]:
     """(rounds, the server's ms on them) of one command's requests at ``rtt_ms``:
     requests that arrive within half a round trip of a round's first travel
     together, and a round costs its slowest request's server time."""
     rounds: list[float] = []
     first = float("-inf")
-    for e in sorted(events, key=lambda e: e.t):
-        if e.t - first > rtt_ms / 2000:
-            first = e.t
+    for e in sorted(events, key=lambda e: e.began):
+        if e.began - first > rtt_ms / 2000:
+            first = e.began
             rounds.append(0.0)
         rounds[-1] = max(rounds[-1], e.upstream_ms)
     return len(rounds), sum(rounds)
@@ -170,18 +171,12 @@ def _shell_kind(c: Command) -> str:
     return "cat" if c.shell.startswith("cat ") else "echo"
 
 
-def _ops(events: list[Event]) -> dict[str, int]:
-    return dict(
-        sorted(Counter(e.op if e.status < 300 else f"{e.op}:{e.status}" for e in events).items())
-    )
-
-
 class Phase:
     """One pass over every command ``n`` times, at one added round trip, cold or warm."""
 
     def __init__(
         self,
-        proxy: CountingProxy,
+        proxy: LoopbackProxy,
         bucket: str,
         mounts: dict[str, Path],
         rtt_ms: float,
@@ -191,13 +186,13 @@ class Phase:
         self.proxy, self.bucket, self.mounts = proxy, bucket, mounts
         self.rtt_ms, self.cold, self.pad_ms = rtt_ms, cold, pad_ms
         self.samples: dict[str, list[float]] = {c.name: [] for c in COMMANDS}
-        self.answer: dict[str, list[Event]] = {c.name: [] for c in COMMANDS}
-        self.after: dict[str, list[Event]] = {c.name: [] for c in COMMANDS}
+        self.answer: dict[str, list[Request]] = {c.name: [] for c in COMMANDS}
+        self.after: dict[str, list[Request]] = {c.name: [] for c in COMMANDS}
         self.rounds: dict[str, list[int]] = {c.name: [] for c in COMMANDS}
         self.server_ms: dict[str, list[float]] = {c.name: [] for c in COMMANDS}
         self.bad: Counter[str] = Counter()
 
-    def _events(self, since: float, until: float) -> list[Event]:
+    def _events(self, since: float, until: float) -> list[Request]:
         return [e for e in self.proxy.events(self.bucket, since, until) if _counted(e)]
 
     def run(self, n: int, tag: str) -> None:
@@ -239,8 +234,8 @@ class Phase:
                     **summary(self.samples[c.name]),
                     "requests": round(len(self.answer[c.name]) / max(n, 1), 2),
                     "requests_after": round(len(self.after[c.name]) / max(n, 1), 2),
-                    "ops": _ops(self.answer[c.name]),
-                    "ops_after": _ops(self.after[c.name]),
+                    "ops": by_op(self.answer[c.name]),
+                    "ops_after": by_op(self.after[c.name]),
                     "rounds": statistics.median(self.rounds[c.name]) if n else None,
                     "server_ms": statistics.median(self.server_ms[c.name]) if n else None,
                     "misbehaved": self.bad[c.name],
@@ -346,7 +341,7 @@ def run(ctx: Ctx, baseline: Path | None = None) -> dict[str, Any]:
     # nine, not five: a median of five cold samples moved by 1-2 ms from run to run
     n_cold = 2 if ctx.quick else 9
     n_warm = 3 if ctx.quick else 8
-    proxy = CountingProxy(ctx.moto.port)
+    proxy = LoopbackProxy(ctx.moto.port)
     mounts: list[Mount] = []
     try:
         bucket = f"bench-rtt-{int(time.time() * 1000) % 10**8}"
@@ -383,7 +378,7 @@ def run(ctx: Ctx, baseline: Path | None = None) -> dict[str, Any]:
         shell_ms = shell_times(ctx.root, n_cold)
     finally:
         stop_mounts(mounts)
-        proxy.stop()
+        proxy.close()
     lines = table(rows, cli_ms, shell_ms)
     if baseline is not None:
         compare(lines, baseline)

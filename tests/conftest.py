@@ -11,7 +11,7 @@ harness program, installed with npm), ``browser`` (headless Chromium; every
 test using ``browser_context`` gets it), ``soak``, ``interop`` (the tracecraft
 CLI) and ``slow``.  A machine
 without FUSE, npm (and no cached harnesses) or Chromium skips those tests
-instead of failing them.
+instead of failing them (``TCFS_TEST_NO_FUSE=1`` acts out a machine without FUSE).
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ def test_unsafe_when_backend_ignores_conditions(tmp_path: Path, strict_moto: Str
     assert last.startswith("UNSAFE") and "ignores the condition" in last
     _no_traceback(proc)
     # the proxy really did remove the conditions
-    assert proxy.count(lambda r: r.method == "PUT") >= 16
+    assert proxy.count_where(lambda r: r.method == "PUT") >= 16
 
 
 def _verdict(proc: subprocess.CompletedProcess[str]) -> tuple[str, str]:

@@ -1,8 +1,9 @@
 """The test tree's layout holds: shared helpers live in ``tests/support``, so no
 module imports another ``test_*.py`` module (pytest would collect its tests a
 second time, and a helper would hide among tests); and every test that mounts
-for real carries the ``mount`` mark, so ``-m "not mount"`` and the skip on a
-machine without FUSE reach it (a ``pytestmark`` in a conftest does not)."""
+for real carries the ``mount`` mark, and every test that installs a real harness
+program the ``harness`` mark, so ``-m "not mount"`` and the skip on a machine
+without FUSE or npm reach them (a ``pytestmark`` in a conftest does not)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,18 @@ def _starts_a_mount(tree: ast.Module) -> bool:
     )
 
 
-def _marks_mount(tree: ast.Module) -> bool:
-    """A module-wide ``pytestmark`` or a test's decorator names the mark."""
+def _installs_a_harness(tree: ast.Module) -> bool:
+    """A real harness program installed (with npm, on a machine without the cache)."""
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "tests.harnesses.install"
+        and any(a.name == "install" for a in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def _marks(tree: ast.Module, mark: str) -> bool:
+    """A module-wide ``pytestmark`` or a test's decorator names ``mark``."""
     marks = [
         n.value
         for n in tree.body
@@ -68,7 +79,7 @@ def _marks_mount(tree: ast.Module) -> bool:
         if isinstance(n, ast.FunctionDef) and n.name.startswith("test")
         for d in n.decorator_list
     ]
-    return any("pytest.mark.mount" in ast.unparse(m) for m in marks)
+    return any(f"pytest.mark.{mark}" in ast.unparse(m) for m in marks)
 
 
 def test_real_mount_modules_are_marked() -> None:
@@ -78,7 +89,16 @@ def test_real_mount_modules_are_marked() -> None:
         if p.name.startswith("test_")
         and p != Path(__file__)  # its argv names the mark
         and _starts_a_mount(tree)
-        and not _marks_mount(tree)
+        and not _marks(tree, "mount")
+    ]
+    assert unmarked == []
+
+
+def test_real_harness_modules_are_marked() -> None:
+    unmarked = [
+        str(p.relative_to(REPO))
+        for p, tree in _modules()
+        if p.name.startswith("test_") and _installs_a_harness(tree) and not _marks(tree, "harness")
     ]
     assert unmarked == []
 

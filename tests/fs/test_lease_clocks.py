@@ -189,9 +189,9 @@ def test_a_lease_that_lapsed_out_of_reach_is_never_renewed(
     ), alice.log_text()
     assert "agent: bob" in sh(f"cat {alice / CLAIM}").stdout
     assert sh(f"cat {bob / 'steps/s/handoff'}").returncode != 0  # never visible
-    renewals = proxy.count(lambda r: r.method == "PUT" and r.path.endswith(CLAIM_KEY))
+    renewals = proxy.count_where(lambda r: r.method == "PUT" and r.path.endswith(CLAIM_KEY))
     time.sleep(TTL * 1.5)  # alice's daemon renews nothing any more
-    assert proxy.count(lambda r: r.method == "PUT" and r.path.endswith(CLAIM_KEY)) == renewals
+    assert proxy.count_where(lambda r: r.method == "PUT" and r.path.endswith(CLAIM_KEY)) == renewals
     assert "agent: bob" in sh(f"cat {bob / CLAIM}").stdout
     assert "not renewed within" in alice.log_text()
 

@@ -81,7 +81,7 @@ def mounter(tmp_path: Path, tcfs_home: Path) -> Iterator[Mounter]:
 
 
 def _probes(proxy: LoopbackProxy) -> int:
-    return proxy.count(lambda r: "/proj/_tcfs_probe/" in r.target)
+    return proxy.count_where(lambda r: "/proj/_tcfs_probe/" in r.target)
 
 
 def test_a_store_that_ignores_conditions_is_refused(

@@ -21,7 +21,7 @@ from tests.hooks.conftest import TURN_S
 from tests.hooks.runs import RUNS, hooked_env
 from tests.support.mounts import sh
 
-pytestmark = [pytest.mark.mount, pytest.mark.slow]
+pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]
 
 #: each harness's file-writing tool, its path argument, and how it runs a turn
 #: that may write files

@@ -80,7 +80,7 @@ def test_lost_answer_of_winning_conditional_put_is_resolved(moto_server, direct)
         store = _s3(direct.bucket, proxy.endpoint)
         etag = store.put("steps/s1/claim.json", b'{"agent": "me"}', if_none_match=True)
         assert state["dropped"] == 1
-        puts = proxy.count(lambda r: r.method == "PUT" and "claim.json" in r.target)
+        puts = proxy.count_where(lambda r: r.method == "PUT" and "claim.json" in r.target)
         assert puts == 2  # the first reached moto and won; the retry answered 412
         assert etag == direct.head("steps/s1/claim.json").etag
         assert direct.get("steps/s1/claim.json").body == b'{"agent": "me"}'
@@ -152,13 +152,13 @@ def test_listing_fetches_pages_only_as_consumed(moto_server, direct) -> None:  #
     try:
         store = _s3(direct.bucket, proxy.endpoint)
         it = store.list("messages/")
-        assert proxy.count(_is_list) == 0  # nothing until iterated
+        assert proxy.count_where(_is_list) == 0  # nothing until iterated
         first = next(it)
         assert first.key == keys[0]
-        assert proxy.count(_is_list) == 1  # one page of 1000, not the whole listing
+        assert proxy.count_where(_is_list) == 1  # one page of 1000, not the whole listing
         rest = list(it)
         assert [e.key for e in rest] == keys[1:]
-        assert proxy.count(_is_list) == 2
+        assert proxy.count_where(_is_list) == 2
         store.close()
     finally:
         proxy.close()
@@ -175,7 +175,7 @@ def test_put_file_uses_multipart_and_aborts_on_failure(moto_server, direct) -> N
         store = _s3(direct.bucket, proxy.endpoint)
         etag = store.put_file("artifacts/shared/big.bin", io.BytesIO(data), len(data))
         assert etag.strip('"').endswith("-3")  # three 8 MiB parts
-        assert proxy.count(lambda r: r.method == "PUT" and "partNumber=" in r.target) == 3
+        assert proxy.count_where(lambda r: r.method == "PUT" and "partNumber=" in r.target) == 3
         out = io.BytesIO()
         store.get_file("artifacts/shared/big.bin", out)
         assert out.getvalue() == data
@@ -183,7 +183,7 @@ def test_put_file_uses_multipart_and_aborts_on_failure(moto_server, direct) -> N
         # a source that ends early: the upload is aborted, nothing is written
         with pytest.raises(Exception, match="ended"):
             store.put_file("artifacts/shared/short.bin", io.BytesIO(data[: 17 << 20]), len(data))
-        assert proxy.count(lambda r: r.method == "DELETE" and "uploadId=" in r.target) == 1
+        assert proxy.count_where(lambda r: r.method == "DELETE" and "uploadId=" in r.target) == 1
         assert not direct.exists("artifacts/shared/short.bin")
         uploads = moto_server.client().list_multipart_uploads(Bucket=direct.bucket)
         assert not uploads.get("Uploads")
@@ -305,7 +305,7 @@ def test_throttling_is_retried_then_succeeds(moto_server, direct) -> None:  # ty
         store = _s3(direct.bucket, proxy.endpoint, retry=RetryPolicy(attempts=4, deadline=10))
         assert store.get("k").body == b"v"
         assert state["n"] == 2
-        assert proxy.count(lambda r: r.method == "GET") == 3
+        assert proxy.count_where(lambda r: r.method == "GET") == 3
         # a budget too small for the throttling: TemporaryFailure, not a hang
         state["n"] = 0
         tight = _s3(direct.bucket, proxy.endpoint, retry=RetryPolicy(attempts=2, deadline=5))
