@@ -39,7 +39,7 @@ def _missing(mark: str) -> str | None:
     if mark == "mount":
         return fuse_missing()
     if mark == "harness" and not shutil.which("npm"):
-        from tests.harnesses.install import DONE, PINS, cache_root
+        from tests.support.harnesses.install import DONE, PINS, cache_root
 
         npm_pins = [p for p in PINS.values() if p.registry == "npm"]
         if not all((cache_root() / p.label / DONE).exists() for p in npm_pins):

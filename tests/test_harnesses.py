@@ -15,10 +15,10 @@ from tcfs.hooks.harness import load
 from tcfs.hooks.instructions import target
 from tcfs.mirror import adapters
 from tcfs.replay.conversation import FORMATS
-from tests.harnesses.fixtures import KEEP
-from tests.harnesses.install import PINS
-from tests.harnesses.programs import PROGRAMS
-from tests.harnesses.sources import READERS
+from tests.support.harnesses.fixtures import KEEP
+from tests.support.harnesses.install import PINS
+from tests.support.harnesses.programs import PROGRAMS
+from tests.support.harnesses.sources import READERS
 
 NAMES = [r.name for r in RECORDS]
 

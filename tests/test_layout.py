@@ -59,7 +59,7 @@ def _installs_a_harness(tree: ast.Module) -> bool:
     """A real harness program installed (with npm, on a machine without the cache)."""
     return any(
         isinstance(node, ast.ImportFrom)
-        and node.module == "tests.harnesses.install"
+        and node.module == "tests.support.harnesses.install"
         and any(a.name == "install" for a in node.names)
         for node in ast.walk(tree)
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script, Text, ToolCall
+from tests.support.fakemodel import FakeModel, Script, Text, ToolCall
 
 SHELL = ToolCall(("Bash", "shell", "run_shell_command"), {"command": "ls"})
 

@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 from tcfs.store.local import LocalStore
-from tests.fakemodel import FakeModel
-from tests.harnesses import sources
 from tests.harnesses.conftest import ROWS
-from tests.harnesses.fixtures import capture
-from tests.harnesses.install import install
-from tests.harnesses.programs import PROGRAMS, base_env, run_turn
+from tests.support.fakemodel import FakeModel
+from tests.support.harnesses import sources
+from tests.support.harnesses.fixtures import capture
+from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.support.mirroring import run_mirror, tcfs_cmd
 
 pytestmark = pytest.mark.harness

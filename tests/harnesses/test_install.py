@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harnesses import install as inst
+from tests.support.harnesses import install as inst
 
 
 def finished(root: Path, name: str) -> Path:

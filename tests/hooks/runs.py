@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fakemodel import FakeModel
-from tests.harnesses.programs import PROGRAMS
+from tests.support.fakemodel import FakeModel
+from tests.support.harnesses.programs import PROGRAMS
 
 
 @dataclass(frozen=True)

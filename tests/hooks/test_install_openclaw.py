@@ -155,7 +155,7 @@ def test_the_plugin_runs_the_hook_and_bounds_it(tmp_path: Path) -> None:
     ``api``: the hook's answer becomes ``prependContext`` / a revision, and a
     hook that hangs is killed after 2 s and the turn goes on."""
     from tcfs.hooks import openclaw
-    from tests.harnesses.install import install
+    from tests.support.harnesses.install import install
 
     node = next(d / "node" for d in install("openclaw").bin_dirs if (d / "node").exists())
     state = Path(os.environ["OPENCLAW_STATE_DIR"])

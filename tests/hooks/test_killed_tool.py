@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.harnesses.install import install
-from tests.harnesses.programs import base_env, run_turn
 from tests.hooks.conftest import TURN_S
 from tests.hooks.runs import RUNS, install_hooks, tool_results
+from tests.support.fakemodel import FakeModel, Script, ToolCall
+from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import base_env, run_turn
 from tests.support.mounts import sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]

@@ -1,5 +1,5 @@
 """OpenCode through tcfs's plugin, with the real ``opencode run`` (pinned in
-``tests/harnesses/install.py``) against the fake model on loopback: a turn
+``tests/support/harnesses/install.py``) against the fake model on loopback: a turn
 continues with mail at most once per prompt, a broken mount costs a turn only
 the plugin's bound, and install / uninstall leave the user's own plugin and
 ``opencode.json`` byte for byte.  The next-turn checks every harness shares
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.harnesses.install import install
 from tests.hooks.runs import RUNS
+from tests.support.fakemodel import FakeModel, Script, ToolCall
+from tests.support.harnesses.install import install
 from tests.support.hook_installs import tcfs
 from tests.support.loopback_proxy import LoopbackProxy, Request
 from tests.support.mounts import Mount, sh

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script
-from tests.harnesses.install import install
-from tests.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
 from tests.hooks.runs import install_hooks
+from tests.support.fakemodel import FakeModel, Script
+from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import PROGRAMS, base_env, run_turn
 from tests.support.mounts import sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.harness, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""The real harness programs (pinned in ``tests/harnesses/install.py``) against
+"""The real harness programs (pinned in ``tests/support/harnesses/install.py``) against
 the fake model server on loopback, with tcfs's hooks installed by
 ``tcfs hooks install``: mail sent from another mount shows up in what the
 harness sends the model during the agent's next turn, exactly once, and mail
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import Conversation, FakeModel, Script, Text, ToolCall
-from tests.harnesses.install import install
-from tests.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.hooks.conftest import TURN_S
 from tests.hooks.frames import FORGED, frames, strings
 from tests.hooks.runs import RUNS, hooked_env
+from tests.support.fakemodel import Conversation, FakeModel, Script, Text, ToolCall
+from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import OPENCLAW_FLAGS, PROGRAMS, base_env, run_turn
 from tests.support.loopback_proxy import LoopbackProxy, Request
 from tests.support.mounts import sh
 from tests.support.s3server import MotoServer

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.harnesses.install import install
 from tests.hooks.runs import RUNS, install_hooks, tool_results
+from tests.support.fakemodel import FakeModel, Script, ToolCall
+from tests.support.harnesses.install import install
 from tests.support.mounts import sh
 
 GUESTS = (".git", ".codex", ".agents", ".aws", ".claude")

@@ -1,5 +1,5 @@
 """``tcfs mount --wake`` with the real Claude Code (pinned in
-``tests/harnesses/install.py``) against the fake model server on loopback:
+``tests/support/harnesses/install.py``) against the fake model server on loopback:
 mail sent from another mount while no Claude session runs starts
 ``claude -p --resume SESSION``, whose model request carries the message; the
 message is then read (``inbox/next`` has nothing, a hook does not show it
@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from tcfs.protocol import keys
-from tests.fakemodel import FakeModel, Script, ToolCall
-from tests.harnesses.install import install
-from tests.harnesses.programs import run_turn
 from tests.hooks.conftest import TURN_S, run_hook
 from tests.hooks.runs import RUNS
+from tests.support.fakemodel import FakeModel, Script, ToolCall
+from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import run_turn
 from tests.support.mounts import eventually, sh
 
 pytestmark = [pytest.mark.mount, pytest.mark.slow]

@@ -20,8 +20,8 @@ import pytest
 from tcfs.mirror.redact import redact
 from tcfs.protocol.sessions import SessionReader
 from tcfs.store.local import LocalStore
-from tests.harnesses import sources
-from tests.harnesses.fixtures import FIXTURES, HARNESSES, install_fixture
+from tests.support.harnesses import sources
+from tests.support.harnesses.fixtures import FIXTURES, HARNESSES, install_fixture
 from tests.support.mirroring import HARNESS_ENV, run_mirror, transcript
 from tests.support.secrets import JSON_SECRETS, SECRETS
 

@@ -14,7 +14,7 @@ import pytest
 
 from tcfs.mirror import adapters
 from tcfs.replay.conversation import TEXT_LIMIT, Entry, normalize
-from tests.harnesses.fixtures import HARNESSES, install_fixture
+from tests.support.harnesses.fixtures import HARNESSES, install_fixture
 from tests.support.mirroring import HARNESS_ENV
 
 

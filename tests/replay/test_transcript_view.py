@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.harnesses.fixtures import HARNESSES, install_fixture
 from tests.replay.scenario import replay_page, run_tcfs
+from tests.support.harnesses.fixtures import HARNESSES, install_fixture
 from tests.support.mirroring import HARNESS_ENV
 
 # Every element of the pane inside the pane, and nothing scrolled sideways.

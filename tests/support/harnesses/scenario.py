@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.fakemodel import Script, Text, ToolCall
+from tests.support.fakemodel import Script, Text, ToolCall
 
 TURN_ONE = "TURN-ONE: run the shell step, then hand the subagent step to a subagent."
 TURN_TWO = "TURN-TWO: print the long listing."

@@ -16,8 +16,9 @@ from pathlib import Path
 import zstandard
 
 from tcfs.mirror.adapters.claude_code import encode_cwd
+from tests.support.machine import REPO
 
-FIXTURES = Path(__file__).resolve().parent.parent / "mirror" / "real"
+FIXTURES = REPO / "tests" / "mirror" / "real"
 #: the harnesses with real fixture sessions, one folder each
 HARNESSES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 ROOT = "/home/dev"  # the neutral root: HOME is ROOT/home, the project ROOT/work/proj

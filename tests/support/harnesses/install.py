@@ -10,7 +10,7 @@ install raises :class:`InstallError` with the installer's own output: callers
 fail on it, they do not skip.
 
 Run as a script to install (or check) everything: ``python -m
-tests.harnesses.install [name ...]``.
+tests.support.harnesses.install [name ...]``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every run gets an isolated ``HOME`` (and XDG directories) under a temporary
 directory, the fake model's base URL through the harness's own setting, a
 fake API key, telemetry and update checks off, and a timeout.  Each
 :class:`Program` knows its harness's tool names and argument shapes for the
-scenario in :mod:`tests.harnesses.scenario`.
+scenario in :mod:`tests.support.harnesses.scenario`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.fakemodel import Conversation, Script, Text, ToolCall
-from tests.harnesses import scenario as sc
-from tests.harnesses.install import Installed
+from tests.support.fakemodel import Conversation, Script, Text, ToolCall
+from tests.support.harnesses import scenario as sc
+from tests.support.harnesses.install import Installed
 from tests.support.procs import stop
 from tests.support.s3server import free_port
 

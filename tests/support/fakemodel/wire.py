@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.fakemodel.script import JSON, Conversation, Reply, Text, ToolCall
+from tests.support.fakemodel.script import JSON, Conversation, Reply, Text, ToolCall
 
 Event = tuple[str | None, JSON]
 USAGE_IN, USAGE_OUT = 12, 7

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakemodel import wire
-from tests.fakemodel.script import (
+from tests.support.fakemodel import wire
+from tests.support.fakemodel.script import (
     JSON,
     Conversation,
     Reply,
