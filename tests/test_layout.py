@@ -1,6 +1,7 @@
 """The test tree's layout holds: shared helpers live in ``tests/support``, so no
 module imports another ``test_*.py`` module (pytest would collect its tests a
-second time, and a helper would hide among tests); and every test that mounts
+second time, and a helper would hide among tests) or another test package's
+modules; and every test that mounts
 for real carries the ``mount`` mark, and every test that installs a real harness
 program the ``harness`` mark, so ``-m "not mount"`` and the skip on a machine
 without FUSE or npm reach them (a ``pytestmark`` in a conftest does not)."""
@@ -42,6 +43,23 @@ def test_no_module_imports_a_test_module() -> None:
         for name in _imported(tree)
         if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")
     ]
+    assert offending == [], "move the shared helper to tests/support"
+
+
+def test_packages_share_helpers_only_through_support() -> None:
+    """A test package imports its own modules and ``tests.support``, never
+    another package's (nor the root conftest)."""
+    offending = []
+    for p, tree in _modules():
+        parts = p.relative_to(TESTS).parts
+        own = f"tests.{parts[0]}" if len(parts) > 1 else None
+        offending += [
+            f"{p.relative_to(REPO)} imports {name}"
+            for name in _imported(tree)
+            if name.startswith("tests.")
+            and not name.startswith("tests.support")
+            and not (own and (name == own or name.startswith(own + ".")))
+        ]
     assert offending == [], "move the shared helper to tests/support"
 
 
