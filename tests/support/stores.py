@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from tests.support.s3server import MotoServer
-
-StoreFactory = Callable[[str], "object"]
 
 
 def make_store(backend: str, request: pytest.FixtureRequest, project: str = "proj"):  # type: ignore[no-untyped-def]
