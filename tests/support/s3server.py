@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # tests/support/ -> the repository
 MUTATING = {"PUT", "POST", "DELETE"}
 
 # Fake credentials for the loopback endpoint; never real ones.
