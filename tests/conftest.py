@@ -9,7 +9,7 @@ Tiers, by mark (``make check`` runs none of these): ``mount`` (a real FUSE
 mount; every test using the ``mount`` fixture gets it), ``harness`` (a real
 harness program, installed with npm), ``browser`` (headless Chromium; every
 test using ``browser_context`` gets it), ``soak``, ``interop`` (the tracecraft
-CLI) and ``slow``.  A machine
+CLI; every test using ``tracecraft`` gets it) and ``slow``.  A machine
 without FUSE, npm (and no cached harnesses) or Chromium skips those tests
 instead of failing them (``TCFS_TEST_NO_FUSE=1`` acts out a machine without FUSE).
 """
@@ -31,7 +31,7 @@ from tests.support.seaweedfs import SeaweedServer
 from tests.support.stores import make_store
 
 # a test that asks for one of these fixtures gets the mark, wherever it lives
-MARK_BY_FIXTURE = {"mount": "mount", "browser_context": "browser"}
+MARK_BY_FIXTURE = {"mount": "mount", "browser_context": "browser", "tracecraft": "interop"}
 
 
 def _missing(mark: str) -> str | None:

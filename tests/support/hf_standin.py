@@ -218,6 +218,9 @@ class HfStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as separate writes: with Nagle's algorithm
+            # each keep-alive answer waited out the client's delayed ACK (40 ms)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -131,11 +131,14 @@ class LoopbackServer:
     def new_bucket(self) -> str:
         return new_bucket(self.client())
 
+    #: how long ``stop`` waits after SIGTERM before it kills the server
+    stop_grace_s = 15.0
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=self.stop_grace_s)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)

@@ -59,6 +59,9 @@ class SeaweedServer(LoopbackServer):
     """``weed server -s3`` as a subprocess on free loopback ports."""
 
     name = "seaweedfs"
+    # `weed server` waits out its own components after SIGTERM or SIGINT (over
+    # 20 s here); its data is a test's, so it is killed after a short grace
+    stop_grace_s = 1.0
 
     def __init__(self, log_dir: Path) -> None:
         self.data = Path(tempfile.mkdtemp(prefix="weed-", dir=log_dir))
