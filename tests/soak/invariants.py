@@ -158,9 +158,15 @@ def check_claim_history(log: ClaimLog, found: Findings) -> None:
             found.fail(f"{writer} replaced the claim on {step} without a known If-Match ({cond})")
             continue
         if old.agent == new.agent:
-            found.count("leases renewed")
-            if (new.epoch, new.lease_id) != (old.epoch, old.lease_id):
+            if new.lease_id == old.lease_id and new.epoch > old.epoch:
+                # a fresh claim that met a status or handoff of an epoch as high
+                # as its own (an earlier holder's clock ran ahead) raises its
+                # epoch at once: the same lease, fenced higher
+                found.count("epochs raised at claim")
+            elif (new.epoch, new.lease_id) != (old.epoch, old.lease_id):
                 found.fail(f"{writer} renewed {step} under another epoch or lease id")
+            else:
+                found.count("leases renewed")
             continue
         found.count("leases taken over")
         # The holder counts its lease from before its write arrived here: a

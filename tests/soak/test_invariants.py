@@ -17,14 +17,21 @@ def _auth(agent: str) -> tuple[str, str]:
 
 
 def claim_write(
-    agent: str, t: float, etag: str, *, epoch: int, expires: float, cond: tuple[str, str]
+    agent: str,
+    t: float,
+    etag: str,
+    *,
+    epoch: int,
+    expires: float,
+    cond: tuple[str, str],
+    lease_id: str | None = None,
 ) -> Request:
     body = {
         "agent": agent,
         "epoch": epoch,
         "expires_at": expires,
         "lease_ttl_s": 5.0,
-        "lease_id": f"{agent}{epoch}",
+        "lease_id": lease_id or f"{agent}{epoch}",
     }
     return Request(
         "PUT",
@@ -70,6 +77,25 @@ def test_a_takeover_of_a_live_lease_is_caught() -> None:
     ]
     found = check([claimed("alice", T0), claimed("bob", T0 + 4.45)], writes)
     assert any("while its lease was live" in v for v in found)
+
+
+def test_an_epoch_raised_at_claim_passes_and_a_new_lease_in_a_renewal_is_caught() -> None:
+    # alice's fresh claim met a status of epoch 3 and rewrote itself at epoch 4:
+    # the same lease, fenced higher
+    raised = [
+        claim_write("alice", T0 + 0.05, "e1", epoch=1, expires=T0 + 5, cond=("If-None-Match", "*")),
+        claim_write(
+            "alice", T0 + 0.08, "e2", epoch=4, expires=T0 + 5, cond=("If-Match", "e1"), lease_id="L"
+        ),
+    ]
+    raised[0].body = raised[0].body.replace(b'"alice1"', b'"L"')
+    assert check([claimed("alice", T0)], raised) == []
+    lower = [
+        raised[0],
+        claim_write("alice", T0 + 1, "e3", epoch=1, expires=T0 + 6, cond=("If-Match", "e1")),
+    ]
+    found = check([claimed("alice", T0)], lower)
+    assert any("alice renewed s1 under another epoch or lease id" in v for v in found)
 
 
 def test_a_win_without_a_write_and_a_loss_while_holding_are_caught() -> None:
