@@ -111,8 +111,7 @@ OPTIONS = _declared()
 def resolve(*, saved: bool = True, **flags: Any) -> Settings:
     """``config.resolve`` over every declared option, for a known backend."""
     s = config.resolve(OPTIONS, saved=saved, **flags)
-    if s.backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {s.backend!r}: choose one of {', '.join(BACKENDS)}")
+    _backend(s.backend)
     if not s.bucket:
         if s.backend != "local":
             raise ConfigError(f"--bucket (or TCFS_BUCKET) is required for the {s.backend} backend")
@@ -120,11 +119,19 @@ def resolve(*, saved: bool = True, **flags: Any) -> Settings:
     return s
 
 
+def _backend(name: str) -> Backend:
+    """The backend named ``name``; ``ConfigError`` naming the known ones."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}"
+        ) from None
+
+
 def store_class(backend: str) -> type[Store]:
     """The class of a backend, by its name."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    module, name = BACKENDS[backend].store.split(":")
+    module, name = _backend(backend).store.split(":")
     cls: type[Store] = getattr(importlib.import_module(module), name)
     return cls
 
