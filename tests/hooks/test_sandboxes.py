@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from tests.hooks.runs import RUNS, install_hooks, tool_results
 from tests.support.fakemodel import FakeModel, Script, ToolCall
 from tests.support.harnesses.install import install
+from tests.support.harnesses.programs import run_turn
 from tests.support.mounts import sh
 
 GUESTS = (".git", ".codex", ".agents", ".aws", ".claude")
@@ -70,26 +70,15 @@ def test_codex_runs_commands_with_the_mount_as_a_writable_root(  # type: ignore[
     script = Script().on("SANDBOXED", ToolCall((run.shell_tool,), {run.command_arg: command}))
     program = install("codex")
     with FakeModel(script) as model:
-        env = program.env(
-            {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
-        )
+        env = {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
         argv = ["exec", "--skip-git-repo-check", "-s", "workspace-write", "--add-dir", str(m)]
-        proc = subprocess.run(
-            [*program.argv, *argv, "SANDBOXED"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        run_turn(program, env, [*argv, "SANDBOXED"], project, timeout=120)
         outputs = [
             str(item.get("output"))
             for r in model.answered(run.api)
             for item in r.body.get("input", [])
             if isinstance(item, dict) and item.get("type") == "function_call_output"
         ]
-    assert proc.returncode == 0, proc.stderr[-2000:]
     assert outputs, "the model never got the command's result"
     assert "plain-ok" in outputs[-1] and "bwrap" not in outputs[-1], outputs[-1]
     assert "alice" in sh(f"cat {m}/steps/api/claim").stdout
@@ -123,21 +112,11 @@ def test_claude_code_in_its_sandbox_with_the_mount_added_runs_commands(  # type:
     script = Script().on("SANDBOXED", ToolCall((run.shell_tool,), {run.command_arg: command}))
     program = install("claude-code")
     with FakeModel(script) as model:
-        env = program.env(
-            {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
-        )
-        install_hooks("claude-code", m, project, env)
-        proc = subprocess.run(
-            [*program.argv, "-p", "SANDBOXED", "--output-format", "json", "--add-dir", str(m)],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        env = {"PATH": os.environ["PATH"], "HOME": str(home), **run.env(model, home, project)}
+        install_hooks("claude-code", m, project, program.env(env))
+        argv = ["-p", "SANDBOXED", "--output-format", "json", "--add-dir", str(m)]
+        run_turn(program, env, argv, project, timeout=120)
         results = tool_results(model)
-    assert proc.returncode == 0, proc.stderr[-2000:]
     assert results, "the model never got the command's result"
     assert "Read-only file system" in results[-1] and not outside.exists()  # sandboxed
     assert "AGENT: ALICE" in results[-1] and "bwrap" not in results[-1], results[-1]
